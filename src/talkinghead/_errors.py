@@ -1,0 +1,41 @@
+"""The one exception hierarchy. Surfaces map these classes to exit codes and HTTP statuses."""
+
+
+class TalkingHeadError(Exception):
+    """Base of every error the engine raises on purpose; its message is meant for the user."""
+
+
+class InvalidOptionError(TalkingHeadError, ValueError):
+    """An option value is outside what the engine accepts (fps, motion level, expression...)."""
+
+
+class InputNotFoundError(TalkingHeadError, FileNotFoundError):
+    """An input file does not exist or cannot be opened."""
+
+
+class AudioDecodeError(TalkingHeadError):
+    """The input is not audio we can decode (corrupt, truncated, another kind of file)."""
+
+
+class EmptyAudioError(TalkingHeadError):
+    """The audio decodes but holds too few samples to animate."""
+
+
+class AudioTooLongError(TalkingHeadError):
+    """The audio is longer than the configured maximum duration."""
+
+
+class NoSpeechError(TalkingHeadError):
+    """The audio holds no speech; raised only when the caller asked for speech to be required."""
+
+
+class TranscriptError(TalkingHeadError):
+    """The transcript is empty or cannot be read."""
+
+
+class TrackFormatError(TalkingHeadError):
+    """A Track JSON document is malformed or from an unsupported version."""
+
+
+class OutputError(TalkingHeadError):
+    """An output file cannot be written."""

@@ -1,0 +1,27 @@
+"""Motion stage: phones and prosody to the Track of per-frame face and head parameters."""
+
+from ._cues import mouth_cues, rhubarb_json, rhubarb_tsv
+from ._mouth import MouthOptions
+from ._nonverbal import EXPRESSIONS
+from ._synthesis import FRAME_RATES, MotionOptions, frame_count, synthesize_motion
+from ._track import CURVES, MOUTH_SHAPES, MouthCue, Track
+from ._visemes import BILABIALS, VISEMES, VOWELS
+
+__all__ = [
+    "BILABIALS",
+    "CURVES",
+    "EXPRESSIONS",
+    "FRAME_RATES",
+    "MOUTH_SHAPES",
+    "MotionOptions",
+    "MouthCue",
+    "MouthOptions",
+    "Track",
+    "VISEMES",
+    "VOWELS",
+    "frame_count",
+    "mouth_cues",
+    "rhubarb_json",
+    "rhubarb_tsv",
+    "synthesize_motion",
+]

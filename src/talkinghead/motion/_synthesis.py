@@ -1,0 +1,67 @@
+"""Speech analysis in, Track out: mouth curves, non-verbal curves and mouth cues on one frame grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._errors import InvalidOptionError
+from ..speech import SpeechAnalysis
+from ._cues import mouth_cues
+from ._mouth import MouthOptions, mouth_curves
+from ._nonverbal import EXPRESSIONS, nonverbal_curves, speech_context
+from ._track import CURVES, Track
+
+FRAME_RATES = (24, 25, 30, 50, 60)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MotionOptions:
+    """`motion`: 0 keeps the head still, 1 moves it naturally, 2 is lively."""
+
+    fps: int = 25
+    seed: int = 0
+    expression: str = "neutral"
+    motion: float = 1.0
+    mouth: MouthOptions = field(default_factory=MouthOptions)
+
+    def __post_init__(self) -> None:
+        if self.fps not in FRAME_RATES:
+            raise InvalidOptionError(f"fps must be one of {', '.join(map(str, FRAME_RATES))}; got {self.fps}")
+        if self.expression not in EXPRESSIONS:
+            raise InvalidOptionError(f"expression must be one of {', '.join(EXPRESSIONS)}; got {self.expression!r}")
+        if not 0.0 <= self.motion <= 2.0:
+            raise InvalidOptionError(f"motion must be between 0 and 2; got {self.motion}")
+        if not 0 <= self.seed < 2**63:
+            raise InvalidOptionError(f"seed must be a non-negative integer below 2**63; got {self.seed}")
+
+
+def frame_count(duration: float, fps: int) -> int:
+    """Frames a video of `duration` seconds holds at `fps` (frame i shows time i / fps)."""
+    return max(1, int(round(duration * fps)))
+
+
+def synthesize_motion(speech: SpeechAnalysis, options: MotionOptions = MotionOptions()) -> Track:
+    n = frame_count(speech.duration, options.fps)
+    prosody = speech.prosody
+    curves = mouth_curves(speech.phones, prosody.loudness, prosody.hop, options.fps, n, speech.duration, options.mouth)
+    ctx = speech_context(speech.phones, prosody.loudness, prosody.pitch_hz, prosody.hop, options.fps, n)
+    curves.update(nonverbal_curves(ctx, seed=options.seed, expression=options.expression, motion=options.motion))
+    meta = {
+        "seed": options.seed,
+        "expression": options.expression,
+        "motion": options.motion,
+        "phones_from": speech.method,
+        "warnings": list(speech.warnings),
+    }
+    ordered = {c: np.ascontiguousarray(curves[c], dtype=np.float32) for c in CURVES}
+    return Track(
+        fps=options.fps,
+        duration=round(speech.duration, 6),
+        curves=ordered,
+        phones=speech.phones,
+        words=speech.words,
+        cues=mouth_cues(ordered, speech.phones, options.fps, speech.duration),
+        meta=meta,
+    )

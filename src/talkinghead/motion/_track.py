@@ -1,0 +1,105 @@
+"""The Track: per-frame motion parameters, the contract between speech analysis and rendering."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._errors import TrackFormatError
+from ..speech import Phone, Word
+
+FORMAT_VERSION = 1
+CURVES = (
+    "jaw_open", "lip_close", "lip_round", "lip_spread", "lip_tuck", "tongue_up",
+    "blink_l", "blink_r", "gaze_x", "gaze_y", "brow_raise", "smile",
+    "head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "breath",
+)  # fmt: skip
+MOUTH_SHAPES = "ABCDEFGHX"  # Rhubarb Lip Sync's mouth shapes
+DECIMALS = 4  # four decimals are far below what a renderer can show and keep files small
+
+
+@dataclass(frozen=True)
+class MouthCue:
+    start: float
+    end: float
+    shape: str  # one of MOUTH_SHAPES
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """Per-frame curves at `fps` (0..1; gaze -1..1; head angles in degrees, shifts in face widths),
+    plus the phones, words and Rhubarb-style mouth cues they came from."""
+
+    fps: int
+    duration: float
+    curves: dict[str, np.ndarray]
+    phones: tuple[Phone, ...] = ()
+    words: tuple[Word, ...] = ()
+    cues: tuple[MouthCue, ...] = ()
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [c for c in CURVES if c not in self.curves]
+        if missing:
+            raise TrackFormatError(f"track is missing curves: {', '.join(missing)}")
+        lengths = {len(self.curves[c]) for c in CURVES}
+        if len(lengths) != 1:
+            raise TrackFormatError(f"track curves differ in length: {sorted(lengths)}")
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.curves["jaw_open"])
+
+    def frame(self, index: int) -> dict[str, float]:
+        """All parameters of one frame, as a renderer consumes them."""
+        return {c: float(self.curves[c][index]) for c in CURVES}
+
+    def to_dict(self) -> dict:
+        return {
+            "format": "talkinghead.track",
+            "version": FORMAT_VERSION,
+            "fps": self.fps,
+            "duration": round(self.duration, 6),
+            "n_frames": self.n_frames,
+            "meta": self.meta,
+            "curves": {c: np.round(self.curves[c].astype(np.float64), DECIMALS).tolist() for c in CURVES},
+            "phones": [{"phone": p.label, "start": p.start, "end": p.end} for p in self.phones],
+            "words": [{"word": w.text, "start": w.start, "end": w.end} for w in self.words],
+            "mouth_cues": [{"start": c.start, "end": c.end, "value": c.shape} for c in self.cues],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Track":
+        try:
+            doc = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TrackFormatError(f"not a track: invalid JSON ({exc})") from exc
+        return cls.from_dict(doc)
+
+    @classmethod
+    def from_dict(cls, doc) -> "Track":
+        if not isinstance(doc, dict) or doc.get("format") != "talkinghead.track":
+            raise TrackFormatError("not a talkinghead track (missing \"format\": \"talkinghead.track\")")
+        if doc.get("version") != FORMAT_VERSION:
+            raise TrackFormatError(f"unsupported track version {doc.get('version')!r}; this build reads version {FORMAT_VERSION}")
+        try:
+            curves = {c: np.asarray(doc["curves"][c], dtype=np.float32) for c in CURVES}
+            track = cls(
+                fps=int(doc["fps"]),
+                duration=float(doc["duration"]),
+                curves=curves,
+                phones=tuple(Phone(str(p["phone"]), float(p["start"]), float(p["end"])) for p in doc.get("phones", [])),
+                words=tuple(Word(str(w["word"]), float(w["start"]), float(w["end"])) for w in doc.get("words", [])),
+                cues=tuple(MouthCue(float(c["start"]), float(c["end"]), str(c["value"])) for c in doc.get("mouth_cues", [])),
+                meta=dict(doc.get("meta", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TrackFormatError(f"malformed track: {exc!r}") from exc
+        if any(c.ndim != 1 or not np.all(np.isfinite(c)) for c in curves.values()):
+            raise TrackFormatError("malformed track: curves must be flat lists of finite numbers")
+        return track

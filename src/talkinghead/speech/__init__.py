@@ -1,0 +1,21 @@
+"""Speech stage: decode audio, find phones (aligned to a transcript or recognised), measure prosody."""
+
+from ._analysis import Phone, SpeechAnalysis, SpeechOptions, Word, analyze_speech, plan_chunks
+from ._audio import DEFAULT_MAX_DURATION_S, SAMPLE_RATE, Audio, AudioSource, load_audio
+from ._prosody import Prosody, analyze_prosody
+
+__all__ = [
+    "Audio",
+    "AudioSource",
+    "DEFAULT_MAX_DURATION_S",
+    "Phone",
+    "Prosody",
+    "SAMPLE_RATE",
+    "SpeechAnalysis",
+    "SpeechOptions",
+    "Word",
+    "analyze_prosody",
+    "analyze_speech",
+    "load_audio",
+    "plan_chunks",
+]

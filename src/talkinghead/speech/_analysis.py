@@ -1,0 +1,236 @@
+"""Speech analysis: phones with times, words, loudness, activity and pitch for one recording."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._errors import InvalidOptionError, TranscriptError
+from . import _decoder
+from ._audio import SAMPLE_RATE, Audio
+from ._prosody import HOP, Prosody, analyze_prosody, runs
+from ._text import ARPABET_PHONES, normalize_transcript, pronounce
+
+MIN_SPEECH_S = 0.15  # less voice activity than this counts as no speech at all
+
+
+@dataclass(frozen=True)
+class Phone:
+    label: str  # an ARPAbet phone without stress, or "SIL"
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechOptions:
+    """How to analyse: chunk sizes for long audio and how many processes decode in parallel."""
+
+    processes: int = 1
+    chunk_target_s: float = 20.0
+    chunk_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.processes < 1:
+            raise InvalidOptionError(f"processes must be at least 1, got {self.processes}")
+        if not 1.0 <= self.chunk_target_s <= self.chunk_max_s:
+            raise InvalidOptionError("chunk sizes must satisfy 1 <= chunk_target_s <= chunk_max_s")
+
+
+@dataclass(frozen=True)
+class SpeechAnalysis:
+    duration: float
+    phones: tuple[Phone, ...]
+    words: tuple[Word, ...]
+    prosody: Prosody
+    method: str  # "alignment", "recognition", "mixed" (alignment with recognised spans) or "none"
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def has_speech(self) -> bool:
+        return any(p.label != _decoder.SILENCE for p in self.phones)
+
+
+def plan_chunks(prosody: Prosody, n_samples: int, *, target_s: float, max_s: float) -> list[tuple[int, int]]:
+    """Cut long audio at pauses into chunks of at most `max_s`, aiming at `target_s`.
+
+    Each cut lies in the middle of the longest pause between half the target and the maximum;
+    where the speaker never pauses, at the quietest hop there.
+    """
+    hops_total = len(prosody.speech)
+    hop_target, hop_max = int(target_s / prosody.hop), int(max_s / prosody.hop)
+    cuts = [0]
+    while hops_total - cuts[-1] > hop_max:
+        lo, hi = cuts[-1] + hop_target // 2, cuts[-1] + hop_max
+        pauses = runs(~prosody.speech[lo:hi])
+        if pauses:
+            a, b = max(pauses, key=lambda r: (r[1] - r[0], -abs((r[0] + r[1]) / 2 - hop_target)))
+            cut = lo + (a + b) // 2
+        else:
+            cut = lo + int(np.argmin(prosody.level_db[lo:hi]))
+        cuts.append(cut)
+    bounds = [c * HOP for c in cuts] + [n_samples]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _clean(phones: _decoder.PhoneTimes, offset: float) -> list[Phone]:
+    """Map fillers and noise to silence, shift to absolute time."""
+    return [Phone(label if label in ARPABET_PHONES else _decoder.SILENCE, offset + a, offset + b) for label, a, b in phones]
+
+
+def _gate(phones: list[Phone], prosody: Prosody) -> list[Phone]:
+    """Recognised phones lying wholly where nobody speaks are breaths or noise: make them silence."""
+    out = []
+    for p in phones:
+        a, b = int(p.start / prosody.hop), max(int(p.start / prosody.hop) + 1, int(np.ceil(p.end / prosody.hop)))
+        silent = not prosody.speech[a:b].any()
+        out.append(Phone(_decoder.SILENCE, p.start, p.end) if silent and p.label != _decoder.SILENCE else p)
+    return out
+
+
+def _tidy(phones: list[Phone], duration: float) -> tuple[Phone, ...]:
+    """Sort, cover [0, duration] without gaps or overlaps, merge neighbouring silences."""
+    out: list[Phone] = []
+    t = 0.0
+    for p in sorted(phones, key=lambda p: p.start):
+        start, end = max(p.start, t), min(p.end, duration)
+        if end - start < 1e-6:
+            continue
+        if start > t + 1e-6:
+            out.append(Phone(_decoder.SILENCE, t, start))
+        out.append(Phone(p.label, start, end))
+        t = end
+    if t < duration - 1e-6:
+        out.append(Phone(_decoder.SILENCE, t, duration))
+    merged: list[Phone] = []
+    for p in out:
+        if merged and p.label == _decoder.SILENCE and merged[-1].label == _decoder.SILENCE:
+            merged[-1] = Phone(_decoder.SILENCE, merged[-1].start, p.end)
+        else:
+            merged.append(p)
+    return tuple(round_phone(p) for p in merged)
+
+
+def round_phone(p: Phone) -> Phone:
+    return Phone(p.label, round(p.start, 3), round(p.end, 3))
+
+
+class _Inline:
+    """A stand-in for a process pool that runs each call at once (one process, no pickling)."""
+
+    def submit(self, fn, *args):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(fn(*args))
+        return future
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOptions = SpeechOptions()) -> SpeechAnalysis:
+    """Phones by forced alignment when a transcript is given, by phone recognition otherwise."""
+    prosody = analyze_prosody(audio)
+    duration = audio.duration
+    words: list[str] = []
+    if text is not None:
+        words = normalize_transcript(text)
+        if not words:
+            raise TranscriptError("the transcript holds no words")
+    if prosody.speech_seconds < MIN_SPEECH_S:
+        silence = (Phone(_decoder.SILENCE, 0.0, round(duration, 3)),)
+        return SpeechAnalysis(duration, silence, (), prosody, "none", ("no speech found in the audio; the track is idle",))
+
+    chunks = plan_chunks(prosody, len(audio.samples), target_s=options.chunk_target_s, max_s=options.chunk_max_s)
+    pool = (
+        concurrent.futures.ProcessPoolExecutor(max_workers=min(options.processes, len(chunks)))
+        if options.processes > 1 and len(chunks) > 1
+        else _Inline()
+    )
+    with pool:
+        if words:
+            phones, word_times, warnings, method = _analyze_with_transcript(audio, prosody, chunks, words, pool)
+        else:
+            jobs = [(a, pool.submit(_decoder.recognize_phones, audio.samples[a:b].tobytes())) for a, b in chunks if _has_speech(prosody, a, b)]
+            phones = [p for a, job in jobs for p in _clean(job.result(), a / SAMPLE_RATE)]
+            word_times, warnings, method = [], [], "recognition"
+    if method != "alignment":
+        phones = _gate(phones, prosody)
+    return SpeechAnalysis(
+        duration=duration,
+        phones=_tidy(phones, duration),
+        words=tuple(Word(w, round(a, 3), round(b, 3)) for w, a, b in word_times),
+        prosody=prosody,
+        method=method,
+        warnings=tuple(warnings),
+    )
+
+
+def _has_speech(prosody: Prosody, a: int, b: int) -> bool:
+    return bool(prosody.speech[a // HOP : b // HOP + 1].any())
+
+
+def _analyze_with_transcript(audio: Audio, prosody: Prosody, chunks, words: list[str], pool):
+    pronunciations = {w: pronounce(w, _decoder.dictionary_lookup) for w in dict.fromkeys(words) if _decoder.dictionary_lookup(w) is None}
+    remaining_speech = prosody.speech_seconds
+    position = 0
+    jobs = []
+    for a, b in chunks:
+        if not _has_speech(prosody, a, b):
+            continue
+        pcm = audio.samples[a:b].tobytes()
+        chunk_speech = float(prosody.speech[a // HOP : b // HOP].sum()) * prosody.hop
+        left = len(words) - position
+        if len(chunks) == 1:
+            window = words[position:]
+        else:
+            # The chunk's share of the remaining words, by its share of the remaining speech time,
+            # with slack; the prefix search decides the exact count.
+            expected = left * chunk_speech / max(remaining_speech, 1e-6)
+            window = words[position : position + int(expected * 1.5) + 10]
+        remaining_speech -= chunk_speech
+        n = _decoder.spoken_prefix(pcm, window, pronunciations) if window else 0
+        chunk_words = window[:n]
+        position += n
+        jobs.append((a, chunk_words, pool.submit(_transcribe_chunk, pcm, chunk_words, pronunciations)))
+    phones: list[Phone] = []
+    word_times = []
+    warnings = []
+    aligned = recognized = 0
+    for a, chunk_words, job in jobs:
+        offset = a / SAMPLE_RATE
+        chunk_phones, chunk_word_times = job.result()
+        phones += _clean(chunk_phones, offset)
+        if chunk_word_times is None:
+            recognized += 1
+            if chunk_words:
+                warnings.append(f"the transcript did not match the audio at {offset:.1f} s; phones there were recognised")
+        else:
+            aligned += 1
+            word_times += [(w, offset + s, offset + e) for w, s, e in chunk_word_times]
+    if position < len(words):
+        warnings.append(f"{len(words) - position} transcript words were not heard in the audio: " + " ".join(words[position : position + 8]) + (" ..." if len(words) - position > 8 else ""))
+    method = "alignment" if not recognized else ("mixed" if aligned else "recognition")
+    return phones, word_times, warnings, method
+
+
+def _transcribe_chunk(pcm: bytes, words: list[str], pronunciations: dict[str, list[str]]):
+    """Align the chunk's words; where that fails or no word was heard, recognise its phones."""
+    result = _decoder.align(pcm, words, pronunciations) if words else None
+    if result is None:
+        return _decoder.recognize_phones(pcm), None
+    return result
