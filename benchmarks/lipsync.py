@@ -41,6 +41,8 @@ TARGETS = {
     "openness_r": {"text": 0.80, "no_text": 0.70},
     "pauses_still": {"text": 0.98, "no_text": 0.98},
 }
+# mode: (with the transcript, recogniser used without it)
+MODES = {"text": (True, "words"), "no_text": (False, "words"), "phones": (False, "phones")}
 
 
 def truth_phones(wav: Path, transcript: str) -> list[Phone]:
@@ -120,19 +122,19 @@ def long_input(recordings: list[tuple[Path, str]], seconds: float, folder: Path)
     return path, " ".join(words)
 
 
-def measure_in_child(wav: Path, text: str | None, processes: int) -> dict:
+def measure_in_child(wav: Path, text: str | None, recognizer: str, processes: int) -> dict:
     """Run one analysis in a fresh process so its peak memory is its own."""
-    cmd = [sys.executable, __file__, "--child", str(wav), "--processes", str(processes)]
+    cmd = [sys.executable, __file__, "--child", str(wav), "--recognizer", recognizer, "--processes", str(processes)]
     if text is not None:
         cmd += ["--text", text]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
-def child(wav: str, text: str | None, processes: int) -> None:
+def child(wav: str, text: str | None, recognizer: str, processes: int) -> None:
     audio = load_audio(wav)
     start = time.perf_counter()
-    talkinghead.analyze(audio, text, fps=FPS, processes=processes)
+    talkinghead.analyze(audio, text, fps=FPS, recognizer=recognizer, processes=processes)
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if processes > 1:
@@ -148,20 +150,22 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--text")
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--recognizer", default="words")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.text, args.processes)
+        child(args.child, args.text, args.recognizer, args.processes)
         return
 
     recordings = [(wav, wav.with_suffix(".txt").read_text().strip()) for wav in sorted(args.data.glob("*.wav"))]
-    rows: dict[str, list[dict]] = {"text": [], "no_text": []}
+    rows: dict[str, list[dict]] = {mode: [] for mode, _ in MODES.items()}
     print(f"{'recording':<20} {'mode':<8} {'P/B/M':>6} {'hit':>4} {'vowels':>6} {'false':>5} {'open r':>7} {'pause still':>11} {'min cue':>8} {'rtf':>6}")
     for wav, transcript in recordings:
         truth = truth_phones(wav, transcript)
         audio = load_audio(wav)
-        for mode, text in (("text", transcript), ("no_text", None)):
+        for mode, (use_text, recognizer) in MODES.items():
+            text = transcript if use_text else None
             start = time.perf_counter()
-            track = talkinghead.analyze(audio, text, fps=FPS)
+            track = talkinghead.analyze(audio, text, fps=FPS, recognizer=recognizer)
             seconds = time.perf_counter() - start
             row = {"recording": wav.name, "mode": mode, "duration_s": audio.duration, "seconds": seconds, **score(track, truth)}
             rows[mode].append(row)
@@ -169,19 +173,19 @@ def main() -> None:
             print(f"{wav.stem:<20} {mode:<8} {row['bilabials']:>6} {row['closures_hit']:>4} {row['vowels']:>6} {row['false_closures']:>5} {row['openness_r']:>7.3f} {still:>11} {row['shortest_cue_s']:>8.2f} {seconds / audio.duration:>6.3f}")
 
     overall = {mode: summarize(r) for mode, r in rows.items()}
-    print("\noverall            target (text / no text)      with text   without text")
+    print("\noverall            target (text / no text)      with text   without text   phone recognizer")
     for metric, target in TARGETS.items():
         sign = "<=" if metric == "false_closures" else ">="
-        print(f"{metric:<18} {sign} {target['text']:.2f} / {target['no_text']:.2f}            {overall['text'][metric]:>9.3f}   {overall['no_text'][metric]:>12.3f}")
+        print(f"{metric:<18} {sign} {target['text']:.2f} / {target['no_text']:.2f}            {overall['text'][metric]:>9.3f}   {overall['no_text'][metric]:>12.3f}   {overall['phones'][metric]:>16.3f}")
     for metric in ("shortest_cue_s", "rtf"):
-        print(f"{metric:<18} {'':<26} {overall['text'][metric]:>9.3f}   {overall['no_text'][metric]:>12.3f}")
+        print(f"{metric:<18} {'':<26} {overall['text'][metric]:>9.3f}   {overall['no_text'][metric]:>12.3f}   {overall['phones'][metric]:>16.3f}")
 
     speed = []
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in args.long:
             wav, text = long_input(recordings, seconds, Path(tmp))
-            for mode, t in (("text", text), ("no_text", None)):
-                m = measure_in_child(wav, t, 1)
+            for mode, (use_text, recognizer) in MODES.items():
+                m = measure_in_child(wav, text if use_text else None, recognizer, 1)
                 speed.append({"input_s": round(m["duration_s"], 1), "mode": mode, "processes": 1, **m, "rtf": m["seconds"] / m["duration_s"]})
     if speed:
         print(f"\n{'input':>8} {'mode':<8} {'procs':>5} {'seconds':>8} {'rtf':>6} {'peak MB':>8}")

@@ -20,17 +20,19 @@ def analyze(
     expression: str = "neutral",
     motion: float = 1.0,
     processes: int = 1,
+    recognizer: str = "words",
     max_duration: float = DEFAULT_MAX_DURATION_S,
     require_speech: bool = False,
 ) -> Track:
     """Analyse speech and synthesise its motion Track.
 
     `audio` is a path, bytes, a binary file object or an `Audio`. With `text` the phones come from
-    forced alignment to the transcript, otherwise from phone recognition. Audio without speech
+    forced alignment to the transcript, otherwise from recognition (`recognizer="words"`: words
+    recognised then aligned; `"phones"`: phone recognition, faster, less exact). Audio without speech
     gives an idle track and a warning, or `NoSpeechError` when `require_speech` is set.
     """
     motion_options = MotionOptions(fps=fps, seed=seed, expression=expression, motion=motion)
-    speech_options = SpeechOptions(processes=processes)
+    speech_options = SpeechOptions(processes=processes, recognizer=recognizer)
     samples = audio if isinstance(audio, Audio) else load_audio(audio, max_duration=max_duration)
     speech = analyze_speech(samples, text, options=speech_options)
     if not speech.has_speech and require_speech:

@@ -16,7 +16,7 @@ def long_audio(joined_recording):
 
 @pytest.fixture(scope="module")
 def natural(long_audio):
-    return talkinghead.analyze(long_audio, seed=7)
+    return talkinghead.analyze(long_audio, recognizer="phones", seed=7)
 
 
 def _blinks(track):
@@ -26,8 +26,8 @@ def _blinks(track):
 
 
 def test_same_seed_same_track_other_seed_other_motion(long_audio, natural):
-    again = talkinghead.analyze(long_audio, seed=7)
-    other = talkinghead.analyze(long_audio, seed=8)
+    again = talkinghead.analyze(long_audio, recognizer="phones", seed=7)
+    other = talkinghead.analyze(long_audio, recognizer="phones", seed=8)
     assert again.to_json() == natural.to_json()
     assert not np.array_equal(other.curves["head_yaw"], natural.curves["head_yaw"])
     assert np.array_equal(other.curves["jaw_open"], natural.curves["jaw_open"])  # the seed never touches the lips
@@ -50,20 +50,20 @@ def test_head_motion_ranges(natural):
 
 
 def test_motion_zero_keeps_the_head_still(long_audio):
-    still = talkinghead.analyze(long_audio, motion=0)
+    still = talkinghead.analyze(long_audio, recognizer="phones", motion=0)
     for name in HEAD:
         assert np.all(still.curves[name] == 0.0), name
     assert still.curves["blink_l"].max() > 0.8  # still alive
 
 
 def test_lively_moves_more(long_audio, natural):
-    lively = talkinghead.analyze(long_audio, seed=7, motion=2)
+    lively = talkinghead.analyze(long_audio, recognizer="phones", seed=7, motion=2)
     assert np.std(lively.curves["head_yaw"]) > 1.5 * np.std(natural.curves["head_yaw"])
 
 
 def test_expressions(long_audio, natural):
-    happy = talkinghead.analyze(long_audio, seed=7, expression="happy")
-    serious = talkinghead.analyze(long_audio, seed=7, expression="serious")
+    happy = talkinghead.analyze(long_audio, recognizer="phones", seed=7, expression="happy")
+    serious = talkinghead.analyze(long_audio, recognizer="phones", seed=7, expression="serious")
     assert happy.curves["smile"].mean() > natural.curves["smile"].mean() > serious.curves["smile"].mean()
     assert np.std(serious.curves["head_yaw"]) < np.std(natural.curves["head_yaw"])
 

@@ -11,7 +11,7 @@ from .. import __version__
 from .._api import analyze
 from .._errors import InputNotFoundError, TalkingHeadError, TranscriptError
 from ..motion import EXPRESSIONS, FRAME_RATES, rhubarb_json, rhubarb_tsv
-from ..speech import DEFAULT_MAX_DURATION_S, load_audio
+from ..speech import DEFAULT_MAX_DURATION_S, RECOGNIZERS, load_audio
 from ._exit_codes import INTERNAL_ERROR, OK, exit_code
 from ._output import StagedOutputs
 
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the non-verbal motion (blinks, gaze, head)")
     p.add_argument("--expression", choices=EXPRESSIONS, default="neutral")
     p.add_argument("--motion", type=_motion_level, default=1.0, help="head motion: 0 still, 1 natural (default), 2 lively")
+    p.add_argument("--recognizer", choices=RECOGNIZERS, default="words", help="without a transcript: recognise words then align them (default), or recognise phones (faster, less exact)")
     p.add_argument("--processes", type=_positive_int, default=1, help="decode long audio in this many processes")
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S, help="refuse audio longer than this many seconds (default 7200)")
     p.add_argument("--require-speech", action="store_true", help="fail (exit 7) instead of writing an idle track when the audio holds no speech")
@@ -76,6 +77,7 @@ def _analyze(args: argparse.Namespace) -> int:
         expression=args.expression,
         motion=args.motion,
         processes=args.processes,
+        recognizer=args.recognizer,
         require_speech=args.require_speech,
     )
     if args.format == "json":

@@ -1,6 +1,6 @@
 """Speech stage: decode audio, find phones (aligned to a transcript or recognised), measure prosody."""
 
-from ._analysis import Phone, SpeechAnalysis, SpeechOptions, Word, analyze_speech, plan_chunks
+from ._analysis import RECOGNIZERS, Phone, SpeechAnalysis, SpeechOptions, Word, analyze_speech, plan_chunks
 from ._audio import DEFAULT_MAX_DURATION_S, SAMPLE_RATE, Audio, AudioSource, load_audio
 from ._prosody import Prosody, analyze_prosody
 
@@ -9,6 +9,7 @@ __all__ = [
     "AudioSource",
     "DEFAULT_MAX_DURATION_S",
     "Phone",
+    "RECOGNIZERS",
     "Prosody",
     "SAMPLE_RATE",
     "SpeechAnalysis",

@@ -13,7 +13,9 @@ from ._audio import SAMPLE_RATE, Audio
 from ._prosody import HOP, Prosody, analyze_prosody, runs
 from ._text import ARPABET_PHONES, normalize_transcript, pronounce
 
+BILABIALS = frozenset({"P", "B", "M"})
 MIN_SPEECH_S = 0.15  # less voice activity than this counts as no speech at all
+RECOGNIZERS = ("words", "phones")
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,15 @@ class SpeechOptions:
     """How to analyse: chunk sizes for long audio and how many processes decode in parallel."""
 
     processes: int = 1
+    # Without a transcript: "words" recognises words and aligns them (more exact phones);
+    # "phones" recognises phones directly (about three times faster).
+    recognizer: str = "words"
     chunk_target_s: float = 20.0
     chunk_max_s: float = 30.0
 
     def __post_init__(self) -> None:
+        if self.recognizer not in RECOGNIZERS:
+            raise InvalidOptionError(f"recognizer must be one of {', '.join(RECOGNIZERS)}; got {self.recognizer!r}")
         if self.processes < 1:
             raise InvalidOptionError(f"processes must be at least 1, got {self.processes}")
         if not 1.0 <= self.chunk_target_s <= self.chunk_max_s:
@@ -165,7 +172,8 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
         if words:
             phones, word_times, warnings, method = _analyze_with_transcript(audio, prosody, chunks, words, pool)
         else:
-            jobs = [(a, pool.submit(_decoder.recognize_phones, audio.samples[a:b].tobytes())) for a, b in chunks if _has_speech(prosody, a, b)]
+            recognize = _recognize_chunk if options.recognizer == "words" else _decoder.recognize_phones
+            jobs = [(a, pool.submit(recognize, audio.samples[a:b].tobytes())) for a, b in chunks if _has_speech(prosody, a, b)]
             phones = [p for a, job in jobs for p in _clean(job.result(), a / SAMPLE_RATE)]
             word_times, warnings, method = [], [], "recognition"
     if method != "alignment":
@@ -234,3 +242,29 @@ def _transcribe_chunk(pcm: bytes, words: list[str], pronunciations: dict[str, li
     if result is None:
         return _decoder.recognize_phones(pcm), None
     return result
+
+
+def _recognize_chunk(pcm: bytes) -> _decoder.PhoneTimes:
+    """Recognise words and align them for their phones, then add the lip closures that phone
+    recognition hears and the words missed (a misheard word often loses its P, B or M; a
+    missed closure shows far more than an extra one)."""
+    phone_guess = _decoder.recognize_phones(pcm)
+    words = _decoder.recognize_words(pcm)
+    result = _decoder.align(pcm, words, {}) if words else None
+    if result is None:
+        return phone_guess
+    aligned = result[0]
+    closures = [p for p in aligned if p[0] in BILABIALS]
+    extra = [p for p in phone_guess if p[0] in BILABIALS and not any(p[1] < q[2] + 0.03 and p[2] > q[1] - 0.03 for q in closures)]
+    return _overlay(aligned, extra)
+
+
+def _overlay(base: _decoder.PhoneTimes, extra: _decoder.PhoneTimes) -> _decoder.PhoneTimes:
+    """`base` with each interval of `extra` cut out of it and `extra` put in its place."""
+    out = list(extra)
+    for label, start, end in base:
+        pieces = [(start, end)]
+        for _, a, b in extra:
+            pieces = [(s, e) for s0, e0 in pieces for s, e in ((s0, min(e0, a)), (max(s0, b), e0)) if e - s > 1e-6]
+        out += [(label, s, e) for s, e in pieces]
+    return sorted(out, key=lambda p: p[1])

@@ -34,6 +34,17 @@ def _prefix_searcher() -> pocketsphinx.Decoder:
     return pocketsphinx.Decoder(lm=None, loglevel="FATAL")
 
 
+# Word recognition settings: a single forward pass (no flat-lexicon rescoring, no lattice best
+# path) with bounded search: about 0.1x real time, where the defaults take 0.2x for the same
+# bilabial recall on the shared recordings.
+WORD_SEARCH_SETTINGS = dict(fwdflat=False, bestpath=False, maxhmmpf=4000, maxwpf=8, topn=3)
+
+
+@functools.cache
+def _word_recognizer() -> pocketsphinx.Decoder:
+    return pocketsphinx.Decoder(loglevel="FATAL", **WORD_SEARCH_SETTINGS)
+
+
 @functools.cache
 def _phone_recognizer() -> pocketsphinx.Decoder:
     phone_lm = os.path.join(pocketsphinx.get_model_path(), "en-us", "en-us-phone.lm.bin")
@@ -115,3 +126,12 @@ def recognize_phones(pcm: bytes) -> PhoneTimes:
     decoder = _phone_recognizer()
     _run(decoder, pcm)
     return [(seg.word, seg.start_frame * FRAME_S, (seg.end_frame + 1) * FRAME_S) for seg in decoder.seg()]
+
+
+def recognize_words(pcm: bytes) -> list[str]:
+    """Words heard in the chunk by the generic English language model (fillers dropped)."""
+    decoder = _word_recognizer()
+    _run(decoder, pcm)
+    hyp = decoder.hyp()
+    words = hyp.hypstr.split() if hyp is not None else []
+    return [_ALTERNATE.sub("", w) for w in words if not w.startswith(("<", "["))]
