@@ -15,7 +15,7 @@ LEVEL_WINDOW = 400  # 25 ms analysis window, the usual speech frame
 PITCH_WINDOW = 640  # 40 ms holds two periods of a 60 Hz voice
 PITCH_MIN_HZ, PITCH_MAX_HZ = 60.0, 400.0
 VOICING_THRESHOLD = 0.45  # normalised autocorrelation peak above which a frame counts as voiced
-BLOCK_HOPS = 6000  # one minute of hops per block keeps the framed views small
+BLOCK_HOPS = 1000  # ten seconds per block: the pitch FFTs of a block take about 40 MB
 SILENCE_DBFS = -65.0  # below this a frame is silent whatever the noise floor
 
 
