@@ -27,7 +27,7 @@ import numpy as np
 import talkinghead
 from talkinghead.motion import BILABIALS, VISEMES, VOWELS
 from talkinghead.motion._visemes import expand_diphthongs
-from talkinghead.speech import Audio, Phone, load_audio
+from talkinghead.speech import Phone, load_audio
 
 FPS = 25
 CLOSED = 0.8  # lip_close at or above this counts as lips together
@@ -136,9 +136,11 @@ def child(wav: str, text: str | None, recognizer: str, processes: int) -> None:
     start = time.perf_counter()
     talkinghead.analyze(audio, text, fps=FPS, recognizer=recognizer, processes=processes)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM starts afresh at exec, where ru_maxrss keeps the forking parent's high-water mark.
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
     if processes > 1:
-        peak_kb = max(peak_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        peak_kb += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"seconds": seconds, "duration_s": audio.duration, "peak_mb": peak_kb / 1024}))
 
 
