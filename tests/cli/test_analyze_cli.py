@@ -133,3 +133,15 @@ def test_usage_errors(tmp_path):
     missing_text = run("analyze", recording("goforward"), "--text-file", tmp_path / "none.txt")
     assert missing_text.returncode == EXIT_CODES[InputNotFoundError]
 
+
+
+def test_recognizer_choice(tmp_path):
+    docs = {}
+    for recognizer in ("words", "phones"):
+        out = tmp_path / f"{recognizer}.json"
+        result = run("analyze", recording("librivox-0920"), "--recognizer", recognizer, "-o", out)
+        assert result.returncode == 0, result.stderr
+        docs[recognizer] = json.loads(out.read_text())
+    assert docs["words"]["meta"]["phones_from"] == docs["phones"]["meta"]["phones_from"] == "recognition"
+    assert docs["words"]["phones"] != docs["phones"]["phones"]
+    assert run("analyze", recording("goforward"), "--recognizer", "letters").returncode == 2
