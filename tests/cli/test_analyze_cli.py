@@ -145,3 +145,9 @@ def test_recognizer_choice(tmp_path):
     assert docs["words"]["meta"]["phones_from"] == docs["phones"]["meta"]["phones_from"] == "recognition"
     assert docs["words"]["phones"] != docs["phones"]["phones"]
     assert run("analyze", recording("goforward"), "--recognizer", "letters").returncode == 2
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    out = tmp_path / "t.json"
+    assert run("analyze", recording("goforward"), "-o", out).returncode == 0
+    assert out.stat().st_mode & 0o044 == 0o044  # readable by group and others under umask 022

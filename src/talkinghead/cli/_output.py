@@ -35,8 +35,12 @@ class StagedOutputs:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
+            # mkstemp creates files readable by their owner only; outputs get the usual umask.
+            umask = os.umask(0)
+            os.umask(umask)
             try:
                 for tmp, target in self._staged:
+                    os.chmod(tmp, 0o666 & ~umask)
                     os.replace(tmp, target)
             except OSError as error:
                 self._discard()
