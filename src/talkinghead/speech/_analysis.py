@@ -127,10 +127,10 @@ def _tidy(phones: list[Phone], duration: float) -> tuple[Phone, ...]:
             merged[-1] = Phone(_decoder.SILENCE, merged[-1].start, p.end)
         else:
             merged.append(p)
-    return tuple(round_phone(p) for p in merged)
+    return tuple(_round_phone(p) for p in merged)
 
 
-def round_phone(p: Phone) -> Phone:
+def _round_phone(p: Phone) -> Phone:
     return Phone(p.label, round(p.start, 3), round(p.end, 3))
 
 
