@@ -1,11 +1,14 @@
 """Motion stage: phones and prosody to the Track of per-frame face and head parameters."""
 
+from ..speech import (
+    BILABIALS,  # motion rules key on it; re-exported for callers of this stage
+)
 from ._cues import mouth_cues, rhubarb_json, rhubarb_tsv
 from ._mouth import MouthOptions
 from ._nonverbal import EXPRESSIONS
 from ._synthesis import FRAME_RATES, MotionOptions, frame_count, synthesize_motion
 from ._track import CURVES, MOUTH_SHAPES, MouthCue, Track
-from ._visemes import BILABIALS, VISEMES, VOWELS
+from ._visemes import VISEMES, VOWELS
 
 __all__ = [
     "BILABIALS",

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._visemes import BILABIALS, MOUTH_CURVES, SILENCE, VISEMES, VOWELS, expand_diphthongs
+from ..speech import BILABIALS
+from ._visemes import MOUTH_CURVES, SILENCE, VISEMES, VOWELS, expand_diphthongs
 
 JAW, CLOSE = 0, 1
 LIP_PARAMS = slice(1, 5)  # close, round, spread, tuck follow the lips' dominance

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 MOUTH_CURVES = ("jaw_open", "lip_close", "lip_round", "lip_spread", "lip_tuck", "tongue_up")
 SILENCE = "SIL"
-BILABIALS = frozenset({"P", "B", "M"})
 VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
 
 

@@ -3,10 +3,12 @@
 from ._analysis import RECOGNIZERS, Phone, SpeechAnalysis, SpeechOptions, Word, analyze_speech, plan_chunks
 from ._audio import DEFAULT_MAX_DURATION_S, SAMPLE_RATE, Audio, AudioSource, load_audio
 from ._prosody import Prosody, analyze_prosody
+from ._text import BILABIALS
 
 __all__ = [
     "Audio",
     "AudioSource",
+    "BILABIALS",
     "DEFAULT_MAX_DURATION_S",
     "Phone",
     "RECOGNIZERS",

@@ -11,9 +11,8 @@ from .._errors import InvalidOptionError, TranscriptError
 from . import _decoder
 from ._audio import SAMPLE_RATE, Audio
 from ._prosody import HOP, Prosody, analyze_prosody, runs
-from ._text import ARPABET_PHONES, normalize_transcript, pronounce
+from ._text import ARPABET_PHONES, BILABIALS, normalize_transcript, pronounce
 
-BILABIALS = frozenset({"P", "B", "M"})
 MIN_SPEECH_S = 0.15  # less voice activity than this counts as no speech at all
 RECOGNIZERS = ("words", "phones")
 
@@ -245,9 +244,9 @@ def _transcribe_chunk(pcm: bytes, words: list[str], pronunciations: dict[str, li
 
 
 def _recognize_chunk(pcm: bytes) -> _decoder.PhoneTimes:
-    """Recognise words and align them for their phones, then add the lip closures that phone
-    recognition hears and the words missed (a misheard word often loses its P, B or M; a
-    missed closure shows far more than an extra one)."""
+    """Recognise words and align them for their phones, then add the P, B and M that phone
+    recognition hears where the aligned words have none: a misheard word often loses its
+    closure, and a missing closure is far more visible than an extra one."""
     phone_guess = _decoder.recognize_phones(pcm)
     words = _decoder.recognize_words(pcm)
     result = _decoder.align(pcm, words, {}) if words else None

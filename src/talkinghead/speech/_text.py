@@ -16,6 +16,7 @@ ARPABET_PHONES: frozenset[str] = frozenset(
     "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
     "UH UW V W Y Z ZH".split()
 )
+BILABIALS: frozenset[str] = frozenset({"P", "B", "M"})  # the phones that close the lips
 _VOWEL_PHONES = frozenset("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())
 
 # ---------------------------------------------------------------------------------------------
