@@ -39,3 +39,23 @@ class TrackFormatError(TalkingHeadError):
 
 class OutputError(TalkingHeadError):
     """An output file cannot be written."""
+
+
+class ImageDecodeError(TalkingHeadError):
+    """The portrait is not an image we accept (not JPEG/PNG/WebP, corrupt, truncated)."""
+
+
+class ImageTooLargeError(TalkingHeadError):
+    """The portrait has more pixels than the cap, or is a decompression bomb; refused before decoding."""
+
+
+class NoFaceError(TalkingHeadError):
+    """No face was found in the portrait, or the requested face number does not exist."""
+
+
+class FaceTooSmallError(TalkingHeadError):
+    """The face is too small to animate; the message says how small it is and what is needed."""
+
+
+class FaceCutError(TalkingHeadError):
+    """The face is cut by the image border where the animation needs it (eyes, mouth, jaw)."""

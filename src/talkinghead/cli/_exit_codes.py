@@ -16,6 +16,11 @@ EXIT_CODES: dict[type[e.TalkingHeadError], int] = {
     e.TranscriptError: 8,
     e.TrackFormatError: 9,
     e.OutputError: 10,
+    e.ImageDecodeError: 11,
+    e.ImageTooLargeError: 12,
+    e.NoFaceError: 13,
+    e.FaceTooSmallError: 14,
+    e.FaceCutError: 15,
 }
 
 

@@ -13,7 +13,7 @@ from .._errors import InputNotFoundError, TalkingHeadError, TranscriptError
 from ..motion import EXPRESSIONS, FRAME_RATES, rhubarb_json, rhubarb_tsv
 from ..speech import DEFAULT_MAX_DURATION_S, RECOGNIZERS, load_audio
 from ._exit_codes import INTERNAL_ERROR, OK, exit_code
-from ._output import StagedOutputs
+from ..media import StagedOutputs
 
 FORMATS = ("json", "rhubarb-tsv", "rhubarb-json")
 
