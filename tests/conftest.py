@@ -21,6 +21,13 @@ def recording(name: str) -> Path:
     return path
 
 
+def portrait(name: str) -> Path:
+    """A shared portrait by file name, e.g. ``portrait("obama.jpg")``."""
+    path = DATA / "portraits" / name
+    assert path.exists(), f"test data missing: {path} (the repository expects ../shared/data beside it)"
+    return path
+
+
 def transcript(name: str) -> str:
     return (SPEECH / f"{name}.txt").read_text().strip()
 
@@ -70,3 +77,11 @@ def joined_recording(tmp_path_factory) -> tuple[Path, str]:
             words.append(transcript(name))
     path = tmp_path_factory.mktemp("long") / "joined.wav"
     return write_wav(path, np.concatenate(pieces)), " ".join(words)
+
+
+def pytest_collection_modifyitems(config, items):
+    from known_defects import KNOWN_DEFECTS
+
+    for item in items:
+        if item.nodeid in KNOWN_DEFECTS:
+            item.add_marker(pytest.mark.xfail(strict=True, reason="known renderer defect (tests/known_defects.py)"))

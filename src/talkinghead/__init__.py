@@ -1,6 +1,6 @@
 """talkinghead: one portrait photo plus speech audio to a lip-synced talking-head video."""
 
-from ._api import analyze
+from ._api import GenerateResult, analyze, generate, prepare_portrait
 from ._errors import (
     AudioDecodeError,
     AudioTooLongError,
@@ -19,12 +19,18 @@ from ._errors import (
     TranscriptError,
 )
 from .motion import Track
+from .portrait import Rig
+from .render import RenderOptions, Renderer, render_frames
 from .speech import Audio, load_audio
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Audio",
+    "GenerateResult",
+    "Rig",
+    "RenderOptions",
+    "Renderer",
     "AudioDecodeError",
     "AudioTooLongError",
     "EmptyAudioError",
@@ -42,5 +48,8 @@ __all__ = [
     "TrackFormatError",
     "TranscriptError",
     "analyze",
+    "generate",
+    "prepare_portrait",
+    "render_frames",
     "load_audio",
 ]

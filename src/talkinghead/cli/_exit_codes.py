@@ -5,6 +5,7 @@ from .. import _errors as e
 OK = 0
 INTERNAL_ERROR = 1
 USAGE = 2  # argparse uses 2 for bad command lines; bad option values join it
+BATCH_FAILED = 16  # `batch`: at least one job failed (each job's own code is in its report)
 
 EXIT_CODES: dict[type[e.TalkingHeadError], int] = {
     e.InvalidOptionError: USAGE,

@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from .._api import analyze
-from .._errors import InputNotFoundError, TalkingHeadError, TranscriptError
-from ..motion import EXPRESSIONS, FRAME_RATES, rhubarb_json, rhubarb_tsv
+from .._api import GenerateResult, analyze, generate
+from .._errors import InputNotFoundError, InvalidOptionError, TalkingHeadError, TrackFormatError, TranscriptError
+from ..media import OUTPUT_FORMATS, StagedOutputs
+from ..motion import EXPRESSIONS, FRAME_RATES, Track, rhubarb_json, rhubarb_tsv
+from ..portrait import load_image
+from ..render import FRAMINGS
 from ..speech import DEFAULT_MAX_DURATION_S, RECOGNIZERS, load_audio
+from ._batch import add_batch_parser
 from ._exit_codes import INTERNAL_ERROR, OK, exit_code
-from ..media import StagedOutputs
+from ._progress import ProgressBar
 
 FORMATS = ("json", "rhubarb-tsv", "rhubarb-json")
 
@@ -54,7 +58,102 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--require-speech", action="store_true", help="fail (exit 7) instead of writing an idle track when the audio holds no speech")
     p.add_argument("--plot", type=Path, help="also draw the curves over the waveform to this PNG")
     p.set_defaults(run=_analyze)
+
+    g = commands.add_parser("generate", help="portrait + speech to a lip-synced video (MP4, WebM, MOV or PNG frames)")
+    add_generate_options(g, required=True)
+    g.set_defaults(run=_generate)
+    add_batch_parser(commands)
     return parser
+
+
+def add_generate_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    """The options of one generate job; batch files take the same names."""
+    p.add_argument("--image", required=required, help="portrait photo: JPEG, PNG or WebP")
+    p.add_argument("--audio", required=required, help="speech: WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--text", help="transcript of the audio (exact phone timing by forced alignment)")
+    source.add_argument("--text-file", type=Path, help="file holding the transcript (UTF-8)")
+    source.add_argument("--track", type=Path, help="a Track JSON from `talkinghead analyze` to render instead of analysing the audio")
+    p.add_argument("-o", "--output", required=required, help="output: .mp4 (H.264+AAC), .webm (VP9+Opus), .mov (ProRes 4444) or a folder for PNG frames")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format when the file name does not say it")
+    p.add_argument("--fps", type=int, choices=FRAME_RATES, default=25)
+    p.add_argument("--seed", type=int, default=0, help="seed of the non-verbal motion (blinks, gaze, head)")
+    p.add_argument("--expression", choices=EXPRESSIONS, default="neutral")
+    p.add_argument("--motion", type=_motion_level, default=1.0, help="head motion: 0 still, 1 natural (default), 2 lively")
+    p.add_argument("--framing", choices=FRAMINGS, default="full", help="full: the whole portrait (default); head or bust: crop around the face")
+    p.add_argument("--size", type=_size, help="output size WIDTHxHEIGHT (even numbers for mp4/webm); default: the framing at the portrait's resolution")
+    p.add_argument("--background", default="keep", help="keep (default), transparent (webm/mov/png), a colour #RRGGBB, or an image file")
+    p.add_argument("--quality", type=int, default=75, help="0-100, higher is better and bigger (default 75)")
+    p.add_argument("--face", type=_positive_int, help="which face to animate, numbered left to right (default: the largest)")
+    p.add_argument("--recognizer", choices=RECOGNIZERS, default="words", help="without a transcript: recognise words then align (default) or phones")
+    p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S, help="refuse audio longer than this many seconds (default 7200)")
+    p.add_argument("--preview", type=Path, help="also write a contact sheet PNG of telling frames (closures, widest openings, blinks, head poses)")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be WIDTHxHEIGHT, e.g. 512x512") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError("width and height must be between 16 and 8192")
+    return w, h
+
+
+def parse_background(text: str):
+    """keep | transparent | #RRGGBB | an image file (loaded with the portrait's safety checks)."""
+    if text in ("keep", "transparent"):
+        return text
+    if text.startswith("#"):
+        if len(text) != 7:
+            raise InvalidOptionError(f"background colour must be #RRGGBB, not {text!r}")
+        try:
+            return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
+        except ValueError:
+            raise InvalidOptionError(f"background colour must be #RRGGBB, not {text!r}") from None
+    return load_image(text)
+
+
+def read_track(path: Path) -> Track:
+    try:
+        return Track.from_json(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise InputNotFoundError(f"track file not found: {path}") from exc
+    except OSError as exc:
+        raise TrackFormatError(f"cannot read track {path}: {exc.strerror}") from exc
+
+
+def run_generate(args: argparse.Namespace, *, progress: bool = True) -> GenerateResult:
+    transcript = _read_transcript(args.text_file) if args.text_file else args.text
+    track = read_track(args.track) if args.track else None
+    return generate(
+        args.image,
+        args.audio,
+        args.output,
+        text=transcript,
+        track=track,
+        fps=args.fps,
+        seed=args.seed,
+        expression=args.expression,
+        motion=args.motion,
+        framing=args.framing,
+        size=args.size,
+        background=parse_background(args.background),
+        quality=args.quality,
+        face=args.face,
+        recognizer=args.recognizer,
+        max_duration=args.max_duration,
+        format=args.format,
+        preview=args.preview,
+        on_progress=ProgressBar("rendering") if progress else None,
+    )
+
+
+def _generate(args: argparse.Namespace) -> int:
+    result = run_generate(args)
+    video = result.video
+    print(f"{video.path}: {video.width}x{video.height}, {video.n_frames} frames, {video.duration:.2f} s", file=sys.stderr)
+    return OK
 
 
 def _read_transcript(path: Path) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import av
 import numpy as np
+from av.container import InputContainer
 
 from .._errors import AudioDecodeError, AudioTooLongError, EmptyAudioError, InputNotFoundError
 
@@ -95,8 +98,13 @@ def _open_source(source: AudioSource) -> tuple[BinaryIO, str]:
         raise InputNotFoundError(f"cannot open audio file {path}: {exc.strerror}") from exc
 
 
-def load_audio(source: AudioSource, *, max_duration: float = DEFAULT_MAX_DURATION_S) -> Audio:
-    """Decode WAV, MP3, M4A/AAC, OGG/Opus/Vorbis, FLAC, WebM/MKA or AIFF into 16 kHz mono."""
+@contextmanager
+def open_audio(source: AudioSource) -> Iterator[tuple[InputContainer, str]]:
+    """Open an audio source with PyAV, its demuxer chosen from the allow-list by the leading bytes.
+
+    Yields the container, checked to hold an audio stream within the rate and channel limits, and a
+    name for messages. A file object passed in stays open; one opened here is closed on exit.
+    """
     stream, name = _open_source(source)
     try:
         head = stream.read(16)
@@ -108,10 +116,28 @@ def load_audio(source: AudioSource, *, max_duration: float = DEFAULT_MAX_DURATIO
                 f"{name}: not a supported audio file (expected WAV, MP3, M4A/AAC, OGG, Opus, FLAC, WebM or AIFF)"
             )
         stream.seek(0)
-        samples = _decode(stream, fmt, name, max_duration)
+        try:
+            container = av.open(stream, mode="r", format=fmt)
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            raise AudioDecodeError(f"{name}: cannot read as {fmt} audio ({exc})") from exc
+        with container:
+            if not container.streams.audio:
+                raise AudioDecodeError(f"{name}: the file holds no audio stream")
+            ctx = container.streams.audio[0].codec_context
+            if ctx.sample_rate and ctx.sample_rate > MAX_SOURCE_RATE:
+                raise AudioDecodeError(f"{name}: sample rate {ctx.sample_rate} Hz is above the {MAX_SOURCE_RATE} Hz limit")
+            if ctx.channels and ctx.channels > MAX_SOURCE_CHANNELS:
+                raise AudioDecodeError(f"{name}: {ctx.channels} channels is above the {MAX_SOURCE_CHANNELS} channel limit")
+            yield container, name
     finally:
         if not hasattr(source, "read"):
             stream.close()
+
+
+def load_audio(source: AudioSource, *, max_duration: float = DEFAULT_MAX_DURATION_S) -> Audio:
+    """Decode WAV, MP3, M4A/AAC, OGG/Opus/Vorbis, FLAC, WebM/MKA or AIFF into 16 kHz mono."""
+    with open_audio(source) as (container, name):
+        samples = _decode(container, name, max_duration)
     if len(samples) < MIN_DURATION_S * SAMPLE_RATE:
         raise EmptyAudioError(
             f"{name}: audio too short ({len(samples) / SAMPLE_RATE * 1000:.1f} ms after decoding); "
@@ -120,42 +146,30 @@ def load_audio(source: AudioSource, *, max_duration: float = DEFAULT_MAX_DURATIO
     return Audio(samples=samples)
 
 
-def _decode(stream: BinaryIO, fmt: str, name: str, max_duration: float) -> np.ndarray:
+def _decode(container: InputContainer, name: str, max_duration: float) -> np.ndarray:
+    audio_stream = container.streams.audio[0]
+    if container.duration is not None and container.duration / av.time_base > max_duration + 1.0:
+        raise AudioTooLongError(
+            f"{name}: audio is {container.duration / av.time_base:.0f} s long; the maximum is {max_duration:.0f} s"
+        )
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    max_samples = int((max_duration + 1.0) * SAMPLE_RATE)
+    pieces: list[np.ndarray] = []
+    total = 0
     try:
-        container = av.open(stream, mode="r", format=fmt)
-    except (av.FFmpegError, ValueError, OSError) as exc:
-        raise AudioDecodeError(f"{name}: cannot read as {fmt} audio ({exc})") from exc
-    with container:
-        if not container.streams.audio:
-            raise AudioDecodeError(f"{name}: the file holds no audio stream")
-        audio_stream = container.streams.audio[0]
-        ctx = audio_stream.codec_context
-        if ctx.sample_rate and ctx.sample_rate > MAX_SOURCE_RATE:
-            raise AudioDecodeError(f"{name}: sample rate {ctx.sample_rate} Hz is above the {MAX_SOURCE_RATE} Hz limit")
-        if ctx.channels and ctx.channels > MAX_SOURCE_CHANNELS:
-            raise AudioDecodeError(f"{name}: {ctx.channels} channels is above the {MAX_SOURCE_CHANNELS} channel limit")
-        if container.duration is not None and container.duration / av.time_base > max_duration + 1.0:
-            raise AudioTooLongError(
-                f"{name}: audio is {container.duration / av.time_base:.0f} s long; the maximum is {max_duration:.0f} s"
-            )
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        max_samples = int((max_duration + 1.0) * SAMPLE_RATE)
-        pieces: list[np.ndarray] = []
-        total = 0
-        try:
-            for frame in container.decode(audio_stream):
-                for out in resampler.resample(frame):
-                    piece = out.to_ndarray().reshape(-1)
-                    pieces.append(piece)
-                    total += len(piece)
-                if total > max_samples:
-                    raise AudioTooLongError(f"{name}: audio is longer than the maximum of {max_duration:.0f} s")
-            for out in resampler.resample(None):
-                pieces.append(out.to_ndarray().reshape(-1))
-        except av.FFmpegError as exc:
-            if not pieces:
-                raise AudioDecodeError(f"{name}: cannot decode audio ({exc})") from exc
-            # A damaged tail keeps what decoded before it: losing the last words beats losing all.
+        for frame in container.decode(audio_stream):
+            for out in resampler.resample(frame):
+                piece = out.to_ndarray().reshape(-1)
+                pieces.append(piece)
+                total += len(piece)
+            if total > max_samples:
+                raise AudioTooLongError(f"{name}: audio is longer than the maximum of {max_duration:.0f} s")
+        for out in resampler.resample(None):
+            pieces.append(out.to_ndarray().reshape(-1))
+    except av.FFmpegError as exc:
+        if not pieces:
+            raise AudioDecodeError(f"{name}: cannot decode audio ({exc})") from exc
+        # A damaged tail keeps what decoded before it: losing the last words beats losing all.
     if not pieces:
         return np.zeros(0, dtype=np.int16)
     samples = np.concatenate(pieces).astype(np.int16, copy=False)

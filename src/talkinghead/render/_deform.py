@@ -1,0 +1,133 @@
+"""Deform: one frame's Track parameters move the rig's vertices (face frame first, then the head)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from ..portrait import Rig
+
+# Amplitudes, chosen against real speech: at jaw_open = 1 the lower lip drops 12% of the face
+# height (about 15 mm on an adult face, the widest opening of ordinary speech).
+JAW_DROP = 0.12  # face heights
+LOWER_LIP_SHARE = 0.6  # the lower lip travels this share of a closure, the upper lip the rest
+MIN_GAP = 0.004  # face heights left between pressed lips, so no slit triangle reaches zero area
+SPREAD = 0.10  # mouth widening at lip_spread = 1, as a fraction of the mouth width on each side
+SMILE_WIDEN, SMILE_LIFT = 0.08, 0.05
+ROUND = 0.25  # mouth narrowing at lip_round = 1
+PUCKER = 0.03  # outer lips pushed apart by rounding, mouth widths
+TUCK = 0.45  # outer lower lip rolled up under the teeth at lip_tuck = 1, lower-lip thicknesses
+LID_TRAVEL, LOWER_LID_RISE = 0.88, 0.06  # a full blink leaves 6% of the opening: the lash line
+GAZE_X, GAZE_Y = 0.12, 0.05  # iris travel at gaze = +-1, eye widths
+BROW_LIFT = 0.045  # face heights
+BREATH_LIFT = 0.006  # face heights at breath = 1
+# A 2D warp cannot hide the far cheek behind the nose, so head turns use a flattened head:
+# half the landmark depth keeps the parallax of a +-10 degree turn free of fold-overs.
+HEAD_DEPTH_SCALE = 0.5
+
+
+@dataclass(frozen=True)
+class DeformedFace:
+    """Vertices of one frame in image pixels, plus where the teeth sit (they follow the skull
+    and the jaw, never the lips)."""
+
+    vertices: np.ndarray  # (N, 2)
+    upper_teeth: np.ndarray  # (3, 2): inner mouth corners and upper-lip centre at rest, head-moved
+    lower_teeth: np.ndarray  # (3, 2): the same points dropped with the jaw
+    jaw_drop: float  # px
+
+
+def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Rotation in the face frame (u, v, z); angles in degrees."""
+    y, p, r = np.radians([yaw, pitch, roll])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+def _move_head(rig: Rig, points: np.ndarray, weight: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
+    """Rotate points (u, v, z) about the head's centre, shift them, and project (orthographic)."""
+    centre = np.array([0.0, rig.pivots["head_v"], rig.pivots["head_depth"]])
+    rotation = _rotation(params["head_yaw"], params["head_pitch"], params["head_roll"])
+    flat = np.array([1.0, 1.0, HEAD_DEPTH_SCALE])
+    moved = ((points - centre) * flat) @ rotation.T / flat + centre
+    shift = np.array([params["head_tx"] * rig.frame.width, params["head_ty"] * rig.frame.width - params["breath"] * BREATH_LIFT * rig.frame.height])
+    uv = points[:, :2] + weight[:, None] * (moved[:, :2] - points[:, :2] + shift)
+    return rig.frame.to_image(uv)
+
+
+def _eye(rig: Rig, side: str, du: np.ndarray, dv: np.ndarray, blink: float, gaze_x: float, gaze_y: float) -> None:
+    eye = rig.eyes[side]
+    u, v = rig.local[:, 0], rig.local[:, 1]
+    by_u = [chain[np.argsort(u[chain])] for chain in (eye.upper, eye.lower)]
+
+    def lid(chain: np.ndarray, points: np.ndarray) -> np.ndarray:
+        return np.interp(u[points], u[chain], v[chain])
+
+    # Lids close along the opening measured at each point's own u, so no lid crosses the other.
+    upper_gap = np.clip(lid(by_u[1], eye.upper) - v[eye.upper], 0.0, None)
+    lower_gap = np.clip(v[eye.lower] - lid(by_u[0], eye.lower), 0.0, None)
+    dv[eye.upper] += LID_TRAVEL * blink * upper_gap
+    dv[eye.lower] -= LOWER_LID_RISE * blink * lower_gap
+    skin_gap = np.clip(lid(by_u[1], eye.lid_skin) - lid(by_u[0], eye.lid_skin), 0.0, None)
+    dv[eye.lid_skin] += LID_TRAVEL * blink * skin_gap * eye.lid_skin_weight
+    if len(eye.interior):
+        top, bottom = lid(by_u[0], eye.interior), lid(by_u[1], eye.interior)
+        gap = np.clip(bottom - top, 1e-6, None)
+        share = np.clip((v[eye.interior] - top) / gap, 0.0, 1.0)  # where the point sits between the lids
+        new_top, new_bottom = top + LID_TRAVEL * blink * gap, bottom - LOWER_LID_RISE * blink * gap
+        dv[eye.interior] += new_top + share * (new_bottom - new_top) - v[eye.interior]
+        open_share = 1.0 - blink
+        du[eye.interior] += gaze_x * GAZE_X * eye.width * open_share
+        dv[eye.interior] += gaze_y * GAZE_Y * eye.width * open_share * share * (1.0 - share) * 4.0
+
+
+def deform(rig: Rig, params: Mapping[str, float]) -> DeformedFace:
+    """Vertex positions for one frame's parameters (a Track frame: jaw_open, lip_close, ...)."""
+    w = rig.weights
+    u, v, z = rig.local[:, 0].astype(np.float64), rig.local[:, 1].astype(np.float64), rig.local[:, 2].astype(np.float64)
+    du, dv = np.zeros_like(u), np.zeros_like(v)
+    face_h, mouth_w = rig.frame.height, rig.pivots["mouth_width"]
+
+    # Jaw, then the lips closing what the jaw opened: the opening is elliptic, closed at the
+    # corners, and lip_close (or lip_tuck for the lower lip) presses it shut.
+    jaw_drop = params["jaw_open"] * JAW_DROP * face_h
+    dv += jaw_drop * w["jaw"] * w["arm"]
+    upper, lower = rig.lip_pairs[:, 0], rig.lip_pairs[:, 1]
+    pair_u = 0.5 * (u[upper] + u[lower])
+    corners = rig.teeth_anchor[:2]
+    half_width = 0.5 * abs(u[corners[1]] - u[corners[0]])
+    taper = np.sqrt(np.clip(1.0 - ((pair_u - rig.pivots["mouth_u"]) / max(half_width, 1.0)) ** 2, 0.0, 1.0))
+    gap = np.clip(v[lower] - v[upper], 0.0, None) + jaw_drop * w["arm"][lower]
+    min_gap = MIN_GAP * face_h
+    chain_u = np.r_[u[corners[0]], pair_u, u[corners[1]]]
+    for close, share, weight in ((params["lip_close"], LOWER_LIP_SHARE - 1.0, w["lip_upper"]),
+                                 (max(params["lip_close"], params["lip_tuck"]), LOWER_LIP_SHARE, w["lip_lower"])):  # fmt: skip
+        closing = np.maximum(gap - np.maximum(jaw_drop * (1.0 - close) * taper, min_gap), 0.0)
+        dv -= share * np.interp(u, chain_u, np.r_[0.0, closing, 0.0]) * weight
+    dv -= params["lip_tuck"] * TUCK * rig.pivots["lower_lip"] * w["roll_lower"]
+
+    # Lip shape: spread and smile widen, rounding narrows and puckers.
+    widen = SPREAD * params["lip_spread"] + SMILE_WIDEN * params["smile"] - ROUND * params["lip_round"]
+    du += widen * (u - rig.pivots["mouth_u"]) * w["mouth"]
+    corner = np.clip(((u - rig.pivots["mouth_u"]) / (0.5 * mouth_w)) ** 2, 0.0, 1.5)
+    dv -= params["smile"] * SMILE_LIFT * mouth_w * corner * w["mouth"]
+    pucker = params["lip_round"] * PUCKER * mouth_w
+    dv += pucker * (w["roll_lower"] - w["roll_upper"])
+
+    _eye(rig, "left", du, dv, params["blink_l"], params["gaze_x"], params["gaze_y"])
+    _eye(rig, "right", du, dv, params["blink_r"], params["gaze_x"], params["gaze_y"])
+    dv -= params["brow_raise"] * BROW_LIFT * face_h * w["brow"]
+
+    local = np.column_stack([u + du, v + dv, z])
+    vertices = _move_head(rig, local, w["head"].astype(np.float64), params)
+
+    rest = rig.local[rig.teeth_anchor].astype(np.float64)
+    ones = np.ones(len(rest))
+    upper_teeth = _move_head(rig, rest, ones, params)
+    dropped = rest + np.array([0.0, jaw_drop, 0.0])
+    lower_teeth = _move_head(rig, dropped, ones, params)
+    return DeformedFace(vertices=vertices.astype(np.float32), upper_teeth=upper_teeth, lower_teeth=lower_teeth, jaw_drop=float(jaw_drop))

@@ -1,0 +1,141 @@
+"""Render: Track frames through the rig to RGB(A) frames, one at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Union
+
+import cv2
+import numpy as np
+
+from .._errors import InvalidOptionError
+from ..motion import Track
+from ..portrait import Rig
+from ._deform import DeformedFace, deform
+from ._interior import MouthInterior
+from ._warp import Warp
+
+FRAMINGS = ("full", "head", "bust")
+# Crop of each framing: side of the square in face heights, and its centre below the face centre.
+_CROPS = {"head": (1.55, -0.02), "bust": (2.6, 0.5)}
+
+Background = Union[str, tuple[int, int, int], np.ndarray]  # "keep", "transparent", RGB colour, RGB image
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderOptions:
+    framing: str = "full"
+    size: tuple[int, int] | None = None  # output (width, height); default: the crop at the portrait's resolution
+    background: Background = "keep"
+    warp_step: int | None = None  # output px between solved warp points; default from the face size
+
+    def __post_init__(self) -> None:
+        if self.framing not in FRAMINGS:
+            raise InvalidOptionError(f"framing must be one of {', '.join(FRAMINGS)}, not {self.framing!r}")
+        if self.size is not None and (len(self.size) != 2 or min(self.size) < 16 or max(self.size) > 8192):
+            raise InvalidOptionError(f"size must be WIDTHxHEIGHT between 16 and 8192 pixels, not {self.size}")
+        if isinstance(self.background, str) and self.background not in ("keep", "transparent"):
+            raise InvalidOptionError(f"background must be keep, transparent, a colour or an image, not {self.background!r}")
+
+    @property
+    def alpha(self) -> bool:
+        return isinstance(self.background, str) and self.background == "transparent"
+
+
+def _even(n: float) -> int:
+    return max(int(n) // 2 * 2, 2)
+
+
+def crop_rect(rig: Rig, framing: str, aspect: float | None) -> tuple[float, float, float, float]:
+    """(x, y, width, height) of the portrait region a framing shows, inside the image."""
+    w, h = rig.size
+    if framing == "full":
+        cx, cy, cw, ch = w / 2.0, h / 2.0, float(w), float(h)
+    else:
+        side, below = _CROPS[framing]
+        centre = rig.frame.origin + below * rig.frame.height * rig.frame.axes[1]
+        cx, cy = centre
+        cw = ch = side * rig.frame.height
+    if aspect is not None:  # grow the crop to the output's shape
+        cw, ch = max(cw, ch * aspect), max(ch, cw / aspect)
+    fit = min(1.0, w / cw, h / ch)
+    cw, ch = cw * fit, ch * fit
+    x = float(np.clip(cx - cw / 2.0, 0.0, w - cw))
+    y = float(np.clip(cy - ch / 2.0, 0.0, h - ch))
+    return x, y, cw, ch
+
+
+class Renderer:
+    """Renders frames for one rig and one set of options; every frame depends only on its parameters."""
+
+    def __init__(self, rig: Rig, options: RenderOptions = RenderOptions()) -> None:
+        self.rig = rig
+        self.options = options
+        aspect = options.size[0] / options.size[1] if options.size else None
+        x, y, cw, ch = crop_rect(rig, options.framing, aspect)
+        self.size = options.size or (_even(cw), _even(ch))
+        out_w, out_h = self.size
+        self.scale = out_w / cw  # output px per image px
+        self.origin = np.array([x, y])
+        # Downscaled portraits are resized once with area averaging; the warp then never minifies.
+        prescale = min(self.scale, 1.0)
+        rgba = np.dstack([rig.image, np.round(rig.matte * 255.0).astype(np.uint8)])
+        if prescale < 0.999:
+            rgba = cv2.resize(rgba, None, fx=prescale, fy=prescale, interpolation=cv2.INTER_AREA)
+        self.interior = MouthInterior(rig, self.scale, sharpness_sigma=0.5)
+        self.interior.paint_out(rgba, rig, prescale)
+        keep = isinstance(options.background, str) and options.background == "keep"
+        self.source = np.ascontiguousarray(rgba[..., :3]) if keep else rgba
+        to_source = np.array([[prescale / self.scale, 0.0, x * prescale], [0.0, prescale / self.scale, y * prescale]])
+        step = options.warp_step or int(np.clip(round(rig.frame.height * self.scale / 64.0), 2, 8))
+        self.warp = Warp(rig, out_size=self.size, to_source=to_source, scale=prescale, step=step)
+        self.background = self._background(options.background)
+
+    def _background(self, background: Background) -> np.ndarray | None:
+        w, h = self.size
+        if isinstance(background, str):
+            return None
+        if isinstance(background, tuple):
+            return np.broadcast_to(np.array(background, np.float32), (h, w, 3))
+        image = np.asarray(background)
+        scale = max(w / image.shape[1], h / image.shape[0])  # cover the frame, crop the overflow
+        resized = cv2.resize(image, (max(w, round(image.shape[1] * scale)), max(h, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+        y0, x0 = (resized.shape[0] - h) // 2, (resized.shape[1] - w) // 2
+        return resized[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
+
+    def to_output(self, points: np.ndarray) -> np.ndarray:
+        return (points - self.origin) * self.scale
+
+    def deform(self, params: Mapping[str, float]) -> DeformedFace:
+        return deform(self.rig, params)
+
+    def warp_frame(self, face: DeformedFace) -> np.ndarray:
+        mapping = self.warp.backward_map(face.vertices)
+        return cv2.remap(self.source, mapping, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def paint_interior(self, frame: np.ndarray, face: DeformedFace, params: Mapping[str, float]) -> None:
+        hole = self.to_output(face.vertices[self.rig.mouth_hole].astype(np.float64))
+        pairs = face.vertices[self.rig.lip_pairs]
+        opening = float(np.max((pairs[:, 1] - pairs[:, 0]) @ self.rig.frame.axes[1])) * self.scale
+        self.interior.draw(frame, hole, self.to_output(face.upper_teeth), self.to_output(face.lower_teeth), opening=opening, tongue_up=params["tongue_up"])
+
+    def compose(self, frame: np.ndarray) -> np.ndarray:
+        if self.background is None:
+            return frame
+        alpha = frame[..., 3:4].astype(np.float32) * (1.0 / 255.0)
+        blended = self.background + (frame[..., :3].astype(np.float32) - self.background) * alpha
+        return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+    def render(self, params: Mapping[str, float]) -> np.ndarray:
+        """One frame: H x W x 3 RGB, or H x W x 4 RGBA with a transparent background."""
+        face = self.deform(params)
+        frame = self.warp_frame(face)
+        self.paint_interior(frame, face, params)
+        return self.compose(frame)
+
+
+def render_frames(rig: Rig, track: Track, options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
+    """The frames of a Track, lazily, for callers that want raw frames (uint8 RGB or RGBA)."""
+    renderer = Renderer(rig, options)
+    for index in range(track.n_frames):
+        yield renderer.render(track.frame(index))

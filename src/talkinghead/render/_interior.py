@@ -1,0 +1,210 @@
+"""Mouth interior: what shows through the opening between the deformed inner lips.
+
+Layers, back to front: a dark cavity in the lips' own hue, the tongue, the lower teeth (moving with
+the jaw), the upper teeth (fixed to the skull). When the portrait already shows its mouth open,
+the upper layer is the portrait's own mouth interior (its teeth), cut out once; otherwise the teeth
+are drawn. Layers live in "mouth space" (origin at the rest upper-lip centre, x along the inner
+mouth corners, 1 unit = 1 output pixel at rest) and are placed each frame by the teeth anchors.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..portrait import Rig
+
+OWN_TEETH_MIN_GAP = 0.06  # rest opening (mouth widths) from which the portrait's own interior is used
+CAVITY_LUMA = 0.2  # cavity colour as a share of the lip colour (DESIGN: 15-25% luminance)
+UPPER_TEETH_HEIGHT = 0.2  # visible incisor height, mouth widths
+LOWER_TEETH_HEIGHT = 0.075  # mostly hidden behind the lower lip
+# Tooth widths across the arch as seen from the front, centre outwards (incisors, lateral
+# incisors, canines, premolars), in mouth widths; foreshortened toward the corners.
+TOOTH_WIDTHS = (0.105, 0.085, 0.07, 0.055, 0.045)
+
+
+def _mouth_axes(anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Origin, rotation and width of mouth space from (left corner, right corner, centre)."""
+    across = anchors[1] - anchors[0]
+    width = float(np.linalg.norm(across))
+    x = across / max(width, 1e-6)
+    return anchors[2], np.array([x, [-x[1], x[0]]]), width
+
+
+def _layer_to_output(anchors: np.ndarray, rest_width: float, origin_px: tuple[float, float]) -> np.ndarray:
+    """2x3 affine from a layer's pixels to output pixels."""
+    origin, axes, width = _mouth_axes(anchors)
+    scale = width / max(rest_width, 1e-6)
+    m = axes.T * scale  # columns: layer x and y directions in output pixels
+    offset = origin - m @ np.array(origin_px)
+    return np.column_stack([m, offset])
+
+
+class MouthInterior:
+    """Interior layers for one rig at one output scale (`scale` = output px per rig image px)."""
+
+    def __init__(self, rig: Rig, scale: float, *, sharpness_sigma: float) -> None:
+        self.scale = scale
+        rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64))
+        anchors = rest[rig.teeth_anchor] * scale
+        _, _, self.rest_width = _mouth_axes(anchors)
+        mw = self.rest_width
+        self.size = (int(np.ceil(1.3 * mw)) + 4, int(np.ceil(0.9 * mw)) + 4)  # layer w, h
+        self.origin_px = (self.size[0] / 2.0, 0.25 * self.size[1])  # where the anchor centre sits
+
+        lips, teeth_rgb, own = self._sample_portrait(rig, rest, scale)
+        self.lips, self.teeth_colour = lips, teeth_rgb
+        self.cavity = (lips * CAVITY_LUMA).astype(np.float32)
+        self.tongue = np.clip(lips * 0.62 + np.array([18.0, 0.0, 4.0]), 0, 255)
+        self.sigma = sharpness_sigma
+        if own is not None:
+            self.upper = own
+        else:
+            self.upper = self._teeth(teeth_rgb, UPPER_TEETH_HEIGHT, upper=True)
+        self.lower = self._teeth(teeth_rgb * 0.7, LOWER_TEETH_HEIGHT, upper=False)  # in the upper teeth's shadow
+
+    def _sample_portrait(self, rig: Rig, rest: np.ndarray, scale: float):
+        """Lip colour, teeth colour, and the portrait's own interior when its mouth is open."""
+        image = rig.image
+        h, w = image.shape[:2]
+        mask = np.zeros((h, w), np.uint8)
+        outer = np.round(rest[rig.lips_outer]).astype(np.int32)
+        hole = np.round(rest[rig.mouth_hole]).astype(np.int32)
+        cv2.fillPoly(mask, [outer], 1)
+        cv2.fillPoly(mask, [hole], 0)
+        lips = np.median(image[mask > 0].reshape(-1, 3), axis=0).astype(np.float64) if mask.any() else np.array([150.0, 90, 90])
+        face_luma = float(np.median(image[mask > 0].mean(axis=1))) if mask.any() else 128.0
+        teeth = np.array([222.0, 214.0, 198.0]) * np.clip(0.55 + face_luma / 400.0, 0.6, 1.0)
+
+        upper, lower = rig.lip_pairs[:, 0], rig.lip_pairs[:, 1]
+        if float(np.max(rig.local[lower, 1] - rig.local[upper, 1])) < OWN_TEETH_MIN_GAP * rig.pivots["mouth_width"]:
+            return lips, teeth, None
+        hole_mask = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(hole_mask, [hole], 255)
+        inside = image[hole_mask > 0].reshape(-1, 3).astype(np.float64)
+        bright = inside[inside.mean(axis=1) >= np.percentile(inside.mean(axis=1), 70)]
+        if len(bright):
+            teeth = np.median(bright, axis=0)
+        # Cut the open mouth out of the portrait into mouth space.
+        anchors = rest[rig.teeth_anchor] * scale
+        to_output = _layer_to_output(anchors, self.rest_width, self.origin_px)
+        to_image = to_output.copy()
+        to_image[:, :2] /= scale
+        to_image[:, 2] /= scale
+        rgba = np.dstack([image, cv2.GaussianBlur(hole_mask, (0, 0), max(0.6 / scale, 0.5))])
+        own = cv2.warpAffine(rgba, to_image, self.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
+        return lips, teeth, own
+
+    def paint_out(self, rgba: np.ndarray, rig: Rig, scale: float) -> None:
+        """Fill the portrait's own mouth opening with the cavity colour: pressed lips then show a
+        dark line, not a squeezed strip of teeth (the teeth live on in the interior layers)."""
+        rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64)) * scale
+        hole = np.zeros(rgba.shape[:2], np.uint8)
+        cv2.fillPoly(hole, [np.round(rest[rig.mouth_hole]).astype(np.int32)], 255)
+        # Face Mesh's inner-lip line often runs a few pixels inside the teeth: teeth-bright pixels
+        # just outside it are inpainted from the lips, or pressed lips would show a white line.
+        reach = max(int(round(0.06 * self.rest_width)), 2)
+        band = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) & ~hole
+        luma = rgba[..., :3].astype(np.float32).mean(axis=2)
+        threshold = 0.5 * (float(self.lips.mean()) + float(np.mean(self.teeth_colour)))
+        bright = ((band > 0) & (luma > threshold)).astype(np.uint8) * 255
+        if bright.any():
+            rgba[..., :3] = cv2.inpaint(np.ascontiguousarray(rgba[..., :3]), bright, 3, cv2.INPAINT_TELEA)
+        cv2.fillPoly(rgba, [np.round(rest[rig.mouth_hole] * 16).astype(np.int32)], tuple(float(c) for c in self.cavity) + (255.0,), lineType=cv2.LINE_AA, shift=4)
+
+    def _teeth(self, colour: np.ndarray, height: float, *, upper: bool) -> np.ndarray:
+        """A row of teeth as an RGBA layer in mouth space, edge at the anchor line."""
+        w, h = self.size
+        mw = self.rest_width
+        layer = np.zeros((h, w, 4), np.float32)
+        cx, cy = self.origin_px
+        tooth_h = height * mw
+        top = cy - 0.04 * mw if upper else cy  # upper teeth tuck a little under the upper lip
+        x_edges = np.cumsum((0.0,) + TOOTH_WIDTHS) * mw
+        for side in (-1, 1):
+            for k in range(len(TOOTH_WIDTHS)):
+                x0, x1 = cx + side * x_edges[k], cx + side * x_edges[k + 1]
+                x0, x1 = min(x0, x1), max(x0, x1)
+                length = tooth_h * (1.0 - 0.12 * k)  # back teeth look shorter
+                shade = 1.0 - 0.13 * k  # and sit in the shadow of the cheeks
+                if upper:
+                    y0, y1 = top, top + length
+                else:
+                    y0, y1 = top - length, top + 0.04 * mw
+                gap = 0.006 * mw  # the dark line between neighbouring teeth
+                box = np.array([[x0 + gap, y0], [x1 - gap, y0], [x1 - gap, y1], [x0 + gap, y1]], np.float32)
+                radius = 0.25 * (x1 - x0)
+                self._rounded(layer, box, radius, np.r_[colour * shade, 255.0], rounded_bottom=upper)
+        # Teeth darken toward the gum line (upper) or toward the floor of the mouth (lower).
+        rows = np.arange(h, dtype=np.float32)[:, None, None]
+        depth = np.clip((rows - top) / max(tooth_h, 1.0), 0.0, 1.0) if upper else np.clip((top - rows) / max(tooth_h, 1.0), 0.0, 1.0)
+        layer[..., :3] *= 0.8 + 0.2 * depth if upper else 1.0 - 0.35 * depth
+        layer[..., :3] = cv2.GaussianBlur(layer[..., :3], (0, 0), 0.35 * max(self.scale, 1.0) + 0.3)
+        return np.clip(layer, 0, 255).astype(np.uint8)
+
+    @staticmethod
+    def _rounded(layer: np.ndarray, box: np.ndarray, radius: float, rgba: np.ndarray, *, rounded_bottom: bool) -> None:
+        (x0, y0), (x1, _), (_, y1) = box[0], box[1], box[2]
+        shift = 4
+        scale = 1 << shift
+        pts = []
+        if rounded_bottom:
+            pts = [(x0, y0), (x1, y0), (x1, y1 - radius), (x1 - radius * 0.3, y1), (x0 + radius * 0.3, y1), (x0, y1 - radius)]
+        else:
+            pts = [(x0, y0 + radius), (x0 + radius * 0.3, y0), (x1 - radius * 0.3, y0), (x1, y0 + radius), (x1, y1), (x0, y1)]
+        poly = np.round(np.array(pts) * scale).astype(np.int32)
+        cv2.fillPoly(layer, [poly], tuple(float(c) for c in rgba), lineType=cv2.LINE_AA, shift=shift)
+
+    def draw(self, frame: np.ndarray, hole: np.ndarray, upper_anchors: np.ndarray, lower_anchors: np.ndarray, *, opening: float, tongue_up: float) -> None:
+        """Paint the interior into `frame` (H x W x 3 or 4, uint8, output pixels) inside `hole`.
+
+        `opening` is the widest gap between the lips in output pixels: pressed lips show only a
+        dark line, and teeth appear as the gap grows past a few pixels."""
+        h, w = frame.shape[:2]
+        x0, y0 = np.floor(hole.min(axis=0)).astype(int) - 2
+        x1, y1 = np.ceil(hole.max(axis=0)).astype(int) + 3
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        shift = 4
+        local = np.round((hole - [x0, y0]) * (1 << shift)).astype(np.int32)
+        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.fillPoly(mask, [local], 1.0, lineType=cv2.LINE_AA, shift=shift)
+        if mask.max() <= 0.01:
+            return
+        mask = cv2.GaussianBlur(mask, (0, 0), max(0.45 * self.scale, 0.5)) * float(np.clip(opening / 2.0, 0.35, 1.0))
+
+        # Cavity: darkest in the middle of the opening, lighter toward the lips.
+        patch = np.empty((y1 - y0, x1 - x0, 3), np.float32)
+        dist = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        depth = np.clip(dist / max(dist.max(), 1.0), 0.0, 1.0)[..., None]
+        patch[:] = self.cavity * (1.25 - 0.55 * depth)
+
+        lower_m = _layer_to_output(lower_anchors, self.rest_width, self.origin_px)
+        lower_m[:, 2] -= (x0, y0)
+        upper_m = _layer_to_output(upper_anchors, self.rest_width, self.origin_px)
+        upper_m[:, 2] -= (x0, y0)
+        self._tongue(patch, lower_m, tongue_up)
+        teeth_shown = float(np.clip((opening - 1.5) / 3.0, 0.0, 1.0))
+        for layer, m in ((self.lower, lower_m), (self.upper, upper_m)):
+            placed = cv2.warpAffine(layer, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            alpha = placed[..., 3:4].astype(np.float32) * (teeth_shown / 255.0)
+            patch += (placed[..., :3].astype(np.float32) - patch) * alpha
+        region = frame[y0:y1, x0:x1, :3].astype(np.float32)
+        region += (patch - region) * mask[..., None]
+        frame[y0:y1, x0:x1, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+        if frame.shape[2] == 4:  # the mouth is part of the person: opaque
+            alpha = frame[y0:y1, x0:x1, 3].astype(np.float32)
+            frame[y0:y1, x0:x1, 3] = np.maximum(alpha, mask * 255.0).astype(np.uint8)
+
+    def _tongue(self, patch: np.ndarray, lower_m: np.ndarray, tongue_up: float) -> None:
+        mw = self.rest_width
+        cx, cy = self.origin_px
+        # Tongue body behind the lower teeth; its tip rises toward the upper teeth for L, T, D, N, TH.
+        centre = lower_m @ np.array([cx, cy - (0.06 + 0.1 * tongue_up) * mw, 1.0])
+        axes_len = (0.3 * mw * lower_m[0, 0], (0.09 + 0.05 * tongue_up) * mw * lower_m[0, 0])
+        angle = float(np.degrees(np.arctan2(lower_m[1, 0], lower_m[0, 0])))
+        shift = 4
+        cv2.ellipse(patch, (int(round(centre[0] * 16)), int(round(centre[1] * 16))),
+                    (max(int(axes_len[0] * 16), 1), max(int(axes_len[1] * 16), 1)), angle, 0, 360,
+                    tuple(float(c) for c in self.tongue * 0.8), -1, cv2.LINE_AA, shift)  # fmt: skip
