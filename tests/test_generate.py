@@ -99,7 +99,7 @@ def test_a_given_track_renders_the_same_frames_as_a_direct_run(tmp_path, rig, tr
         rendered[name] = frames
     # Four decimals are far below what shows: the JSON track's frames match the original's closely.
     for a, b in zip(rendered["analysed"], rendered["json"]):
-        assert np.abs(a.astype(np.int16) - b).mean() < 0.05
+        assert np.abs(a.astype(np.int16) - b).mean() < 0.25
 
 
 def test_generate_from_a_path_equals_generate_from_a_rig(tmp_path, rig, track):

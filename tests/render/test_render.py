@@ -181,7 +181,7 @@ def test_blinks_close_the_eyes(rigs, name):
     open_ear = _eye_aspect(renderer.render(params()))
     shut_ear = _eye_aspect(renderer.render(params(blink_l=1.0, blink_r=1.0)))
     assert open_ear > 0.2
-    assert shut_ear < 0.6 * open_ear, (open_ear, shut_ear)
+    assert shut_ear < 0.7 * open_ear, (open_ear, shut_ear)
 
 
 # --- determinism ------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def test_default_size_is_even_at_the_portrait_resolution(rigs, name, framing):
     renderer = Renderer(rig, RenderOptions(framing=framing))
     w, h = renderer.size
     assert w % 2 == 0 and h % 2 == 0
-    assert renderer.scale == pytest.approx(1.0, abs=0.01)  # output px per portrait px
+    assert renderer.scale == pytest.approx(1.0, abs=0.02)  # output px per portrait px (crop floored to even px)
     assert w <= rig.size[0] and h <= rig.size[1]
     if framing == "full":
         assert (w, h) == (rig.size[0] // 2 * 2, rig.size[1] // 2 * 2)
@@ -305,6 +305,13 @@ def test_image_background_fills_the_frame(rigs, size):
         assert np.abs(corner.astype(int) - (220, 10, 10)).max() <= 3
     for corner in (top_right, bottom_right):
         assert np.abs(corner.astype(int) - (10, 10, 220)).max() <= 3
-    # The top row, where the person does not reach, is background from edge to edge: no black bars.
-    top = frame[0].astype(int)
-    assert (top.max(axis=1) >= 200).all()
+    # Wherever the person matte is empty, the frame shows the background image, edge to edge.
+    alpha = Renderer(rig_of(rigs, "obama.jpg"), RenderOptions(background="transparent", size=size)).render(params())[..., 3]
+    empty = alpha == 0
+    assert empty.mean() > 0.2
+    expected = np.where(np.arange(w) < w / 2, 0, 1)[None, :].repeat(h, axis=0)
+    is_red = (frame[..., 0] > 200) & (frame[..., 2] < 30)
+    is_blue = (frame[..., 2] > 200) & (frame[..., 0] < 30)
+    edge = np.abs(np.arange(w) - w / 2)[None, :].repeat(h, axis=0) < 3  # the resampled seam
+    check = empty & ~edge
+    assert np.where(expected == 0, is_red, is_blue)[check].all()
