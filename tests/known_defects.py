@@ -94,11 +94,6 @@ KNOWN_DEFECTS = frozenset(
     "tests/render/test_render.py::test_no_fold_overs_at_extremes[head shift +0.03,+0.03-obama-240p.jpg]",
     "tests/render/test_render.py::test_no_fold_overs_at_extremes[head shift +0.03,+0.03-obama-1080p.jpg]",
     "tests/render/test_render.py::test_redetected_lips_close_and_open[obama.jpg]",
-    "tests/render/test_render.py::test_blinks_close_the_eyes[obama.jpg]",
-    "tests/render/test_render.py::test_default_size_is_even_at_the_portrait_resolution[head-obama-240p.jpg]",
-    "tests/render/test_render.py::test_image_background_fills_the_frame[None]",
-    "tests/render/test_render.py::test_image_background_fills_the_frame[size1]",
-    "tests/test_generate.py::test_a_given_track_renders_the_same_frames_as_a_direct_run"
 )
 ,
 )
