@@ -82,7 +82,7 @@ class Renderer:
         rgba = np.dstack([rig.image, np.round(rig.matte * 255.0).astype(np.uint8)])
         if prescale < 0.999:
             rgba = cv2.resize(rgba, None, fx=prescale, fy=prescale, interpolation=cv2.INTER_AREA)
-        self.interior = MouthInterior(rig, self.scale, sharpness_sigma=0.5)
+        self.interior = MouthInterior(rig, self.scale)
         self.interior.paint_out(rgba, rig, prescale)
         keep = isinstance(options.background, str) and options.background == "keep"
         self.source = np.ascontiguousarray(rgba[..., :3]) if keep else rgba

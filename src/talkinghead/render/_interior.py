@@ -43,7 +43,7 @@ def _layer_to_output(anchors: np.ndarray, rest_width: float, origin_px: tuple[fl
 class MouthInterior:
     """Interior layers for one rig at one output scale (`scale` = output px per rig image px)."""
 
-    def __init__(self, rig: Rig, scale: float, *, sharpness_sigma: float) -> None:
+    def __init__(self, rig: Rig, scale: float) -> None:
         self.scale = scale
         rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64))
         anchors = rest[rig.teeth_anchor] * scale
@@ -56,7 +56,6 @@ class MouthInterior:
         self.lips, self.teeth_colour = lips, teeth_rgb
         self.cavity = (lips * CAVITY_LUMA).astype(np.float32)
         self.tongue = np.clip(lips * 0.62 + np.array([18.0, 0.0, 4.0]), 0, 255)
-        self.sigma = sharpness_sigma
         if own is not None:
             self.upper = own
         else:
@@ -147,7 +146,6 @@ class MouthInterior:
         (x0, y0), (x1, _), (_, y1) = box[0], box[1], box[2]
         shift = 4
         scale = 1 << shift
-        pts = []
         if rounded_bottom:
             pts = [(x0, y0), (x1, y0), (x1, y1 - radius), (x1 - radius * 0.3, y1), (x0 + radius * 0.3, y1), (x0, y1 - radius)]
         else:
