@@ -77,11 +77,3 @@ def joined_recording(tmp_path_factory) -> tuple[Path, str]:
             words.append(transcript(name))
     path = tmp_path_factory.mktemp("long") / "joined.wav"
     return write_wav(path, np.concatenate(pieces)), " ".join(words)
-
-
-def pytest_collection_modifyitems(config, items):
-    from known_defects import KNOWN_DEFECTS
-
-    for item in items:
-        if item.nodeid in KNOWN_DEFECTS:
-            item.add_marker(pytest.mark.xfail(strict=True, reason="known renderer defect (tests/known_defects.py)"))

@@ -86,10 +86,30 @@ def test_renderer_deform_is_the_rig_deform(rigs):
     assert np.array_equal(Renderer(rig).deform(case).vertices, th.render.deform(rig, case).vertices)
 
 
-def test_the_rest_mesh_has_no_fold_overs(rigs):
+def test_the_rest_mesh_is_planar(rigs):
+    """Every triangle turns the same way and together they cover the image exactly once: a mesh
+    that overlapped itself at rest (as the Face Mesh tessellation does along a turned jaw) would
+    cover some pixels twice, so its areas would sum to more than the image."""
     for key, rig in rigs.items():
         rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64))
-        assert (triangle_areas(rest, rig.triangles) > 0).all(), key
+        areas = triangle_areas(rest, rig.triangles)
+        assert (areas > 0).all(), key
+        w, h = rig.size
+        assert areas.sum() == pytest.approx((w - 1) * (h - 1), rel=1e-4), key
+
+
+@pytest.mark.parametrize("curve", ["jaw_open", "lip_close", "head_yaw", "blink_l", "gaze_x"])
+def test_vertices_move_continuously(rigs, curve):
+    """Small steps of a parameter move every vertex a little: pushing squeezed triangles back
+    open must not make the mesh jump when a triangle reaches its floor."""
+    rig = rig_of(rigs, "biden.jpg")
+    low, high = (-10.0, 10.0) if curve == "head_yaw" else (-1.0, 1.0) if curve == "gaze_x" else (0.0, 1.0)
+    base = params(jaw_open=0.6, blink_r=0.5) if curve != "jaw_open" else params(blink_r=0.5)
+    values = np.linspace(low, high, 101)
+    frames = [th.render.deform(rig, base | {curve: x}).vertices for x in values]
+    steps = [np.abs(b - a).max() for a, b in zip(frames, frames[1:])]
+    typical = np.median(steps)
+    assert max(steps) < 3.0 * typical + 0.05, (curve, max(steps), typical)
 
 
 # --- identity at rest -------------------------------------------------------------------------

@@ -35,8 +35,8 @@ from ._landmarks import (
     RIGHT_EYEBROW_UPPER,
     RIGHT_IRIS,
     RIGHT_IRIS_CENTER,
-    TESSELATION,
 )
+from ._mesh import constrained_delaunay, loop_interior
 
 if TYPE_CHECKING:
     from ._face import Face
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 FOREHEAD, CHIN = 10, 152
 RIGHT_CHEEK, LEFT_CHEEK = 234, 454
+SKIN_FLOOR = 0.05  # share of its rest area a skin triangle keeps at least
+OPENING_FLOOR_PX2 = 0.05  # least area of a lip-slit or eye-opening triangle
+LIP_CORNER_REACH = 0.08  # mouth widths from a corner within which the lips' own motion fades out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +104,7 @@ class Rig:
     frame: FaceFrame
     local: np.ndarray  # (N, 3) float32: u, v in px of the face frame, z depth in px
     triangles: np.ndarray  # (T, 3) int32, counter-clockwise in image coordinates
+    area_floor: np.ndarray  # (T,) px^2: the least area a triangle may be squeezed to (see render.deform)
     neighbours: np.ndarray  # (T, 3) int32: triangle across the edge opposite each corner, -1 none
     weights: dict[str, np.ndarray]  # per-vertex: head, jaw, arm, lip_upper, lip_lower, mouth, brow
     lip_pairs: np.ndarray  # (P, 2) vertex indices: inner upper and inner lower lip points facing each other
@@ -222,6 +226,12 @@ def _orient(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
     return triangles
 
 
+def _polygon_area(polygon: np.ndarray) -> float:
+    """Signed (shoelace) area: positive when counter-clockwise in image coordinates (y down)."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
 def _neighbours(triangles: np.ndarray) -> np.ndarray:
     """For each triangle and corner k, the triangle sharing the edge opposite corner k."""
     owner: dict[tuple[int, int], list[tuple[int, int]]] = {}
@@ -272,34 +282,55 @@ def build_rig(image: np.ndarray, face: "Face", matte: np.ndarray, *, options: Ri
     outer_ring = ring_img[ring_index == len(options.rings) - 1]
     keep = (ring_img[:, 0] > 2) & (ring_img[:, 0] < w - 3) & (ring_img[:, 1] > 2) & (ring_img[:, 1] < h - 3)
     ring_img, ring_local, ring_head, ring_index = ring_img[keep], ring_local[keep], ring_head[keep], ring_index[keep]
+    # The image border never moves, so control points near it follow the head less.
+    to_border = np.min(np.column_stack([ring_img, w - 1 - ring_img[:, 0], h - 1 - ring_img[:, 1]]), axis=1)
+    ring_head = ring_head * _smoothstep(0.0, 0.25 * F, to_border)
     background = _background_points(frame, (w, h), outer_ring, options.grid_spacing)
+
+    # The openings must be open at rest for the mesh to be cut along them: lips pressed together
+    # (or lids of a closed eye) are parted by a hair before meshing. The rest image is unchanged
+    # (the map at rest is the identity whatever the vertex positions).
+    inner_upper, inner_lower = np.array(LIPS_INNER_UPPER), np.array(LIPS_INNER_LOWER)
+    part = max(0.5, 0.003 * F)
+    chains = [(inner_upper, inner_lower)] + [(np.array(up), np.array(low)) for up, low in ((LEFT_EYE_UPPER, LEFT_EYE_LOWER), (RIGHT_EYE_UPPER, RIGHT_EYE_LOWER))]
+    for upper_chain, lower_chain in chains:
+        low = lm_local[lower_chain[1:-1], 1]
+        gap = low - lm_local[upper_chain[1:-1], 1]
+        lm_local[lower_chain[1:-1], 1] = low + np.clip(part - gap, 0.0, None)
+    pts = frame.to_image(lm_local)
 
     vertices = np.vstack([pts, ring_img, background])
     n_ring, n_bg = len(ring_img), len(background)
     local_uv = np.vstack([lm_local, ring_local, frame.to_local(background)])
 
-    # Triangles: the face tessellation, the lip slit, the eye openings, then the rest of the image.
-    inner_upper, inner_lower = np.array(LIPS_INNER_UPPER), np.array(LIPS_INNER_LOWER)
-    triangles = [tuple(t) for t in np.asarray(TESSELATION)]
-    triangles += _slit_triangles(inner_upper, inner_lower)
-    eyes = {}
+    # Triangles: a planar mesh over every point but the irises, cut along the lip and eye openings;
+    # the openings get their own triangles (lip slit, eye with the visible iris).
+    eyes, openings, opening_triangles = {}, [], _slit_triangles(inner_upper, inner_lower)
     eye_parts = (
         ("left", LEFT_EYE_UPPER, LEFT_EYE_LOWER, [*LEFT_IRIS, LEFT_IRIS_CENTER]),
         ("right", RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, [*RIGHT_IRIS, RIGHT_IRIS_CENTER]),
     )
     for side, upper, lower, iris in eye_parts:
         eyes[side], eye_triangles = _eye_rig(pts, lm_local, upper, lower, iris, frame)
-        triangles += [tuple(t) for t in eye_triangles]
-    outside_ids = np.concatenate([oval, N_LANDMARKS + np.arange(n_ring + n_bg)])
-    oval_polygon = pts[oval].astype(np.float32)
-    for simplex in Delaunay(vertices[outside_ids]).simplices:
-        ids = outside_ids[simplex]
-        centroid = vertices[ids].mean(axis=0)
-        if cv2.pointPolygonTest(oval_polygon, (float(centroid[0]), float(centroid[1])), False) < 0:
-            triangles.append(tuple(ids))
-    triangles = _orient(np.array(triangles, dtype=np.int32), vertices)
+        opening_triangles += [tuple(t) for t in eye_triangles]
+        openings.append(np.r_[upper, np.array(lower)[::-1][1:-1]])
+    openings.append(np.r_[inner_upper, inner_lower[::-1][1:-1]])
+    iris_ids = np.r_[LEFT_IRIS, LEFT_IRIS_CENTER, RIGHT_IRIS, RIGHT_IRIS_CENTER]
+    meshed = np.setdiff1d(np.arange(len(vertices)), iris_ids)
+    position = np.full(len(vertices), -1)
+    position[meshed] = np.arange(len(meshed))
+    loops = [loop if _polygon_area(vertices[loop]) > 0 else loop[::-1] for loop in openings]
+    segments = np.vstack([np.column_stack([loop, np.roll(loop, -1)]) for loop in loops])
+    triangles = meshed[constrained_delaunay(vertices[meshed], position[segments])]
+    cut = np.concatenate([loop_interior(triangles, loop) for loop in loops])
+    triangles = np.delete(triangles, cut, axis=0)
+    triangles = np.vstack([triangles, _orient(np.array(opening_triangles, dtype=np.int32), vertices)])
     areas = triangle_areas(vertices, triangles)
-    triangles = triangles[areas > 1e-3 * max(F, 1.0)]  # drop slivers of collinear border points
+    kept = areas > 1e-3 * max(F, 1.0)  # drop slivers of collinear border points
+    triangles, areas = triangles[kept], areas[kept]
+    # Skin may be squeezed to 5% of its area; the openings close to a hair (their own floor).
+    in_opening = np.arange(len(kept))[kept] >= len(kept) - len(opening_triangles)
+    area_floor = np.where(in_opening, OPENING_FLOOR_PX2, SKIN_FLOOR * areas)
 
     # Depth: landmarks carry it; control points sit at the head's rotation centre.
     jaw_depth = float(depth[[RIGHT_CHEEK, LEFT_CHEEK]].mean())
@@ -336,11 +367,13 @@ def build_rig(image: np.ndarray, face: "Face", matte: np.ndarray, *, options: Ri
     lateral = _smoothstep(0.7 * half_inner, 0.95 * half_inner, np.abs(u - lm_local[[inner_upper[0], inner_upper[-1]], 0].mean()))
     jaw = np.where(is_face, above_below * (1.0 - lateral) + beside * lateral, 0.0)
     jaw[lower_set], jaw[upper_set] = 1.0, 0.0
-    # Around each mouth corner the landmarks crowd within a few pixels: they move as one, halfway
-    # between the lips, or the slightest difference would fold their triangles.
+    # Around each mouth corner the landmarks crowd within a few pixels: the jaw moves them as one,
+    # halfway between the lips. The lips' own pull fades closer in, so pressed lips meet right up
+    # to the corners.
     mouth_width = float(np.linalg.norm(pts[outer_upper[0]] - pts[outer_upper[-1]]))
-    at_corner = 1.0 - _smoothstep(0.05 * mouth_width, 0.22 * mouth_width, _distance_to(local_uv, lm_local[corners]))
-    at_corner[~is_face] = 0.0
+    to_corner = _distance_to(local_uv, lm_local[corners])
+    at_corner = np.where(is_face, 1.0 - _smoothstep(0.05 * mouth_width, 0.22 * mouth_width, to_corner), 0.0)
+    lip_corner = np.where(is_face, 1.0 - _smoothstep(0.0, LIP_CORNER_REACH * mouth_width, to_corner), 0.0)
     jaw = jaw * (1.0 - at_corner) + 0.5 * at_corner
     chin_v = lm_local[CHIN, 1]
     ring_jaw = np.array([0.45, 0.15] + [0.0] * (len(options.rings) - 2))
@@ -356,8 +389,8 @@ def build_rig(image: np.ndarray, face: "Face", matte: np.ndarray, *, options: Ri
     lower_thickness = float(np.median(_interp_along_u(lm_local[inner_lower[1:-1], 0], lm_local[outer_lower, 0], lm_local[outer_lower, 1]) - lm_local[inner_lower[1:-1], 1]))
     d_upper = _distance_to(local_uv, lm_local[inner_upper])
     d_lower = _distance_to(local_uv, lm_local[inner_lower])
-    lip_upper = np.where(is_face & ~below_mouth, 1.0 - _smoothstep(0.0, upper_thickness + 0.07 * F, d_upper), 0.0) * (1.0 - at_corner)
-    lip_lower = np.where(is_face & below_mouth, 1.0 - _smoothstep(0.0, lower_thickness + 0.09 * F, d_lower), 0.0) * (1.0 - at_corner)
+    lip_upper = np.where(is_face & ~below_mouth, 1.0 - _smoothstep(0.0, upper_thickness + 0.07 * F, d_upper), 0.0) * (1.0 - lip_corner)
+    lip_lower = np.where(is_face & below_mouth, 1.0 - _smoothstep(0.0, lower_thickness + 0.09 * F, d_lower), 0.0) * (1.0 - lip_corner)
     # Roll: the share of a lip's pull that its outer part takes (pucker, lower lip tucked under the teeth).
     roll_upper = lip_upper * np.clip(d_upper / max(upper_thickness, 1.0), 0.0, 1.0)
     roll_lower = lip_lower * np.clip(d_lower / max(lower_thickness, 1.0), 0.0, 1.0)
@@ -389,6 +422,7 @@ def build_rig(image: np.ndarray, face: "Face", matte: np.ndarray, *, options: Ri
         frame=frame,
         local=local,
         triangles=triangles,
+        area_floor=area_floor.astype(np.float64),
         neighbours=_neighbours(triangles),
         weights=weights,
         lip_pairs=np.column_stack([inner_upper[1:-1], inner_lower[1:-1]]),

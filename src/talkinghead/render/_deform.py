@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..portrait import Rig
+from ..portrait import Rig, triangle_areas
 
 # Amplitudes, chosen against real speech: at jaw_open = 1 the lower lip drops 12% of the face
 # height (about 15 mm on an adult face, the widest opening of ordinary speech).
@@ -20,12 +20,15 @@ ROUND = 0.25  # mouth narrowing at lip_round = 1
 PUCKER = 0.03  # outer lips pushed apart by rounding, mouth widths
 TUCK = 0.45  # outer lower lip rolled up under the teeth at lip_tuck = 1, lower-lip thicknesses
 LID_TRAVEL, LOWER_LID_RISE = 0.88, 0.06  # a full blink leaves 6% of the opening: the lash line
-GAZE_X, GAZE_Y = 0.12, 0.05  # iris travel at gaze = +-1, eye widths
+GAZE_X = 0.12  # iris travel across at gaze_x = +-1, eye widths
+GAZE_Y_SHARE = 0.15  # iris travel down at gaze_y = +1, as a share of the opening at its middle
 BROW_LIFT = 0.045  # face heights
 BREATH_LIFT = 0.006  # face heights at breath = 1
 # A 2D warp cannot hide the far cheek behind the nose, so head turns use a flattened head:
 # half the landmark depth keeps the parallax of a +-10 degree turn free of fold-overs.
 HEAD_DEPTH_SCALE = 0.5
+UNFOLD_STEPS = 20  # projection steps; two or three suffice on the shared portraits
+UNFOLD_OVERSHOOT = 1.5  # each step aims this far above a squeezed triangle's floor, to converge fast
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class DeformedFace:
     """Vertices of one frame in image pixels, plus where the teeth sit (they follow the skull
     and the jaw, never the lips)."""
 
-    vertices: np.ndarray  # (N, 2)
+    vertices: np.ndarray  # (N, 2) float64
     upper_teeth: np.ndarray  # (3, 2): inner mouth corners and upper-lip centre at rest, head-moved
     lower_teeth: np.ndarray  # (3, 2): the same points dropped with the jaw
     jaw_drop: float  # px
@@ -75,14 +78,59 @@ def _eye(rig: Rig, side: str, du: np.ndarray, dv: np.ndarray, blink: float, gaze
     skin_gap = np.clip(lid(by_u[1], eye.lid_skin) - lid(by_u[0], eye.lid_skin), 0.0, None)
     dv[eye.lid_skin] += LID_TRAVEL * blink * skin_gap * eye.lid_skin_weight
     if len(eye.interior):
+        # The iris moves inside the opening: its place across the opening (0 at the upper lid, 1 at
+        # the lower) is kept, or shifted by the vertical gaze, and the lids are read at its new u,
+        # so it never crosses a lid however far the lids have closed.
+        corner_u = np.sort(u[[eye.upper[0], eye.upper[-1]]])
+        inset = 0.05 * eye.width
+        u_new = np.clip(u[eye.interior] + gaze_x * GAZE_X * eye.width * (1.0 - blink), corner_u[0] + inset, corner_u[1] - inset)
         top, bottom = lid(by_u[0], eye.interior), lid(by_u[1], eye.interior)
-        gap = np.clip(bottom - top, 1e-6, None)
-        share = np.clip((v[eye.interior] - top) / gap, 0.0, 1.0)  # where the point sits between the lids
-        new_top, new_bottom = top + LID_TRAVEL * blink * gap, bottom - LOWER_LID_RISE * blink * gap
+        share = np.clip((v[eye.interior] - top) / np.clip(bottom - top, 1e-6, None), 0.0, 1.0)
+        share = np.clip(share + gaze_y * GAZE_Y_SHARE * (1.0 - blink) * share * (1.0 - share) * 4.0, 0.05, 0.95)
+        top = np.interp(u_new, u[by_u[0]], v[by_u[0]])
+        bottom = np.interp(u_new, u[by_u[1]], v[by_u[1]])
+        new_top, new_bottom = top + LID_TRAVEL * blink * (bottom - top), bottom - LOWER_LID_RISE * blink * (bottom - top)
+        du[eye.interior] += u_new - u[eye.interior]
         dv[eye.interior] += new_top + share * (new_bottom - new_top) - v[eye.interior]
-        open_share = 1.0 - blink
-        du[eye.interior] += gaze_x * GAZE_X * eye.width * open_share
-        dv[eye.interior] += gaze_y * GAZE_Y * eye.width * open_share * share * (1.0 - share) * 4.0
+
+
+def _unfold(rig: Rig, vertices: np.ndarray) -> np.ndarray:
+    """Push back triangles squeezed below their floor area, moving their corners the least.
+
+    Blended weights cannot keep every one of a thousand triangles from flipping at every extreme
+    (a crowded mouth corner, an iris against a half-closed lid, a chin under a tilted head), and a
+    flipped triangle shows as a mirrored smear. Each step moves the corners of the squeezed
+    triangles along the gradient of their area by the least amount that restores it (a projection
+    onto the linearised constraint); vertices that never move (the background) stay put. The
+    correction is zero at the floor, so motion stays continuous; it is well under a pixel on the
+    shared portraits.
+    """
+    tri = rig.triangles
+    areas = triangle_areas(vertices, tri)
+    if (areas >= rig.area_floor).all():
+        return vertices
+    vertices = vertices.copy()
+    movable = rig.weights["head"] > 0
+    for _ in range(UNFOLD_STEPS):
+        squeezed = np.flatnonzero(areas < rig.area_floor)
+        if not len(squeezed):
+            break
+        corners = tri[squeezed]
+        a, b, c = (vertices[corners[:, k]] for k in range(3))
+        # d(area)/d(corner) for area = ((b - a) x (c - a)) / 2
+        gradient = 0.5 * np.stack([
+            np.column_stack([b[:, 1] - c[:, 1], c[:, 0] - b[:, 0]]),
+            np.column_stack([c[:, 1] - a[:, 1], a[:, 0] - c[:, 0]]),
+            np.column_stack([a[:, 1] - b[:, 1], b[:, 0] - a[:, 0]]),
+        ], axis=1) * movable[corners][:, :, None]  # fmt: skip
+        shortfall = UNFOLD_OVERSHOOT * rig.area_floor[squeezed] - areas[squeezed]
+        step = gradient * (shortfall / np.maximum((gradient**2).sum(axis=(1, 2)), 1e-12))[:, None, None]
+        total, count = np.zeros_like(vertices), np.zeros(len(vertices))
+        np.add.at(total, corners.ravel(), step.reshape(-1, 2))
+        np.add.at(count, corners.ravel(), 1.0)
+        vertices += total / np.maximum(count, 1.0)[:, None]  # a corner shared by several moves their mean
+        areas = triangle_areas(vertices, tri)
+    return vertices
 
 
 def deform(rig: Rig, params: Mapping[str, float]) -> DeformedFace:
@@ -101,7 +149,7 @@ def deform(rig: Rig, params: Mapping[str, float]) -> DeformedFace:
     corners = rig.teeth_anchor[:2]
     half_width = 0.5 * abs(u[corners[1]] - u[corners[0]])
     taper = np.sqrt(np.clip(1.0 - ((pair_u - rig.pivots["mouth_u"]) / max(half_width, 1.0)) ** 2, 0.0, 1.0))
-    gap = np.clip(v[lower] - v[upper], 0.0, None) + jaw_drop * w["arm"][lower]
+    gap = np.clip((v[lower] + dv[lower]) - (v[upper] + dv[upper]), 0.0, None)  # as the jaw left it
     min_gap = MIN_GAP * face_h
     chain_u = np.r_[u[corners[0]], pair_u, u[corners[1]]]
     for close, share, weight in ((params["lip_close"], LOWER_LIP_SHARE - 1.0, w["lip_upper"]),
@@ -123,11 +171,11 @@ def deform(rig: Rig, params: Mapping[str, float]) -> DeformedFace:
     dv -= params["brow_raise"] * BROW_LIFT * face_h * w["brow"]
 
     local = np.column_stack([u + du, v + dv, z])
-    vertices = _move_head(rig, local, w["head"].astype(np.float64), params)
+    vertices = _unfold(rig, _move_head(rig, local, w["head"].astype(np.float64), params))
 
     rest = rig.local[rig.teeth_anchor].astype(np.float64)
     ones = np.ones(len(rest))
     upper_teeth = _move_head(rig, rest, ones, params)
     dropped = rest + np.array([0.0, jaw_drop, 0.0])
     lower_teeth = _move_head(rig, dropped, ones, params)
-    return DeformedFace(vertices=vertices.astype(np.float32), upper_teeth=upper_teeth, lower_teeth=lower_teeth, jaw_drop=float(jaw_drop))
+    return DeformedFace(vertices=vertices, upper_teeth=upper_teeth, lower_teeth=lower_teeth, jaw_drop=float(jaw_drop))

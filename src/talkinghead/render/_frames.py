@@ -90,6 +90,7 @@ class Renderer:
         step = options.warp_step or int(np.clip(round(rig.frame.height * self.scale / 64.0), 2, 8))
         self.warp = Warp(rig, out_size=self.size, to_source=to_source, scale=prescale, step=step)
         self.background = self._background(options.background)
+        self._openings = [rig.mouth_hole] + [np.r_[eye.upper, eye.lower] for eye in rig.eyes.values()]
 
     def _background(self, background: Background) -> np.ndarray | None:
         w, h = self.size
@@ -109,8 +110,18 @@ class Renderer:
     def deform(self, params: Mapping[str, float]) -> DeformedFace:
         return deform(self.rig, params)
 
+    def _opening_boxes(self, face: DeformedFace) -> tuple[tuple[int, int, int, int], ...]:
+        """Output boxes around the lips and the eyes, one grid step wider than the openings."""
+        pad = self.warp.step + 1
+        boxes = []
+        for loop in self._openings:
+            points = self.to_output(face.vertices[loop])
+            (x0, y0), (x1, y1) = np.floor(points.min(axis=0)).astype(int) - pad, np.ceil(points.max(axis=0)).astype(int) + pad
+            boxes.append((int(x0), int(y0), int(x1), int(y1)))
+        return tuple(boxes)
+
     def warp_frame(self, face: DeformedFace) -> np.ndarray:
-        mapping = self.warp.backward_map(face.vertices)
+        mapping = self.warp.backward_map(face.vertices, exact=self._opening_boxes(face))
         return cv2.remap(self.source, mapping, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def paint_interior(self, frame: np.ndarray, face: DeformedFace, params: Mapping[str, float]) -> None:

@@ -21,6 +21,7 @@ LOWER_TEETH_HEIGHT = 0.075  # mostly hidden behind the lower lip
 # Tooth widths across the arch as seen from the front, centre outwards (incisors, lateral
 # incisors, canines, premolars), in mouth widths; foreshortened toward the corners.
 TOOTH_WIDTHS = (0.105, 0.085, 0.07, 0.055, 0.045)
+PAINT_OUT_REACH = 0.02  # mouth widths past the inner-lip line that the paint-out also covers
 
 
 def _mouth_axes(anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -95,21 +96,17 @@ class MouthInterior:
         return lips, teeth, own
 
     def paint_out(self, rgba: np.ndarray, rig: Rig, scale: float) -> None:
-        """Fill the portrait's own mouth opening with the cavity colour: pressed lips then show a
-        dark line, not a squeezed strip of teeth (the teeth live on in the interior layers)."""
+        """Fill the portrait's own mouth opening from the lips around it: pressed lips then meet
+        lip to lip, and the interior layers (which hold the teeth) draw the dark line between them.
+
+        Face Mesh's inner-lip line often runs a pixel or two inside the teeth, and the lips' inner
+        edge is blurred into the dark of the mouth, so the fill reaches that far past the line."""
         rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64)) * scale
         hole = np.zeros(rgba.shape[:2], np.uint8)
         cv2.fillPoly(hole, [np.round(rest[rig.mouth_hole]).astype(np.int32)], 255)
-        # Face Mesh's inner-lip line often runs a few pixels inside the teeth: teeth-bright pixels
-        # just outside it are inpainted from the lips, or pressed lips would show a white line.
-        reach = max(int(round(0.06 * self.rest_width)), 2)
-        band = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) & ~hole
-        luma = rgba[..., :3].astype(np.float32).mean(axis=2)
-        threshold = 0.5 * (float(self.lips.mean()) + float(np.mean(self.teeth_colour)))
-        bright = ((band > 0) & (luma > threshold)).astype(np.uint8) * 255
-        if bright.any():
-            rgba[..., :3] = cv2.inpaint(np.ascontiguousarray(rgba[..., :3]), bright, 3, cv2.INPAINT_TELEA)
-        cv2.fillPoly(rgba, [np.round(rest[rig.mouth_hole] * 16).astype(np.int32)], tuple(float(c) for c in self.cavity) + (255.0,), lineType=cv2.LINE_AA, shift=4)
+        reach = max(int(round(PAINT_OUT_REACH * self.rest_width / max(self.scale / scale, 1e-6))), 1)
+        hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+        rgba[..., :3] = cv2.inpaint(np.ascontiguousarray(rgba[..., :3]), hole, 2 * reach + 1, cv2.INPAINT_TELEA)
 
     def _teeth(self, colour: np.ndarray, height: float, *, upper: bool) -> np.ndarray:
         """A row of teeth as an RGBA layer in mouth space, edge at the anchor line."""

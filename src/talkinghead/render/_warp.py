@@ -40,7 +40,9 @@ class Warp:
     def __init__(self, rig: Rig, *, out_size: tuple[int, int], to_source: np.ndarray, scale: float, step: int) -> None:
         w, h = out_size
         self.out_size = out_size
+        self.to_source = to_source
         self.scale = scale
+        self.step = step
         self.triangles = rig.triangles
         self.neighbours = rig.neighbours
         rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64)) * scale
@@ -63,37 +65,43 @@ class Warp:
         self.active = np.flatnonzero(inside)
         self.points = grid[self.active]
         self.tri_map = rasterize_triangles(rest, rig.triangles, (moving.shape[1], moving.shape[0]))
-        start = self.tri_map[rows[self.active], cols[self.active]]
-        start = np.where(start >= 0, start, 0)
-        # Each point's weights in its rest triangle: the forward displacement there predicts
-        # where the point's source lies, so most walks start in the right triangle.
-        corners = rest[rig.triangles[start]]
-        e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-        d = self.points - corners[:, 0]
-        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-        l1 = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
-        l2 = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
-        self.rest_weights = np.stack([1.0 - l1 - l2, l1, l2], axis=1)
-        self.rest_corners = rig.triangles[start]
+        self.rest_corners, self.rest_weights = self._rest_triangles(self.points)
 
     @staticmethod
     def _apply(affine: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         return np.stack([affine[0, 0] * xs + affine[0, 1] * ys + affine[0, 2], affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2]], axis=-1)
 
-    def solve(self, vertices: np.ndarray) -> np.ndarray:
-        """Source positions of the active grid points, for deformed vertices in rig image pixels."""
+    def _rest_triangles(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each point's rest triangle (its corners) and its weights there: the forward
+        displacement at those weights predicts where the point's source lies, so most walks
+        start in the right triangle."""
+        h, w = self.tri_map.shape
+        start = self.tri_map[np.clip(np.round(points[:, 1]).astype(int), 0, h - 1), np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)]
+        start = np.where(start >= 0, start, 0)
+        corners = self.rest[self.triangles[start]]
+        e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+        d = points - corners[:, 0]
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        l1 = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
+        l2 = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
+        return self.triangles[start], np.stack([1.0 - l1 - l2, l1, l2], axis=1)
+
+    def _inverse_affines(self, vertices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per deformed triangle: its first corner and the inverse of its edge matrix."""
         deformed = vertices.astype(np.float64) * self.scale
         tri = self.triangles
         a = deformed[tri[:, 0]]
         e1, e2 = deformed[tri[:, 1]] - a, deformed[tri[:, 2]] - a
         det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
         det = np.where(np.abs(det) < 1e-9, 1e-9, det)
-        inv00, inv01, inv10, inv11 = e2[:, 1] / det, -e2[:, 0] / det, -e1[:, 1] / det, e1[:, 0] / det
-        ax, ay = a[:, 0].copy(), a[:, 1].copy()
+        return deformed, a[:, 0].copy(), a[:, 1].copy(), e2[:, 1] / det, -e2[:, 0] / det, -e1[:, 1] / det, e1[:, 0] / det
 
-        points = self.points
+    def _solve(self, geometry: tuple[np.ndarray, ...], points: np.ndarray, rest_corners: np.ndarray, rest_weights: np.ndarray) -> np.ndarray:
+        """Source positions of points (source px) under the deformed mesh."""
+        deformed, ax, ay, inv00, inv01, inv10, inv11 = geometry
+        tri = self.triangles
         moved = deformed - self.rest
-        predicted = points - np.einsum("mk,mkd->md", self.rest_weights, moved[self.rest_corners])
+        predicted = points - np.einsum("mk,mkd->md", rest_weights, moved[rest_corners])
         h, w = self.tri_map.shape
         guess = self.tri_map[np.clip(np.round(predicted[:, 1]).astype(int), 0, h - 1), np.clip(np.round(predicted[:, 0]).astype(int), 0, w - 1)]
         current = np.where(guess >= 0, guess, 0)
@@ -121,18 +129,30 @@ class Warp:
             current[pending] = step_to[~done]
             if not len(pending):
                 break
-        current = best_tri
         bary = np.clip(bary, 0.0, None)
         bary /= bary.sum(axis=1, keepdims=True)
-        corners = self.rest[tri[current]]  # (M, 3, 2)
+        corners = self.rest[tri[best_tri]]  # (M, 3, 2)
         return np.einsum("mk,mkd->md", bary, corners)
 
-    def backward_map(self, vertices: np.ndarray) -> np.ndarray:
-        """(H, W, 2) float32 map for cv2.remap: the source pixel each output pixel shows."""
+    def backward_map(self, vertices: np.ndarray, exact: tuple[tuple[int, int, int, int], ...] = ()) -> np.ndarray:
+        """(H, W, 2) float32 map for cv2.remap: the source pixel each output pixel shows.
+
+        `exact` boxes (x0, y0, x1, y1, output px) are solved at every pixel: where lips or lids
+        press together, a whole lip's height of source lands in a pixel or two of output, and a
+        map interpolated from the coarse grid would smear it across a grid step.
+        """
+        geometry = self._inverse_affines(vertices)
         gh, gw = self.grid_shape
         displacement = np.zeros((gh * gw, 2), np.float32)
         if len(self.active):
-            displacement[self.active] = self.solve(vertices) - self.points
+            displacement[self.active] = self._solve(geometry, self.points, self.rest_corners, self.rest_weights) - self.points
         w, h = self.out_size
-        upsampled = cv2.resize(displacement.reshape(gh, gw, 2), (w, h), interpolation=cv2.INTER_LINEAR)
-        return self.rest_map + upsampled
+        mapping = self.rest_map + cv2.resize(displacement.reshape(gh, gw, 2), (w, h), interpolation=cv2.INTER_LINEAR)
+        for x0, y0, x1, y1 in exact:
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            points = self.rest_map[y0:y1, x0:x1].reshape(-1, 2).astype(np.float64)
+            solved = self._solve(geometry, points, *self._rest_triangles(points))
+            mapping[y0:y1, x0:x1] = solved.reshape(y1 - y0, x1 - x0, 2)
+        return mapping
