@@ -33,6 +33,7 @@ from ._landmarks import (
     RIGHT_IRIS_CENTER,
     TESSELATION,
 )
+from ._layers import split_layers
 from ._matte import person_matte
 from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, triangle_areas
 
@@ -84,4 +85,5 @@ __all__ = [
     "load_image",
     "person_matte",
     "select_face",
+    "split_layers",
 ]

@@ -143,7 +143,12 @@ def deform(rig: Rig, params: Mapping[str, float]) -> DeformedFace:
     # Jaw, then the lips closing what the jaw opened: the opening is elliptic, closed at the
     # corners, and lip_close (or lip_tuck for the lower lip) presses it shut.
     jaw_drop = params["jaw_open"] * JAW_DROP * face_h
-    dv += jaw_drop * w["jaw"] * w["arm"]
+    # The chin drops with the mandible; the lower lip, held at the corners, drops in a lens: fully
+    # at the middle, half at the corners (as the corners themselves).
+    outer_corners = rig.lips_outer[[0, len(rig.lip_pairs) + 1]]
+    outer_half = 0.5 * abs(u[outer_corners[1]] - u[outer_corners[0]])
+    lens = np.sqrt(np.clip(1.0 - ((u - rig.pivots["mouth_u"]) / max(outer_half, 1.0)) ** 2, 0.0, 1.0))
+    dv += jaw_drop * w["jaw"] * w["arm"] * (1.0 - 0.5 * w["lip_lower"] * (1.0 - lens))
     upper, lower = rig.lip_pairs[:, 0], rig.lip_pairs[:, 1]
     pair_u = 0.5 * (u[upper] + u[lower])
     corners = rig.teeth_anchor[:2]

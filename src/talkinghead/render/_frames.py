@@ -10,7 +10,7 @@ import numpy as np
 
 from .._errors import InvalidOptionError
 from ..motion import Track
-from ..portrait import Rig
+from ..portrait import Rig, split_layers
 from ._deform import DeformedFace, deform
 from ._interior import MouthInterior
 from ._warp import Warp
@@ -77,32 +77,39 @@ class Renderer:
         out_w, out_h = self.size
         self.scale = out_w / cw  # output px per image px
         self.origin = np.array([x, y])
-        # Downscaled portraits are resized once with area averaging; the warp then never minifies.
+        # The person is warped over a still background plate; downscaled portraits are resized
+        # once with area averaging, so the warp never minifies.
         prescale = min(self.scale, 1.0)
-        rgba = np.dstack([rig.image, np.round(rig.matte * 255.0).astype(np.uint8)])
+        image, matte = rig.image, rig.matte
         if prescale < 0.999:
-            rgba = cv2.resize(rgba, None, fx=prescale, fy=prescale, interpolation=cv2.INTER_AREA)
+            image = cv2.resize(image, None, fx=prescale, fy=prescale, interpolation=cv2.INTER_AREA)
+            matte = cv2.resize(matte, None, fx=prescale, fy=prescale, interpolation=cv2.INTER_AREA)
+        alpha = np.round(np.clip(matte, 0.0, 1.0) * 255.0).astype(np.uint8)
+        foreground, plate = split_layers(image, alpha * np.float32(1.0 / 255.0))
+        rgba = np.dstack([foreground, alpha])
         self.interior = MouthInterior(rig, self.scale)
         self.interior.paint_out(rgba, rig, prescale)
-        keep = isinstance(options.background, str) and options.background == "keep"
-        self.source = np.ascontiguousarray(rgba[..., :3]) if keep else rgba
+        self.source = rgba
         to_source = np.array([[prescale / self.scale, 0.0, x * prescale], [0.0, prescale / self.scale, y * prescale]])
         step = options.warp_step or int(np.clip(round(rig.frame.height * self.scale / 64.0), 2, 8))
         self.warp = Warp(rig, out_size=self.size, to_source=to_source, scale=prescale, step=step)
-        self.background = self._background(options.background)
+        self.background = self._background(options.background, plate)
         self._openings = [rig.mouth_hole] + [np.r_[eye.upper, eye.lower] for eye in rig.eyes.values()]
 
-    def _background(self, background: Background) -> np.ndarray | None:
+    def _background(self, background: Background, plate: np.ndarray) -> np.ndarray | None:
+        """What the person is laid over (uint8 RGB at output size), None for a transparent frame."""
         w, h = self.size
         if isinstance(background, str):
-            return None
+            if background == "transparent":
+                return None
+            return cv2.remap(plate, self.warp.rest_map, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if isinstance(background, tuple):
-            return np.broadcast_to(np.array(background, np.float32), (h, w, 3))
+            return np.ascontiguousarray(np.broadcast_to(np.array(background, np.uint8), (h, w, 3)))
         image = np.asarray(background)
         scale = max(w / image.shape[1], h / image.shape[0])  # cover the frame, crop the overflow
         resized = cv2.resize(image, (max(w, round(image.shape[1] * scale)), max(h, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
         y0, x0 = (resized.shape[0] - h) // 2, (resized.shape[1] - w) // 2
-        return resized[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
+        return np.ascontiguousarray(resized[y0 : y0 + h, x0 : x0 + w])
 
     def to_output(self, points: np.ndarray) -> np.ndarray:
         return (points - self.origin) * self.scale
@@ -133,9 +140,8 @@ class Renderer:
     def compose(self, frame: np.ndarray) -> np.ndarray:
         if self.background is None:
             return frame
-        alpha = frame[..., 3:4].astype(np.float32) * (1.0 / 255.0)
-        blended = self.background + (frame[..., :3].astype(np.float32) - self.background) * alpha
-        return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        alpha = frame[..., 3].astype(np.float32) * (1.0 / 255.0)
+        return cv2.blendLinear(np.ascontiguousarray(frame[..., :3]), self.background, alpha, 1.0 - alpha)
 
     def render(self, params: Mapping[str, float]) -> np.ndarray:
         """One frame: H x W x 3 RGB, or H x W x 4 RGBA with a transparent background."""

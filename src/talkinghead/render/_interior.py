@@ -21,7 +21,39 @@ LOWER_TEETH_HEIGHT = 0.075  # mostly hidden behind the lower lip
 # Tooth widths across the arch as seen from the front, centre outwards (incisors, lateral
 # incisors, canines, premolars), in mouth widths; foreshortened toward the corners.
 TOOTH_WIDTHS = (0.105, 0.085, 0.07, 0.055, 0.045)
+GRAIN_SEED = 7  # the grain is fixed, so equal inputs give equal frames
 PAINT_OUT_REACH = 0.02  # mouth widths past the inner-lip line that the paint-out also covers
+
+
+def portrait_blur(grey: np.ndarray) -> float:
+    """Gaussian blur of an image's strong edges, in its pixels.
+
+    Re-blurring by a known sigma s lowers the gradient peak of an edge of blur b by
+    sqrt(b^2 + d^2) / sqrt(b^2 + d^2 + s^2), where d is the derivative filter's own spread; the
+    ratio of the strongest gradients before and after gives b (after Hu and de Haan, "Low cost
+    robust blur estimator", ICIP 2006).
+    """
+    grey = grey.astype(np.float32)
+    probe, spread = 1.5, 0.65  # spread: a central difference over one pixel's footprint
+
+    def strongest(image: np.ndarray) -> float:
+        magnitude = np.hypot(cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3))
+        return float(np.percentile(magnitude, 99.5))
+
+    sharp = strongest(grey)
+    if sharp < 1e-3:
+        return 0.0
+    ratio = float(np.clip(strongest(cv2.GaussianBlur(grey, (0, 0), probe)) / sharp, 0.0, 0.99))
+    return float(np.sqrt(max(probe**2 * ratio**2 / (1.0 - ratio**2) - spread**2, 0.0)))
+
+
+def portrait_noise(grey: np.ndarray) -> float:
+    """Standard deviation of an image's sensor noise in grey levels (after Immerkaer, "Fast
+    noise variance estimation", CVIU 1996): a 3x3 mask that cancels planes and ramps, whose
+    response to noise of deviation n has deviation 6n; the median keeps edges and texture out."""
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    response = np.abs(cv2.filter2D(grey.astype(np.float32), -1, mask))[1:-1, 1:-1]
+    return float(np.median(response) / 0.6745 / 6.0) if response.size else 0.0
 
 
 def _mouth_axes(anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -62,6 +94,26 @@ class MouthInterior:
         else:
             self.upper = self._teeth(teeth_rgb, UPPER_TEETH_HEIGHT, upper=True)
         self.lower = self._teeth(teeth_rgb * 0.7, LOWER_TEETH_HEIGHT, upper=False)  # in the upper teeth's shadow
+        self.blur, self.grain = self._portrait_look(rig, scale)
+
+    def _portrait_look(self, rig: Rig, scale: float) -> tuple[float, np.ndarray]:
+        """Blur (output px) and a fixed grain texture that make the drawn interior look as soft
+        and as noisy as the portrait around it."""
+        x0, y0 = np.floor(rig.face.landmarks[:, :2].min(axis=0)).astype(int)
+        x1, y1 = np.ceil(rig.face.landmarks[:, :2].max(axis=0)).astype(int)
+        h, w = rig.image.shape[:2]
+        face = cv2.cvtColor(rig.image[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)], cv2.COLOR_RGB2GRAY)
+        blur, noise = portrait_blur(face), portrait_noise(face)
+        # Upscaling spreads each portrait pixel over `scale` output pixels: bilinear interpolation
+        # is a triangle filter of variance 1/6 px^2.
+        upscale = max(scale, 1.0)
+        blur_out = scale * float(np.sqrt(blur**2 + (1.0 / 6.0 if scale > 1.0 else 0.0)))
+        rng = np.random.default_rng(GRAIN_SEED)
+        grain = rng.standard_normal((2 * self.size[1], 2 * self.size[0])).astype(np.float32)
+        if upscale > 1.0:  # grain as coarse as the portrait's own, once upscaled
+            grain = cv2.GaussianBlur(grain, (0, 0), 0.41 * upscale)
+        grain *= noise / max(float(grain.std()), 1e-6)
+        return blur_out, grain
 
     def _sample_portrait(self, rig: Rig, rest: np.ndarray, scale: float):
         """Lip colour, teeth colour, and the portrait's own interior when its mouth is open."""
@@ -185,12 +237,21 @@ class MouthInterior:
             placed = cv2.warpAffine(layer, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             alpha = placed[..., 3:4].astype(np.float32) * (teeth_shown / 255.0)
             patch += (placed[..., :3].astype(np.float32) - patch) * alpha
+        if self.blur > 0.3:
+            patch = cv2.GaussianBlur(patch, (0, 0), self.blur)
+        patch += self._grain(patch.shape[:2])[..., None]
         region = frame[y0:y1, x0:x1, :3].astype(np.float32)
         region += (patch - region) * mask[..., None]
         frame[y0:y1, x0:x1, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
         if frame.shape[2] == 4:  # the mouth is part of the person: opaque
             alpha = frame[y0:y1, x0:x1, 3].astype(np.float32)
             frame[y0:y1, x0:x1, 3] = np.maximum(alpha, mask * 255.0).astype(np.uint8)
+
+    def _grain(self, shape: tuple[int, int]) -> np.ndarray:
+        gh, gw = self.grain.shape
+        if shape[0] <= gh and shape[1] <= gw:
+            return self.grain[: shape[0], : shape[1]]
+        return np.pad(self.grain, ((0, max(shape[0] - gh, 0)), (0, max(shape[1] - gw, 0))), mode="wrap")[: shape[0], : shape[1]]
 
     def _tongue(self, patch: np.ndarray, lower_m: np.ndarray, tongue_up: float) -> None:
         mw = self.rest_width

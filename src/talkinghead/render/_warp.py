@@ -13,10 +13,10 @@ import numpy as np
 
 from ..portrait import Rig
 
-# Steps; the predicted start is almost always the right triangle or next to it. A walk still
-# going after this many steps circles the slivers of pressed lips or closed lids; it keeps the
-# triangle it came closest to being inside.
-MAX_WALK = 10
+# Steps; the predicted start is usually the right triangle or next to it, but where the lips
+# open wide from a closed portrait a point may cross a dozen of the corner's tiny triangles. A walk
+# still going after this many steps keeps the triangle it came closest to being inside.
+MAX_WALK = 64
 
 
 def rasterize_triangles(points: np.ndarray, triangles: np.ndarray, size: tuple[int, int]) -> np.ndarray:
