@@ -335,3 +335,35 @@ def test_image_background_fills_the_frame(rigs, size):
     edge = np.abs(np.arange(w) - w / 2)[None, :].repeat(h, axis=0) < 3  # the resampled seam
     check = empty & ~edge
     assert np.where(expected == 0, is_red, is_blue)[check].all()
+
+
+def test_background_stays_still_when_the_head_moves(rigs):
+    """Only the person moves: wherever the portrait has no person (with a margin for the head's
+    travel), a turned and shifted head leaves the frame as it is at rest."""
+    rig = rig_of(rigs, "obama.jpg")
+    renderer = Renderer(rig, RenderOptions(framing="bust", size=(400, 400)))
+    rest = renderer.render(params()).astype(int)
+    moved = renderer.render(params(head_yaw=10.0, head_pitch=8.0, head_roll=5.0, head_tx=0.03, head_ty=0.03, jaw_open=0.5))
+    alpha = Renderer(rig, RenderOptions(framing="bust", size=(400, 400), background="transparent")).render(params())[..., 3]
+    travel = int(np.ceil(0.06 * rig.frame.height * renderer.scale))
+    person = cv2.dilate((alpha > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * travel + 1, 2 * travel + 1)))
+    background = person == 0
+    assert background.mean() > 0.2
+    assert np.abs(moved[background] - rest[background]).max() <= 1
+    # ...while the head itself did move.
+    assert np.abs(moved[~background] - rest[~background]).mean() > 5
+
+
+def test_interior_matches_the_portraits_blur_and_grain():
+    """The blur and noise estimates behind the interior's look follow a real portrait's: blurring
+    it or adding noise raises them by about what was added."""
+    image = th.portrait.load_image(portrait("obama.jpg"))
+    grey = cv2.cvtColor(image[250:600, 280:630], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    base_blur, base_noise = th.portrait.image_blur(grey), th.portrait.image_noise(grey)
+    for sigma in (1.0, 2.0):
+        expected = np.hypot(base_blur, sigma)
+        assert abs(th.portrait.image_blur(cv2.GaussianBlur(grey, (0, 0), sigma)) - expected) < 0.35 * expected
+    rng = np.random.default_rng(0)
+    for sigma in (3.0, 6.0):
+        expected = np.hypot(base_noise, sigma)
+        assert abs(th.portrait.image_noise(grey + rng.normal(0.0, sigma, grey.shape).astype(np.float32)) - expected) < 0.25 * expected

@@ -34,6 +34,7 @@ from ._landmarks import (
     TESSELATION,
 )
 from ._layers import split_layers
+from ._quality import image_blur, image_noise
 from ._matte import person_matte
 from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, triangle_areas
 
@@ -49,6 +50,8 @@ __all__ = [
     "Face",
     "FOREHEAD_OUTLINE",
     "IMAGE_FORMATS",
+    "image_blur",
+    "image_noise",
     "ImageSource",
     "JAW_BELOW_MOUTH",
     "LEFT_EYE",

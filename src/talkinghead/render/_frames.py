@@ -90,19 +90,32 @@ class Renderer:
         self.interior = MouthInterior(rig, self.scale)
         self.interior.paint_out(rgba, rig, prescale)
         self.source = rgba
+        # Nothing outside the rig's moving region ever moves: frames start from a still image of
+        # the whole output, and only the box around that region is warped and composed anew.
         to_source = np.array([[prescale / self.scale, 0.0, x * prescale], [0.0, prescale / self.scale, y * prescale]])
+        moving = self.to_output(np.asarray(rig.moving, np.float64).reshape(-1, 2))
+        (bx0, by0), (bx1, by1) = np.floor(moving.min(axis=0)).astype(int) - 2, np.ceil(moving.max(axis=0)).astype(int) + 3
+        bx0, by0, bx1, by1 = max(int(bx0), 0), max(int(by0), 0), min(int(bx1), out_w), min(int(by1), out_h)
+        self.box = (bx0, by0, bx1, by1)
+        box_to_source = to_source.copy()
+        box_to_source[:, 2] += to_source[:, :2] @ (bx0, by0)
         step = options.warp_step or int(np.clip(round(rig.frame.height * self.scale / 64.0), 2, 8))
-        self.warp = Warp(rig, out_size=self.size, to_source=to_source, scale=prescale, step=step)
-        self.background = self._background(options.background, plate)
+        self.warp = Warp(rig, out_size=(bx1 - bx0, by1 - by0), to_source=box_to_source, scale=prescale, step=step)
+        background = self._background(options.background, plate, to_source)
+        xs, ys = np.meshgrid(np.arange(out_w, dtype=np.float32), np.arange(out_h, dtype=np.float32))
+        rest_map = np.stack([to_source[0, 0] * xs + to_source[0, 2], to_source[1, 1] * ys + to_source[1, 2]], axis=-1)
+        self.background = None if background is None else np.ascontiguousarray(background[by0:by1, bx0:bx1])
+        still = cv2.remap(self.source, rest_map, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        self.still = still if background is None else self._blend(still, background)
         self._openings = [rig.mouth_hole] + [np.r_[eye.upper, eye.lower] for eye in rig.eyes.values()]
 
-    def _background(self, background: Background, plate: np.ndarray) -> np.ndarray | None:
+    def _background(self, background: Background, plate: np.ndarray, to_source: np.ndarray) -> np.ndarray | None:
         """What the person is laid over (uint8 RGB at output size), None for a transparent frame."""
         w, h = self.size
         if isinstance(background, str):
             if background == "transparent":
                 return None
-            return cv2.remap(plate, self.warp.rest_map, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            return cv2.warpAffine(plate, to_source, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         if isinstance(background, tuple):
             return np.ascontiguousarray(np.broadcast_to(np.array(background, np.uint8), (h, w, 3)))
         image = np.asarray(background)
@@ -114,41 +127,51 @@ class Renderer:
     def to_output(self, points: np.ndarray) -> np.ndarray:
         return (points - self.origin) * self.scale
 
+    def _to_box(self, points: np.ndarray) -> np.ndarray:
+        return self.to_output(points) - self.box[:2]
+
     def deform(self, params: Mapping[str, float]) -> DeformedFace:
         return deform(self.rig, params)
 
     def _opening_boxes(self, face: DeformedFace) -> tuple[tuple[int, int, int, int], ...]:
-        """Output boxes around the lips and the eyes, one grid step wider than the openings."""
+        """Boxes around the lips and the eyes (moving-box px), one grid step wider than the openings."""
         pad = self.warp.step + 1
         boxes = []
         for loop in self._openings:
-            points = self.to_output(face.vertices[loop])
+            points = self._to_box(face.vertices[loop])
             (x0, y0), (x1, y1) = np.floor(points.min(axis=0)).astype(int) - pad, np.ceil(points.max(axis=0)).astype(int) + pad
             boxes.append((int(x0), int(y0), int(x1), int(y1)))
         return tuple(boxes)
 
     def warp_frame(self, face: DeformedFace) -> np.ndarray:
+        """The moving box of the frame, RGBA: the person warped by the deformed mesh."""
         mapping = self.warp.backward_map(face.vertices, exact=self._opening_boxes(face))
         return cv2.remap(self.source, mapping, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    def paint_interior(self, frame: np.ndarray, face: DeformedFace, params: Mapping[str, float]) -> None:
-        hole = self.to_output(face.vertices[self.rig.mouth_hole].astype(np.float64))
+    def paint_interior(self, layer: np.ndarray, face: DeformedFace, params: Mapping[str, float]) -> None:
+        hole = self._to_box(face.vertices[self.rig.mouth_hole])
         pairs = face.vertices[self.rig.lip_pairs]
         opening = float(np.max((pairs[:, 1] - pairs[:, 0]) @ self.rig.frame.axes[1])) * self.scale
-        self.interior.draw(frame, hole, self.to_output(face.upper_teeth), self.to_output(face.lower_teeth), opening=opening, tongue_up=params["tongue_up"])
+        self.interior.draw(layer, hole, self._to_box(face.upper_teeth), self._to_box(face.lower_teeth), opening=opening, tongue_up=params["tongue_up"])
 
-    def compose(self, frame: np.ndarray) -> np.ndarray:
-        if self.background is None:
-            return frame
-        alpha = frame[..., 3].astype(np.float32) * (1.0 / 255.0)
-        return cv2.blendLinear(np.ascontiguousarray(frame[..., :3]), self.background, alpha, 1.0 - alpha)
+    @staticmethod
+    def _blend(layer: np.ndarray, background: np.ndarray) -> np.ndarray:
+        alpha = layer[..., 3].astype(np.float32) * (1.0 / 255.0)
+        return cv2.blendLinear(np.ascontiguousarray(layer[..., :3]), background, alpha, 1.0 - alpha)
+
+    def compose(self, layer: np.ndarray) -> np.ndarray:
+        """The whole frame: the still image with the moving box laid over its background."""
+        frame = self.still.copy()
+        x0, y0, x1, y1 = self.box
+        frame[y0:y1, x0:x1] = layer if self.background is None else self._blend(layer, self.background)
+        return frame
 
     def render(self, params: Mapping[str, float]) -> np.ndarray:
         """One frame: H x W x 3 RGB, or H x W x 4 RGBA with a transparent background."""
         face = self.deform(params)
-        frame = self.warp_frame(face)
-        self.paint_interior(frame, face, params)
-        return self.compose(frame)
+        layer = self.warp_frame(face)
+        self.paint_interior(layer, face, params)
+        return self.compose(layer)
 
 
 def render_frames(rig: Rig, track: Track, options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..portrait import Rig
+from ..portrait import Rig, image_blur, image_noise
 
 OWN_TEETH_MIN_GAP = 0.06  # rest opening (mouth widths) from which the portrait's own interior is used
 CAVITY_LUMA = 0.2  # cavity colour as a share of the lip colour (DESIGN: 15-25% luminance)
@@ -23,37 +23,6 @@ LOWER_TEETH_HEIGHT = 0.075  # mostly hidden behind the lower lip
 TOOTH_WIDTHS = (0.105, 0.085, 0.07, 0.055, 0.045)
 GRAIN_SEED = 7  # the grain is fixed, so equal inputs give equal frames
 PAINT_OUT_REACH = 0.02  # mouth widths past the inner-lip line that the paint-out also covers
-
-
-def portrait_blur(grey: np.ndarray) -> float:
-    """Gaussian blur of an image's strong edges, in its pixels.
-
-    Re-blurring by a known sigma s lowers the gradient peak of an edge of blur b by
-    sqrt(b^2 + d^2) / sqrt(b^2 + d^2 + s^2), where d is the derivative filter's own spread; the
-    ratio of the strongest gradients before and after gives b (after Hu and de Haan, "Low cost
-    robust blur estimator", ICIP 2006).
-    """
-    grey = grey.astype(np.float32)
-    probe, spread = 1.5, 0.65  # spread: a central difference over one pixel's footprint
-
-    def strongest(image: np.ndarray) -> float:
-        magnitude = np.hypot(cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3))
-        return float(np.percentile(magnitude, 99.5))
-
-    sharp = strongest(grey)
-    if sharp < 1e-3:
-        return 0.0
-    ratio = float(np.clip(strongest(cv2.GaussianBlur(grey, (0, 0), probe)) / sharp, 0.0, 0.99))
-    return float(np.sqrt(max(probe**2 * ratio**2 / (1.0 - ratio**2) - spread**2, 0.0)))
-
-
-def portrait_noise(grey: np.ndarray) -> float:
-    """Standard deviation of an image's sensor noise in grey levels (after Immerkaer, "Fast
-    noise variance estimation", CVIU 1996): a 3x3 mask that cancels planes and ramps, whose
-    response to noise of deviation n has deviation 6n; the median keeps edges and texture out."""
-    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    response = np.abs(cv2.filter2D(grey.astype(np.float32), -1, mask))[1:-1, 1:-1]
-    return float(np.median(response) / 0.6745 / 6.0) if response.size else 0.0
 
 
 def _mouth_axes(anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -103,7 +72,7 @@ class MouthInterior:
         x1, y1 = np.ceil(rig.face.landmarks[:, :2].max(axis=0)).astype(int)
         h, w = rig.image.shape[:2]
         face = cv2.cvtColor(rig.image[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)], cv2.COLOR_RGB2GRAY)
-        blur, noise = portrait_blur(face), portrait_noise(face)
+        blur, noise = image_blur(face), image_noise(face)
         # Upscaling spreads each portrait pixel over `scale` output pixels: bilinear interpolation
         # is a triangle filter of variance 1/6 px^2.
         upscale = max(scale, 1.0)
