@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ._errors import NoSpeechError, OutputError
-from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, output_format
+from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, output_format, prefetch
 from .motion import MotionOptions, Track, synthesize_motion
 from .portrait import MAX_PIXELS, ImageSource, Rig, build_rig, detect_faces, load_image, person_matte, select_face
 from .render import Background, Renderer, RenderOptions, contact_sheet
@@ -119,7 +119,7 @@ def generate(
 
     progress = (lambda i: on_progress(i + 1, track.n_frames)) if on_progress else None
     audio_source = audio if not hasattr(audio, "read") else samples_to_wav(samples)
-    video = encode_video(frames(), output, audio=audio_source, options=encode_options, on_frame=progress)
+    video = encode_video(prefetch(frames()), output, audio=audio_source, options=encode_options, on_frame=progress)
     preview_path = None
     if sheet is not None:
         with StagedOutputs() as outputs:

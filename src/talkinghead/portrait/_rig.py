@@ -58,10 +58,10 @@ class RigOptions:
     # Rings around the face oval, as scale factors about the face centre: (scale below the eyes,
     # scale above them, head weight above the ears, head weight at the neck). The head weight
     # falls from 1 on the face to 0 on the outer ring, so head motion never tears the body
-    # from the head and the background far from the head never moves.
+    # from the head; below the chin it falls faster: the neck bends, the shoulders stay.
     rings: tuple[tuple[float, float, float, float], ...] = (
-        (1.22, 1.45, 1.0, 0.75),
-        (1.6, 2.0, 0.55, 0.3),
+        (1.22, 1.45, 1.0, 0.35),
+        (1.6, 2.0, 0.55, 0.0),
         (2.2, 2.7, 0.0, 0.0),
     )
     grid_spacing: float = 0.45  # fixed background points, in face heights
