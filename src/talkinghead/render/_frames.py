@@ -46,6 +46,11 @@ def _even(n: float) -> int:
     return max(int(n) // 2 * 2, 2)
 
 
+def _resample(image: np.ndarray, to_source: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The output-sized view of a source image at rest (`to_source` maps output to source px)."""
+    return cv2.warpAffine(image, to_source, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+
 def crop_rect(rig: Rig, framing: str, aspect: float | None) -> tuple[float, float, float, float]:
     """(x, y, width, height) of the portrait region a framing shows, inside the image."""
     w, h = rig.size
@@ -102,10 +107,8 @@ class Renderer:
         step = options.warp_step or int(np.clip(round(rig.frame.height * self.scale / 64.0), 2, 8))
         self.warp = Warp(rig, out_size=(bx1 - bx0, by1 - by0), to_source=box_to_source, scale=prescale, step=step)
         background = self._background(options.background, plate, to_source)
-        xs, ys = np.meshgrid(np.arange(out_w, dtype=np.float32), np.arange(out_h, dtype=np.float32))
-        rest_map = np.stack([to_source[0, 0] * xs + to_source[0, 2], to_source[1, 1] * ys + to_source[1, 2]], axis=-1)
         self.background = None if background is None else np.ascontiguousarray(background[by0:by1, bx0:bx1])
-        still = cv2.remap(self.source, rest_map, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        still = _resample(self.source, to_source, self.size)
         self.still = still if background is None else self._blend(still, background)
         self._openings = [rig.mouth_hole] + [np.r_[eye.upper, eye.lower] for eye in rig.eyes.values()]
 
@@ -115,7 +118,7 @@ class Renderer:
         if isinstance(background, str):
             if background == "transparent":
                 return None
-            return cv2.warpAffine(plate, to_source, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+            return _resample(plate, to_source, self.size)
         if isinstance(background, tuple):
             return np.ascontiguousarray(np.broadcast_to(np.array(background, np.uint8), (h, w, 3)))
         image = np.asarray(background)
