@@ -334,7 +334,6 @@ def build_rig(image: np.ndarray, face: "Face", matte: np.ndarray, *, options: Ri
 
     # Depth: landmarks carry it; control points sit at the head's rotation centre.
     jaw_depth = float(depth[[RIGHT_CHEEK, LEFT_CHEEK]].mean())
-    lower_lip_depth = float(depth[inner_lower[len(inner_lower) // 2]])
     head_depth = jaw_depth + 0.1 * frame.width
     z = np.concatenate([depth, np.full(n_ring + n_bg, head_depth)])
 

@@ -55,7 +55,6 @@ class MouthInterior:
         self.origin_px = (self.size[0] / 2.0, 0.25 * self.size[1])  # where the anchor centre sits
 
         lips, teeth_rgb, own = self._sample_portrait(rig, rest, scale)
-        self.lips, self.teeth_colour = lips, teeth_rgb
         self.cavity = (lips * CAVITY_LUMA).astype(np.float32)
         self.tongue = np.clip(lips * 0.62 + np.array([18.0, 0.0, 4.0]), 0, 255)
         if own is not None:
