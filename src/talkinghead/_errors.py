@@ -59,3 +59,7 @@ class FaceTooSmallError(TalkingHeadError):
 
 class FaceCutError(TalkingHeadError):
     """The face is cut by the image border where the animation needs it (eyes, mouth, jaw)."""
+
+
+class VideoDecodeError(TalkingHeadError):
+    """A video or image given as a layer (an overlay's background or avatar) cannot be decoded."""

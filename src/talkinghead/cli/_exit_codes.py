@@ -22,6 +22,7 @@ EXIT_CODES: dict[type[e.TalkingHeadError], int] = {
     e.NoFaceError: 13,
     e.FaceTooSmallError: 14,
     e.FaceCutError: 15,
+    e.VideoDecodeError: 17,
 }
 
 
