@@ -6,7 +6,6 @@ from ._errors import (
     AudioTooLongError,
     EmptyAudioError,
     FaceCutError,
-    VideoDecodeError,
     FaceTooSmallError,
     ImageDecodeError,
     ImageTooLargeError,
@@ -18,6 +17,7 @@ from ._errors import (
     TalkingHeadError,
     TrackFormatError,
     TranscriptError,
+    VideoDecodeError,
 )
 from .motion import Track
 from .portrait import Rig
@@ -36,7 +36,6 @@ __all__ = [
     "AudioTooLongError",
     "EmptyAudioError",
     "FaceCutError",
-    "VideoDecodeError",
     "FaceTooSmallError",
     "ImageDecodeError",
     "ImageTooLargeError",
@@ -49,6 +48,7 @@ __all__ = [
     "Track",
     "TrackFormatError",
     "TranscriptError",
+    "VideoDecodeError",
     "analyze",
     "generate",
     "prepare_portrait",
