@@ -14,6 +14,7 @@ from ._errors import (
     NoFaceError,
     NoSpeechError,
     OutputError,
+    RenderInterruptedError,
     TalkingHeadError,
     TrackFormatError,
     TranscriptError,
@@ -23,8 +24,8 @@ from .motion import Track
 from .portrait import Rig
 from .render import RenderOptions, Renderer, render_frames
 from .speech import Audio, load_audio
+from ._version import __version__ as __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Audio",
@@ -44,6 +45,7 @@ __all__ = [
     "NoFaceError",
     "NoSpeechError",
     "OutputError",
+    "RenderInterruptedError",
     "TalkingHeadError",
     "Track",
     "TrackFormatError",

@@ -14,11 +14,13 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ._errors import NoSpeechError, OutputError
-from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, output_format, prefetch
+from ._errors import InvalidOptionError, NoSpeechError, OutputError
+from ._longform import CHUNK_SECONDS, TRACK_FILE, ChunkJob, discard, fingerprint, render_chunks, work_dir_for
+from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, join_chunks, output_format, prefetch
 from .motion import MotionOptions, Track, synthesize_motion
 from .portrait import MAX_PIXELS, ImageSource, Rig, build_rig, detect_faces, load_image, person_matte, select_face
 from .render import Background, Renderer, RenderOptions, contact_sheet
+from ._version import __version__
 from .speech import DEFAULT_MAX_DURATION_S, Audio, AudioSource, SpeechOptions, analyze_speech, load_audio
 
 log = logging.getLogger("talkinghead")
@@ -92,40 +94,97 @@ def generate(
     max_duration: float = DEFAULT_MAX_DURATION_S,
     format: str | None = None,
     preview: str | os.PathLike | None = None,
+    workers: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> GenerateResult:
     """Portrait + speech to a lip-synced video at `output` (MP4, WebM, MOV or a PNG folder).
 
     The Track comes from `track` when given (its fps wins), else from analysing `audio` (with
     `text` as its transcript when known). `background` is "keep", "transparent", an RGB tuple or an
-    RGB image array. `on_progress(done, total)` is called per encoded frame. `preview` also writes
-    a contact sheet PNG of telling frames. Nothing is written when anything fails.
+    RGB image array. `preview` also writes a contact sheet PNG of telling frames. Nothing is
+    written when anything fails.
+
+    Videos over two chunks (20 s) render in chunks, on `workers` processes (`None`: one per core),
+    joined without re-encoding; an interrupted run, started again with the same arguments, reuses
+    the chunks it finished (they wait in a hidden folder beside `output`). Worker processes are
+    spawned, so a script that asks for more than one must keep its work under
+    `if __name__ == "__main__":`. `on_progress(done, total)` reports frames, per frame or per
+    chunk; `on_chunk(done, total)` reports chunks.
     """
     render_options = RenderOptions(framing=framing, size=size, background=background)
-    encode_options = EncodeOptions(fps=track.fps if track else fps, quality=quality, alpha=render_options.alpha, format=format)
-    output_format(output, format)  # a bad target fails before any work
+    fmt = output_format(output, format)  # a bad target fails before any work
+    encode_options = EncodeOptions(fps=track.fps if track else fps, quality=quality, alpha=render_options.alpha, format=fmt)
+    workers = _workers(workers)
     samples = load_audio(audio, max_duration=max_duration)
+    chunked = (track.duration if track else samples.duration) > 2 * CHUNK_SECONDS
+    if chunked:
+        job_inputs = (samples.samples.tobytes(), text or "", track.to_json() if track else "", _image_identity(image), repr(face),
+                      repr((fps, seed, expression, motion, recognizer, render_options, encode_options)), __version__)  # fmt: skip
+        work_dir = work_dir_for(Path(output), fingerprint(job_inputs))
+        if track is None and (work_dir / TRACK_FILE).exists():
+            track = Track.from_json((work_dir / TRACK_FILE).read_bytes())
     if track is None:
-        track = analyze(samples, text, fps=fps, seed=seed, expression=expression, motion=motion, recognizer=recognizer)
+        track = analyze(samples, text, fps=fps, seed=seed, expression=expression, motion=motion, recognizer=recognizer, processes=workers if chunked else 1)
     elif abs(track.duration - samples.duration) > 1.0 / track.fps + 0.05:
         log.warning("the track lasts %.2f s but the audio %.2f s; the video follows the track", track.duration, samples.duration)
     rig = image if isinstance(image, Rig) else prepare_portrait(image, face=face)
-    renderer = Renderer(rig, render_options)
-    sheet = contact_sheet(renderer, track) if preview else None
-
-    def frames():
-        for index in range(track.n_frames):
-            yield renderer.render(track.frame(index))
-
-    progress = (lambda i: on_progress(i + 1, track.n_frames)) if on_progress else None
     audio_source = audio if not hasattr(audio, "read") else samples_to_wav(samples)
-    video = encode_video(prefetch(frames()), output, audio=audio_source, options=encode_options, on_frame=progress)
+    if chunked:
+        # Rendered from the Track as saved, so a resumed run draws exactly what the first one did.
+        track = Track.from_json(track.to_json())
+        work_dir.mkdir(parents=True, exist_ok=True)
+        partial = work_dir / f"partial-{TRACK_FILE}"
+        partial.write_text(track.to_json())
+        partial.replace(work_dir / TRACK_FILE)
+
+        def chunk_done(chunks_done: int, chunks_total: int, frames_done: int) -> None:
+            if on_chunk is not None:
+                on_chunk(chunks_done, chunks_total)
+            if on_progress is not None:
+                on_progress(frames_done, track.n_frames)
+
+        paths = render_chunks(ChunkJob(rig=rig, track=track, render=render_options, encode=encode_options), work_dir, workers=workers, on_chunk=chunk_done)
+        sheet = contact_sheet(Renderer(rig, render_options), track) if preview else None
+        video = join_chunks(paths, output, audio=audio_source, options=encode_options)
+        discard(work_dir)
+    else:
+        renderer = Renderer(rig, render_options)
+        sheet = contact_sheet(renderer, track) if preview else None
+        frames = (renderer.render(track.frame(index)) for index in range(track.n_frames))
+        progress = (lambda i: on_progress(i + 1, track.n_frames)) if on_progress else None
+        video = encode_video(prefetch(frames), output, audio=audio_source, options=encode_options, on_frame=progress)
     preview_path = None
     if sheet is not None:
         with StagedOutputs() as outputs:
             preview_path = Path(preview)
             _write_png(outputs.path_for(preview_path), sheet)
     return GenerateResult(video=video, track=track, preview=preview_path)
+
+
+def _workers(workers: int | None) -> int:
+    """The number of render processes: `None` is one per core this process may use."""
+    if workers is None:
+        return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidOptionError(f"workers must be a whole number of at least 1; got {workers!r}")
+    return workers
+
+
+def _image_identity(image: ImageSource | np.ndarray | Rig) -> bytes:
+    """What identifies a portrait for the resume fingerprint: its file's bytes or its pixels."""
+    if isinstance(image, Rig):
+        return image.image.tobytes() + image.face.landmarks.tobytes()
+    if isinstance(image, np.ndarray):
+        return image.tobytes()
+    if isinstance(image, (bytes, bytearray)):
+        return bytes(image)
+    if hasattr(image, "read"):
+        raise InvalidOptionError("a portrait given as a file object cannot be fingerprinted for a chunked render: pass a path, bytes or pixels")
+    try:
+        return Path(image).read_bytes()
+    except OSError:
+        return str(image).encode()  # prepare_portrait reports the missing file properly
 
 
 def samples_to_wav(samples: Audio) -> bytes:

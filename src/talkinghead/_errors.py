@@ -63,3 +63,8 @@ class FaceCutError(TalkingHeadError):
 
 class VideoDecodeError(TalkingHeadError):
     """A video or image given as a layer (an overlay's background or avatar) cannot be decoded."""
+
+
+class RenderInterruptedError(TalkingHeadError):
+    """A chunked render stopped before its end (a worker process died); the finished chunks are
+    kept, and the same command run again resumes from them."""

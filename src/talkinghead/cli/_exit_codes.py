@@ -23,6 +23,7 @@ EXIT_CODES: dict[type[e.TalkingHeadError], int] = {
     e.FaceTooSmallError: 14,
     e.FaceCutError: 15,
     e.VideoDecodeError: 17,
+    e.RenderInterruptedError: 18,
 }
 
 

@@ -9,15 +9,18 @@ from pathlib import Path
 
 from .. import __version__
 from .._api import GenerateResult, analyze, generate
-from .._errors import InputNotFoundError, InvalidOptionError, TalkingHeadError, TrackFormatError, TranscriptError
+from .._errors import InputNotFoundError, TalkingHeadError, TrackFormatError, TranscriptError
 from ..media import OUTPUT_FORMATS, StagedOutputs
 from ..motion import EXPRESSIONS, FRAME_RATES, Track, rhubarb_json, rhubarb_tsv
 from ..portrait import load_image
 from ..render import FRAMINGS
 from ..speech import DEFAULT_MAX_DURATION_S, RECOGNIZERS, load_audio
 from ._batch import add_batch_parser
+from ._overlay import add_overlay_parser
+from ._portraits import add_portraits_parser
 from ._exit_codes import INTERNAL_ERROR, OK, exit_code
 from ._progress import ProgressBar
+from ._values import parse_colour
 
 FORMATS = ("json", "rhubarb-tsv", "rhubarb-json")
 
@@ -63,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     add_generate_options(g, required=True)
     g.set_defaults(run=_generate)
     add_batch_parser(commands)
+    add_overlay_parser(commands)
+    add_portraits_parser(commands)
     return parser
 
 
@@ -87,6 +92,7 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--face", type=_positive_int, help="which face to animate, numbered left to right (default: the largest)")
     p.add_argument("--recognizer", choices=RECOGNIZERS, default="words", help="without a transcript: recognise words then align (default) or phones")
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S, help="refuse audio longer than this many seconds (default 7200)")
+    p.add_argument("--workers", type=_positive_int, help="render processes for videos over 20 s (default: every core)")
     p.add_argument("--preview", type=Path, help="also write a contact sheet PNG of telling frames (closures, widest openings, blinks, head poses)")
 
 
@@ -105,12 +111,7 @@ def parse_background(text: str):
     if text in ("keep", "transparent"):
         return text
     if text.startswith("#"):
-        if len(text) != 7:
-            raise InvalidOptionError(f"background colour must be #RRGGBB, not {text!r}")
-        try:
-            return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
-        except ValueError:
-            raise InvalidOptionError(f"background colour must be #RRGGBB, not {text!r}") from None
+        return parse_colour(text, "background colour")
     return load_image(text)
 
 
@@ -126,6 +127,7 @@ def read_track(path: Path) -> Track:
 def run_generate(args: argparse.Namespace, *, progress: bool = True) -> GenerateResult:
     transcript = _read_transcript(args.text_file) if args.text_file else args.text
     track = read_track(args.track) if args.track else None
+    bar = ProgressBar("rendering") if progress else None
     return generate(
         args.image,
         args.audio,
@@ -145,7 +147,9 @@ def run_generate(args: argparse.Namespace, *, progress: bool = True) -> Generate
         max_duration=args.max_duration,
         format=args.format,
         preview=args.preview,
-        on_progress=ProgressBar("rendering") if progress else None,
+        workers=args.workers or None,
+        on_progress=bar,
+        on_chunk=bar.chunks if bar else None,
     )
 
 

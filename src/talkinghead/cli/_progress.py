@@ -15,6 +15,11 @@ class ProgressBar:
         self.enabled = stream.isatty()
         self.started = time.monotonic()
         self._last_draw = 0.0
+        self._chunks = ""
+
+    def chunks(self, done: int, total: int) -> None:
+        """A chunked render also shows its chunks (frames then advance a chunk at a time)."""
+        self._chunks = f"chunk {done}/{total} "
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -28,7 +33,7 @@ class ProgressBar:
         elapsed = now - self.started
         eta = elapsed / share - elapsed if share > 0 else 0.0
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {share:4.0%} {done / max(elapsed, 1e-9):5.1f} fps ETA {_clock(eta)} ")
+        self.stream.write(f"\r{self.label} [{bar}] {self._chunks}{done}/{total} {share:4.0%} {done / max(elapsed, 1e-9):5.1f} fps ETA {_clock(eta)} ")
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()

@@ -1,7 +1,19 @@
 """Media I/O stage: atomic output files, video encoding (fed from a render thread), and reading
 videos back."""
 
-from ._encode import OUTPUT_FORMATS, EncodeOptions, EncodeResult, encode_video, output_format
+from ._encode import OUTPUT_FORMATS, EncodeOptions, EncodeResult, encode_chunk, encode_video, join_chunks, output_format
+from ._overlay import (
+    OVERLAY_AUDIO,
+    OVERLAY_POSITIONS,
+    OVERLAY_SHAPES,
+    OverlayOptions,
+    Placement,
+    composite_frames,
+    overlay,
+    placement,
+    shape_mask,
+    slideshow,
+)
 from ._prefetch import prefetch
 from ._probe import MediaInfo, probe, read_frames
 from ._staging import StagedOutputs
@@ -11,10 +23,22 @@ __all__ = [
     "EncodeResult",
     "MediaInfo",
     "OUTPUT_FORMATS",
+    "OVERLAY_AUDIO",
+    "OVERLAY_POSITIONS",
+    "OVERLAY_SHAPES",
+    "OverlayOptions",
+    "Placement",
     "StagedOutputs",
+    "composite_frames",
+    "encode_chunk",
     "encode_video",
+    "join_chunks",
+    "overlay",
     "output_format",
+    "placement",
     "prefetch",
     "probe",
     "read_frames",
+    "shape_mask",
+    "slideshow",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,6 +29,8 @@ OUTPUT_FORMATS = ("mp4", "webm", "mov", "png")
 _SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".webm": "webm", ".mov": "mov"}
 # What the FFmpeg muxer of each format is called.
 _MUXERS = {"mp4": "mp4", "webm": "webm", "mov": "mov", "png": "image2"}
+# Pieces of a chunked render: one file each; PNG frames travel in QuickTime until joined.
+_CHUNK_MUXERS = {"mp4": "mp4", "webm": "webm", "mov": "mov", "png": "mov"}
 MAX_FPS = 240
 PNG_FRAME_PATTERN = "frame_%06d.png"
 PNG_AUDIO_NAME = "audio.wav"
@@ -174,6 +176,61 @@ def encode_video(
     )
 
 
+def encode_chunk(frames: Iterable[np.ndarray], target: str | os.PathLike, *, options: EncodeOptions) -> int:
+    """Encode frames as one piece of a longer video, for `join_chunks`: video only, starting on a
+    keyframe, no B-frames. The piece is written under a temporary name and renamed when complete;
+    returns its number of frames."""
+    fmt = output_format(target, options.format)
+    channels = 4 if options.alpha else 3
+    target = Path(target)
+    with ExitStack() as stack:
+        sink: _Sink | None = None
+        size: tuple[int, int] | None = None
+        n = 0
+        for frame in frames:
+            if sink is None:
+                size = _check_frame(frame, 0, None, channels)
+                sink = _Sink(stack, target, fmt, options, size[1], size[0], None, chunk=True)
+            else:
+                _check_frame(frame, n, size, channels)
+            sink.add(frame, n)
+            n += 1
+        if sink is None:
+            raise InvalidOptionError("no frames to encode: a chunk needs at least one frame")
+        sink.finish()
+    return n
+
+
+def join_chunks(chunks: Sequence[str | os.PathLike], target: str | os.PathLike, *, audio: AudioSource | None = None, options: EncodeOptions = EncodeOptions()) -> EncodeResult:
+    """Join pieces from `encode_chunk` into one video without re-encoding them, with `audio` cut
+    or padded to the joined length and encoded once. Written atomically, like `encode_video`."""
+    fmt = output_format(target, options.format)
+    target = Path(target)
+    if fmt == "png":
+        _check_replaceable(target)
+    if not chunks:
+        raise InvalidOptionError("no chunks to join: a video needs at least one frame")
+    with ExitStack() as stack:
+        source = stack.enter_context(open_audio(audio)) if audio is not None else None
+        pieces = [stack.enter_context(_open_input(Path(chunk))) for chunk in chunks]
+        first = pieces[0].streams.video[0]
+        width, height = first.codec_context.width, first.codec_context.height
+        sink = _Sink(stack, target, fmt, options, width, height, source, template=first)
+        n = 0
+        for piece in pieces:
+            n += sink.add_chunk(piece, n)
+        sink.finish()
+    return EncodeResult(path=target, format=fmt, n_frames=n, duration=n / options.fps, width=width, height=height,
+                        has_audio=audio is not None, has_alpha=options.alpha)  # fmt: skip
+
+
+def _open_input(path: Path) -> InputContainer:
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise OutputError(f"cannot read back the rendered chunk {path}: {exc}") from exc
+
+
 def _check_frame(frame: np.ndarray, index: int, size: tuple[int, int] | None, channels: int) -> tuple[int, int]:
     """Height and width of a frame that has the layout and size the video needs."""
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != channels:
@@ -214,16 +271,27 @@ class _Sink:
         width: int,
         height: int,
         source: tuple[InputContainer, str] | None,
+        *,
+        chunk: bool = False,
+        template: VideoStream | None = None,
     ) -> None:
+        """`chunk`: a piece of a longer video (video only, see `encode_chunk`); `template`: the
+        stream of such pieces, whose packets are copied in rather than encoded (`join_chunks`)."""
         staged = stack.enter_context(StagedOutputs())
-        if fmt == "png":
+        if chunk:
+            video_path = audio_path = staged.path_for(target)
+        elif fmt == "png":
             folder = staged.dir_for(target)
             video_path, audio_path = folder / PNG_FRAME_PATTERN, folder / PNG_AUDIO_NAME
         else:
             video_path = audio_path = staged.path_for(target)
-        container_options = {"movflags": "+faststart"} if fmt == "mp4" else {}
-        self._video_out = stack.enter_context(_open_output(video_path, _MUXERS[fmt], container_options))
-        self._video_stream = _add_video_stream(self._video_out, fmt, options, width, height)
+        container_options = {"movflags": "+faststart"} if fmt == "mp4" and not chunk else {}
+        self._video_out = stack.enter_context(_open_output(video_path, _CHUNK_MUXERS[fmt] if chunk else _MUXERS[fmt], container_options))
+        self._copying = template is not None
+        if template is not None:
+            self._video_stream = self._video_out.add_stream_from_template(template)
+        else:
+            self._video_stream = _add_video_stream(self._video_out, fmt, options, width, height, reorder=not chunk)
         self._pix_fmt = self._video_stream.pix_fmt
         self._in_format = "rgba" if options.alpha else "rgb24"
         self._time_base = Fraction(1, options.fps)
@@ -249,19 +317,50 @@ class _Sink:
             for chunk in feed.until(index + 1):
                 self._encode(out, stream, chunk)
 
+    def add_chunk(self, chunk: InputContainer, first_index: int) -> int:
+        """Copy the packets of a chunk (its frames numbered from `first_index`), then the audio
+        that plays while they show; the number of frames it held."""
+        stream = chunk.streams.video[0]
+        time_base = stream.time_base
+        n = 0
+        for packet in chunk.demux(stream):
+            if packet.size == 0:  # the demuxer's end-of-stream marker
+                continue
+            # Timestamps from the frame number, as one continuous encode would write them.
+            packet.pts = packet.dts = round((first_index + n) * self._time_base / time_base)
+            packet.duration = round(self._time_base / time_base)
+            packet.time_base = time_base
+            packet.stream = self._video_stream
+            self._mux(self._video_out, [packet])
+            n += 1
+        if self._audio is not None:
+            out, audio_stream, feed = self._audio
+            for piece in feed.until(first_index + n):
+                self._encode(out, audio_stream, piece)
+        return n
+
     def finish(self) -> None:
         """Flush the encoders; the containers write their trailers when the stack closes them."""
-        self._encode(self._video_out, self._video_stream, None)
+        if not self._copying:
+            self._encode(self._video_out, self._video_stream, None)
         if self._audio is not None:
             out, stream, _ = self._audio
             self._encode(out, stream, None)
 
-    @staticmethod
-    def _encode(out: OutputContainer, stream: VideoStream | AudioStream, frame: av.VideoFrame | av.AudioFrame | None) -> None:
+    @classmethod
+    def _encode(cls, out: OutputContainer, stream: VideoStream | AudioStream, frame: av.VideoFrame | av.AudioFrame | None) -> None:
         try:
-            out.mux(stream.encode(frame))
+            packets = stream.encode(frame)
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"cannot encode or write the video: {exc}") from exc
+            raise OutputError(f"cannot encode the video: {exc}") from exc
+        cls._mux(out, packets)
+
+    @staticmethod
+    def _mux(out: OutputContainer, packets: list[av.Packet]) -> None:
+        try:
+            out.mux(packets)
+        except (av.FFmpegError, OSError) as exc:
+            raise OutputError(f"cannot write the video: {exc}") from exc
 
 
 def _open_output(path: Path, muxer: str, options: dict[str, str]) -> OutputContainer:
@@ -271,7 +370,8 @@ def _open_output(path: Path, muxer: str, options: dict[str, str]) -> OutputConta
         raise OutputError(f"cannot write {path}: {exc}") from exc
 
 
-def _add_video_stream(out: OutputContainer, fmt: str, options: EncodeOptions, width: int, height: int) -> VideoStream:
+def _add_video_stream(out: OutputContainer, fmt: str, options: EncodeOptions, width: int, height: int, *, reorder: bool = True) -> VideoStream:
+    """`reorder=False`: no B-frames, so decode order is display order and pieces join end to end."""
     q = options.quality
     if fmt == "mp4":
         codec, pix_fmt = "libx264", "yuv420p"
@@ -296,6 +396,8 @@ def _add_video_stream(out: OutputContainer, fmt: str, options: EncodeOptions, wi
     stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
     ctx = stream.codec_context
     ctx.gop_size = _KEYFRAME_INTERVAL_S * options.fps
+    if not reorder:
+        ctx.max_b_frames = 0
     # Frames in parallel, a thread per core: x264 is faster and smaller so than with slices (PyAV's
     # default), prores_ks and png thread no other way; libvpx ignores it and runs its own threads.
     ctx.thread_type = "FRAME"

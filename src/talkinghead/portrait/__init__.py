@@ -36,10 +36,19 @@ from ._landmarks import (
 from ._layers import split_layers
 from ._quality import image_blur, image_noise
 from ._matte import person_matte
+from ._rank import CRITERIA, Criterion, PortraitScore, RankOptions, head_pose, portrait_files, rank_portraits, score_portrait
 from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, triangle_areas
 
 __all__ = [
     "BORDER_MARGIN_PX",
+    "CRITERIA",
+    "Criterion",
+    "PortraitScore",
+    "RankOptions",
+    "head_pose",
+    "portrait_files",
+    "rank_portraits",
+    "score_portrait",
     "EyeRig",
     "FaceFrame",
     "Rig",

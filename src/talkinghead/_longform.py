@@ -1,0 +1,142 @@
+"""Long renders in parallel and resumable: the Track is cut into chunks that worker processes
+render and encode, then the chunks are joined into one video without re-encoding and the audio is
+muxed once.
+
+Chunks live in a work directory beside the output, named by a fingerprint of everything that
+decides the frames, so running the same command again after an interruption finds the finished
+chunks and renders only the rest. The directory is removed once the video is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import shutil
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ._errors import RenderInterruptedError
+from .media import EncodeOptions, encode_chunk, prefetch
+from .motion import Track
+from .portrait import Rig
+from .render import Renderer, RenderOptions
+
+log = logging.getLogger("talkinghead")
+
+# Ten seconds a chunk: long enough that each starts on its own keyframe at little cost, short
+# enough that two cores share the last chunks evenly and an interruption loses little.
+CHUNK_SECONDS = 10
+_CHUNK_SUFFIX = {"mp4": ".mp4", "webm": ".webm", "mov": ".mov", "png": ".mov"}
+TRACK_FILE = "track.json"
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """What every worker needs, sent to each once."""
+
+    rig: Rig
+    track: Track
+    render: RenderOptions
+    encode: EncodeOptions
+
+
+def plan_chunks(n_frames: int, fps: int, seconds: int = CHUNK_SECONDS) -> list[tuple[int, int]]:
+    """(first, end) frame ranges covering the video; the last chunk takes the remainder."""
+    size = max(seconds * fps, 1)
+    return [(start, min(start + size, n_frames)) for start in range(0, n_frames, size)]
+
+
+def fingerprint(parts: Iterable[bytes | str]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()[:16]
+
+
+def work_dir_for(output: Path, key: str) -> Path:
+    return output.parent / f".{output.name.rstrip('/') or 'frames'}.talkinghead-{key}"
+
+
+_renderer: Renderer | None = None
+_job: ChunkJob | None = None
+
+
+def _start_worker(job: ChunkJob) -> None:
+    global _renderer, _job
+    _job, _renderer = job, Renderer(job.rig, job.render)
+
+
+def _render_chunk(first: int, end: int, path: Path) -> int:
+    """Render and encode one chunk under a temporary name, then move it into place."""
+    assert _renderer is not None and _job is not None, "worker not started"
+    partial = path.with_name(f"partial-{path.name}")
+    frames = prefetch(_renderer.render(_job.track.frame(index)) for index in range(first, end))
+    n = encode_chunk(frames, partial, options=_job.encode)
+    partial.replace(path)
+    return n
+
+
+def render_chunks(
+    job: ChunkJob,
+    work_dir: Path,
+    *,
+    workers: int,
+    on_chunk: Callable[[int, int, int], None] | None = None,
+) -> list[Path]:
+    """Every chunk of the job's Track as a file in `work_dir` (finished ones from an earlier run are
+    kept). `on_chunk(chunks_done, chunks_total, frames_done)` runs as each chunk completes."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    chunks = plan_chunks(job.track.n_frames, job.track.fps)
+    fmt = job.encode.format
+    paths = [work_dir / f"chunk_{k:06d}{_CHUNK_SUFFIX[fmt]}" for k in range(len(chunks))]
+    done = [path.exists() for path in paths]
+    frames_done = sum(end - first for (first, end), ok in zip(chunks, done) if ok)
+
+    def finished(k: int) -> None:
+        nonlocal frames_done
+        done[k] = True
+        frames_done += chunks[k][1] - chunks[k][0]
+        if on_chunk is not None:
+            on_chunk(sum(done), len(chunks), frames_done)
+
+    if any(done):
+        log.warning("resuming: %d of %d chunks were rendered by an earlier run (%s)", sum(done), len(chunks), work_dir)
+    if on_chunk is not None:
+        on_chunk(sum(done), len(chunks), frames_done)
+    todo = [k for k, ok in enumerate(done) if not ok]
+    if workers <= 1 or len(todo) <= 1:
+        _start_worker(job)
+        for k in todo:
+            _render_chunk(*chunks[k], paths[k])
+            finished(k)
+        return paths
+    # Spawned, not forked: the parent has run MediaPipe's threads, which a fork would not carry.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
+        pending = {pool.submit(_render_chunk, *chunks[k], paths[k]): k for k in todo}
+        try:
+            while pending:
+                complete, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in complete:
+                    k = pending.pop(future)
+                    future.result()
+                    finished(k)
+        except BrokenProcessPool as exc:
+            raise RenderInterruptedError(
+                f"a render worker stopped before the video was complete ({sum(done)} of {len(chunks)} chunks are done "
+                f"and kept in {work_dir}); run the same command again to finish it"
+            ) from exc
+        finally:
+            for future in pending:
+                future.cancel()
+    return paths
+
+
+def discard(work_dir: Path) -> None:
+    shutil.rmtree(work_dir, ignore_errors=True)

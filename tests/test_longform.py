@@ -1,0 +1,132 @@
+"""Long videos render in chunks on worker processes and join without re-encoding: every frame
+once (tests/media/test_chunks.py checks the join frame by frame), timestamps continuous, audio
+muxed once; a killed worker leaves finished chunks that the same command, run again, reuses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import portrait
+
+import talkinghead as th
+from talkinghead._longform import CHUNK_SECONDS, plan_chunks
+from talkinghead.media import probe, read_frames
+
+SIZE = (160, 160)
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return th.prepare_portrait(portrait("obama.jpg"))
+
+
+@pytest.fixture(scope="module")
+def chunked(rig, joined_recording, tmp_path_factory):
+    """The joined recordings rendered in chunks by one and by two workers."""
+    wav, text = joined_recording
+    folder = tmp_path_factory.mktemp("chunked")
+    seen: dict[int, list[tuple[int, int]]] = {1: [], 2: []}
+    results = {
+        workers: th.generate(rig, wav, folder / f"w{workers}.mp4", text=text, framing="head", size=SIZE, workers=workers,
+                             on_chunk=lambda done, total, w=workers: seen[w].append((done, total)))  # fmt: skip
+        for workers in (1, 2)
+    }
+    return results, seen, folder
+
+
+def test_plan_covers_every_frame_once():
+    for n in (1, 249, 250, 251, 1000, 90_001):
+        chunks = plan_chunks(n, 25)
+        assert chunks[0][0] == 0 and chunks[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+        assert all(0 < end - first <= CHUNK_SECONDS * 25 for first, end in chunks)
+
+
+def test_chunked_video_has_every_frame_and_the_whole_audio(chunked, joined_recording):
+    results, seen, folder = chunked
+    track = results[2].track
+    assert track.n_frames > 3 * CHUNK_SECONDS * 25  # several chunks
+    for workers, result in results.items():
+        info = probe(result.video.path)
+        assert info.n_frames == track.n_frames == result.video.n_frames
+        assert info.fps == 25 and (info.width, info.height) == SIZE
+        assert abs(info.audio_duration - track.n_frames / 25) < 0.04
+        # Timestamps step by exactly one frame across the joins.
+        with av.open(str(result.video.path)) as container:
+            stream = container.streams.video[0]
+            pts = [packet.pts for packet in container.demux(stream) if packet.size]
+        steps = np.diff(sorted(pts))
+        assert (steps == steps[0]).all()
+        # Progress went chunk by chunk to the end.
+        dones = [done for done, _ in seen[workers]]
+        assert dones == sorted(dones) and dones[-1] == seen[workers][-1][1] == len(plan_chunks(track.n_frames, 25))
+    # The work folder is gone once the video is complete.
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_worker_count_does_not_change_the_frames(chunked):
+    results, _, _ = chunked
+    one, two = (read_frames(results[w].video.path) for w in (1, 2))
+    for index, (a, b) in enumerate(zip(one, two)):
+        assert np.array_equal(a, b), index
+
+
+def _workers_of(pid: int) -> list[int]:
+    """Worker processes a render started (spawned Python children running spawn_main)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="finds worker processes through /proc")
+def test_resume_after_a_killed_worker(joined_recording, tmp_path, chunked):
+    wav, text = joined_recording
+    out = tmp_path / "talk.mp4"
+    command = [sys.executable, "-m", "talkinghead", "generate", "--image", str(portrait("obama.jpg")), "--audio", str(wav),
+               "--text", text, "--framing", "head", "--size", f"{SIZE[0]}x{SIZE[1]}", "--workers", "2", "-o", str(out)]  # fmt: skip
+    first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    work = None
+    while time.monotonic() < deadline:
+        work = next((p for p in tmp_path.iterdir() if p.name.startswith(".talk.mp4.talkinghead-")), None)
+        if work is not None and any(p.name.startswith("chunk_") for p in work.iterdir()):
+            break
+        time.sleep(0.05)
+    assert work is not None, "the render never finished a chunk"
+    victims = _workers_of(first.pid)
+    assert victims, "no worker processes found"
+    os.kill(victims[0], signal.SIGKILL)
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 18, stderr
+    assert "run the same command again" in stderr
+    assert not out.exists()
+    kept = sorted(p.name for p in work.iterdir() if p.name.startswith("chunk_"))
+    assert kept
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert f"resuming: {len(kept)} of" in second.stderr
+    assert not work.exists()
+    # The resumed video is the one an uninterrupted render makes.
+    reference = chunked[0][2].video.path
+    for index, (a, b) in enumerate(zip(read_frames(out), read_frames(reference))):
+        assert np.array_equal(a, b), index
+    assert probe(out).n_frames == probe(reference).n_frames
