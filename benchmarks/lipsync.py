@@ -19,15 +19,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 
 import talkinghead
 from talkinghead.motion import BILABIALS, VISEMES, VOWELS
+
 from talkinghead.motion._visemes import expand_diphthongs
 from talkinghead.speech import Phone, load_audio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import joined_speech, peak_mb  # noqa: E402
 
 FPS = 25
 CLOSED = 0.8  # lip_close at or above this counts as lips together
@@ -101,27 +104,6 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
-def long_input(recordings: list[tuple[Path, str]], seconds: float, folder: Path) -> tuple[Path, str]:
-    """The recordings joined with 0.5 s pauses, looped to `seconds`, as one WAV and transcript."""
-    gap = np.zeros(8000, dtype=np.int16)
-    pieces, words, total = [], [], 0
-    while total < seconds * 16000:
-        for wav, text in recordings:
-            samples = load_audio(wav).samples
-            pieces += [samples, gap]
-            words.append(text)
-            total += len(samples) + len(gap)
-            if total >= seconds * 16000:
-                break
-    path = folder / f"joined-{int(seconds)}s.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(np.concatenate(pieces).tobytes())
-    return path, " ".join(words)
-
-
 def measure_in_child(wav: Path, text: str | None, recognizer: str, processes: int) -> dict:
     """Run one analysis in a fresh process so its peak memory is its own."""
     cmd = [sys.executable, __file__, "--child", str(wav), "--recognizer", recognizer, "--processes", str(processes)]
@@ -137,11 +119,10 @@ def child(wav: str, text: str | None, recognizer: str, processes: int) -> None:
     talkinghead.analyze(audio, text, fps=FPS, recognizer=recognizer, processes=processes)
     seconds = time.perf_counter() - start
     # VmHWM starts afresh at exec, where ru_maxrss keeps the forking parent's high-water mark.
-    status = Path("/proc/self/status").read_text()
-    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    peak = peak_mb()
     if processes > 1:
-        peak_kb += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"seconds": seconds, "duration_s": audio.duration, "peak_mb": peak_kb / 1024}))
+        peak += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "duration_s": audio.duration, "peak_mb": peak}))
 
 
 def main() -> None:
@@ -185,7 +166,7 @@ def main() -> None:
     speed = []
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in args.long:
-            wav, text = long_input(recordings, seconds, Path(tmp))
+            wav, text = joined_speech(recordings, seconds, Path(tmp))
             for mode, (use_text, recognizer) in MODES.items():
                 m = measure_in_child(wav, text if use_text else None, recognizer, 1)
                 speed.append({"input_s": round(m["duration_s"], 1), "mode": mode, "processes": 1, **m, "rtf": m["seconds"] / m["duration_s"]})

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import cv2
@@ -37,9 +34,11 @@ from talkinghead.portrait import triangle_areas
 from talkinghead.render import Renderer, RenderOptions, contact_sheet
 from talkinghead.speech import load_audio
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, joined_speech, machine, peak_mb, recordings  # noqa: E402
+
 FPS = 25
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 PORTRAITS = ["obama.jpg", "biden.jpg", "obama-1080p.jpg", "obama-240p.jpg", "two_people.jpg", "obama_partial_face.jpg"]
 STAGE_RECORDING = "librivox-0870"
 QUALITY_RECORDINGS = ["librivox-0870", "librivox-0890", "librivox-0920"]
@@ -51,16 +50,6 @@ TARGETS = {
     "closures_seen": (">=", 0.95), "gap_r_jaw_open": (">=", 0.9), "av_lag_frames": ("abs<=", 1),
     "ssim_outside": (">=", 0.97), "fold_overs": ("==", 0),
 }  # fmt: skip
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
-
-
-def peak_mb() -> float:
-    status = Path("/proc/self/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
 def recording(name: str) -> tuple[Path, str]:
@@ -116,28 +105,6 @@ def stage_speed(portrait: Path, framing: str, size: tuple[int, int], track, max_
 # --- 2. real-time factor and memory -----------------------------------------------------------
 
 
-def joined_input(seconds: float, folder: Path) -> tuple[Path, str]:
-    recordings = [recording(w.stem) for w in sorted((DATA / "speech").glob("*.wav"))]
-    gap = np.zeros(8000, dtype=np.int16)  # 0.5 s
-    pieces, words, total = [], [], 0
-    while total < seconds * 16000:
-        for wav, text in recordings:
-            samples = load_audio(wav).samples
-            pieces += [samples, gap]
-            words.append(text)
-            total += len(samples) + len(gap)
-            if total >= seconds * 16000:
-                break
-    path = folder / f"joined-{int(seconds)}s.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(np.concatenate(pieces).astype("<i2").tobytes())
-    (folder / f"joined-{int(seconds)}s.txt").write_text(" ".join(words))
-    return path, " ".join(words)
-
-
 def child(wav: str, out: str) -> None:
     text = Path(wav).with_suffix(".txt").read_text()
     start = time.perf_counter()
@@ -147,7 +114,8 @@ def child(wav: str, out: str) -> None:
 
 
 def rtf_run(seconds: float, tmp: Path) -> dict:
-    wav, _ = joined_input(seconds, tmp)
+    wav, text = joined_speech(recordings(), seconds, tmp)
+    wav.with_suffix(".txt").write_text(text)
     out = tmp / f"rtf-{int(seconds)}.mp4"
     proc = subprocess.run([sys.executable, __file__, "--child", str(wav), str(out)], check=True, capture_output=True, text=True)
     m = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
+import tempfile
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -15,8 +17,8 @@ import cv2
 import numpy as np
 
 from ._errors import InvalidOptionError, NoSpeechError, OutputError
-from ._longform import CHUNK_SECONDS, TRACK_FILE, ChunkJob, discard, fingerprint, render_chunks, work_dir_for
-from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, join_chunks, output_format, prefetch
+from ._longform import CHUNK_SECONDS, TRACK_FILE, VideoJob, discard, fingerprint, job_frames, render_chunks, work_dir_for
+from .media import EncodeOptions, EncodeResult, OverlayOptions, StagedOutputs, encode_video, join_chunks, output_format, overlay_audio, overlay_background, prefetch
 from .motion import MotionOptions, Track, synthesize_motion
 from .portrait import MAX_PIXELS, ImageSource, Rig, build_rig, detect_faces, load_image, person_matte, select_face
 from .render import Background, Renderer, RenderOptions, contact_sheet
@@ -94,6 +96,8 @@ def generate(
     max_duration: float = DEFAULT_MAX_DURATION_S,
     format: str | None = None,
     preview: str | os.PathLike | None = None,
+    over: str | os.PathLike | None = None,
+    over_options: OverlayOptions = OverlayOptions(),
     workers: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
@@ -102,8 +106,10 @@ def generate(
 
     The Track comes from `track` when given (its fps wins), else from analysing `audio` (with
     `text` as its transcript when known). `background` is "keep", "transparent", an RGB tuple or an
-    RGB image array. `preview` also writes a contact sheet PNG of telling frames. Nothing is
-    written when anything fails.
+    RGB image array. `over` lays the avatar over a background video, image or slide folder, placed
+    by `over_options` (see `media.overlay`): the output then takes the background's frame grid
+    and lasts as long as the longer layer. `preview` also writes a contact sheet PNG of telling
+    frames. Nothing is written when anything fails.
 
     Videos over two chunks (20 s) render in chunks, on `workers` processes (`None`: one per core),
     joined without re-encoding; an interrupted run, started again with the same arguments, reuses
@@ -114,13 +120,20 @@ def generate(
     """
     render_options = RenderOptions(framing=framing, size=size, background=background)
     fmt = output_format(output, format)  # a bad target fails before any work
-    encode_options = EncodeOptions(fps=track.fps if track else fps, quality=quality, alpha=render_options.alpha, format=fmt)
     workers = _workers(workers)
     samples = load_audio(audio, max_duration=max_duration)
-    chunked = (track.duration if track else samples.duration) > 2 * CHUNK_SECONDS
+    track_fps = track.fps if track else fps
+    avatar_frames = track.n_frames if track else max(1, round(samples.duration * track_fps))
+    # Laid over a background, the video runs on its frame grid for as long as the longer layer.
+    layer = overlay_background(over, fps=track_fps, duration=avatar_frames / track_fps) if over is not None else None
+    out_fps = layer.output_fps if layer is not None else track_fps
+    n_frames = max(math.ceil(avatar_frames * out_fps / track_fps - 1e-9), layer.frame_count(out_fps)) if layer is not None else avatar_frames
+    encode_options = EncodeOptions(fps=out_fps, quality=quality, alpha=render_options.alpha and layer is None, format=fmt)
+    chunked = n_frames > 2 * CHUNK_SECONDS * out_fps
     if chunked:
         job_inputs = (samples.samples.tobytes(), text or "", track.to_json() if track else "", _image_identity(image), repr(face),
-                      repr((fps, seed, expression, motion, recognizer, render_options, encode_options)), __version__)  # fmt: skip
+                      repr((fps, seed, expression, motion, recognizer, render_options, encode_options, over_options)),
+                      _path_identity(over) if over is not None else "", __version__)  # fmt: skip
         work_dir = work_dir_for(Path(output), fingerprint(job_inputs))
         if track is None and (work_dir / TRACK_FILE).exists():
             track = Track.from_json((work_dir / TRACK_FILE).read_bytes())
@@ -129,31 +142,37 @@ def generate(
     elif abs(track.duration - samples.duration) > 1.0 / track.fps + 0.05:
         log.warning("the track lasts %.2f s but the audio %.2f s; the video follows the track", track.duration, samples.duration)
     rig = image if isinstance(image, Rig) else prepare_portrait(image, face=face)
-    audio_source = audio if not hasattr(audio, "read") else samples_to_wav(samples)
-    if chunked:
-        # Rendered from the Track as saved, so a resumed run draws exactly what the first one did.
-        track = Track.from_json(track.to_json())
-        work_dir.mkdir(parents=True, exist_ok=True)
-        partial = work_dir / f"partial-{TRACK_FILE}"
-        partial.write_text(track.to_json())
-        partial.replace(work_dir / TRACK_FILE)
+    with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch:
+        audio_source = audio if not hasattr(audio, "read") else samples_to_wav(samples)
+        if layer is not None:
+            speech = Path(audio) if isinstance(audio, (str, os.PathLike)) else Path(scratch) / "speech.wav"
+            if not isinstance(audio, (str, os.PathLike)):
+                speech.write_bytes(samples_to_wav(samples))
+            audio_source = overlay_audio(over_options.audio, speech, layer, Path(scratch))
+        job = VideoJob(rig=rig, track=track, render=render_options, encode=encode_options, over=Path(over) if over is not None else None,
+                       over_options=over_options, n_frames=n_frames)  # fmt: skip
+        if chunked:
+            # Rendered from the Track as saved, so a resumed run draws exactly what the first one did.
+            track = Track.from_json(track.to_json())
+            job = replace(job, track=track)
+            work_dir.mkdir(parents=True, exist_ok=True)
+            partial = work_dir / f"partial-{TRACK_FILE}"
+            partial.write_text(track.to_json())
+            partial.replace(work_dir / TRACK_FILE)
 
-        def chunk_done(chunks_done: int, chunks_total: int, frames_done: int) -> None:
-            if on_chunk is not None:
-                on_chunk(chunks_done, chunks_total)
-            if on_progress is not None:
-                on_progress(frames_done, track.n_frames)
+            def chunk_done(chunks_done: int, chunks_total: int, frames_done: int) -> None:
+                if on_chunk is not None:
+                    on_chunk(chunks_done, chunks_total)
+                if on_progress is not None:
+                    on_progress(frames_done, n_frames)
 
-        paths = render_chunks(ChunkJob(rig=rig, track=track, render=render_options, encode=encode_options), work_dir, workers=workers, on_chunk=chunk_done)
-        sheet = contact_sheet(Renderer(rig, render_options), track) if preview else None
-        video = join_chunks(paths, output, audio=audio_source, options=encode_options)
-        discard(work_dir)
-    else:
-        renderer = Renderer(rig, render_options)
-        sheet = contact_sheet(renderer, track) if preview else None
-        frames = (renderer.render(track.frame(index)) for index in range(track.n_frames))
-        progress = (lambda i: on_progress(i + 1, track.n_frames)) if on_progress else None
-        video = encode_video(prefetch(frames), output, audio=audio_source, options=encode_options, on_frame=progress)
+            paths = render_chunks(job, work_dir, workers=workers, on_chunk=chunk_done)
+            video = join_chunks(paths, output, audio=audio_source, options=encode_options)
+            discard(work_dir)
+        else:
+            progress = (lambda i: on_progress(i + 1, n_frames)) if on_progress else None
+            video = encode_video(prefetch(job_frames(job)), output, audio=audio_source, options=encode_options, on_frame=progress)
+    sheet = contact_sheet(Renderer(rig, render_options), track) if preview else None
     preview_path = None
     if sheet is not None:
         with StagedOutputs() as outputs:
@@ -169,6 +188,14 @@ def _workers(workers: int | None) -> int:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidOptionError(f"workers must be a whole number of at least 1; got {workers!r}")
     return workers
+
+
+def _path_identity(path: str | os.PathLike) -> str:
+    """What identifies an overlay background for the resume fingerprint: its files' names, sizes
+    and modification times (a long slideshow video is too big to hash on every run)."""
+    path = Path(path)
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    return repr([(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()])
 
 
 def _image_identity(image: ImageSource | np.ndarray | Rig) -> bytes:

@@ -10,17 +10,21 @@ chunks and renders only the rest. The directory is removed once the video is com
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import math
 import multiprocessing
 import shutil
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
 
 from ._errors import RenderInterruptedError
-from .media import EncodeOptions, encode_chunk, prefetch
+from .media import EncodeOptions, OverlayOptions, composite_frames, encode_chunk, overlay_background, prefetch
 from .motion import Track
 from .portrait import Rig
 from .render import Renderer, RenderOptions
@@ -35,13 +39,43 @@ TRACK_FILE = "track.json"
 
 
 @dataclass(frozen=True)
-class ChunkJob:
-    """What every worker needs, sent to each once."""
+class VideoJob:
+    """Everything that decides a video's frames; sent once to each worker process.
+
+    With `over` (a background video, image or slide folder) the avatar is laid over it: the
+    output then runs on the background's frame grid (`encode.fps`) for as long as the longer of
+    the two, and avatar frame n shows the Track frame covering n / fps.
+    """
 
     rig: Rig
     track: Track
     render: RenderOptions
     encode: EncodeOptions
+    over: Path | None = None
+    over_options: OverlayOptions = OverlayOptions()
+    n_frames: int = 0  # output frames; 0: the Track's
+
+    @property
+    def total(self) -> int:
+        return self.n_frames or self.track.n_frames
+
+
+class _Frames:
+    """A job's frames in one process: the renderer (and the overlay background) made once."""
+
+    def __init__(self, job: VideoJob) -> None:
+        self.job = job
+        self.renderer = Renderer(job.rig, job.render)
+        self.background = overlay_background(job.over, fps=job.track.fps, duration=job.track.duration) if job.over else None
+
+    def __call__(self, first: int, end: int) -> Iterator[np.ndarray]:
+        job, track = self.job, self.job.track
+        if self.background is None:
+            return (self.renderer.render(track.frame(index)) for index in range(first, end))
+        fps = job.encode.fps
+        shown = min(end, math.ceil(track.n_frames * fps / track.fps - 1e-9))  # output frames the avatar covers
+        avatar = (self.renderer.render(track.frame(min(int(n * track.fps / fps + 1e-9), track.n_frames - 1))) for n in range(first, shown))
+        return itertools.islice(composite_frames(self.background.frames_at(fps, first), avatar, job.over_options), end - first)
 
 
 def plan_chunks(n_frames: int, fps: int, seconds: int = CHUNK_SECONDS) -> list[tuple[int, int]]:
@@ -63,27 +97,29 @@ def work_dir_for(output: Path, key: str) -> Path:
     return output.parent / f".{output.name.rstrip('/') or 'frames'}.talkinghead-{key}"
 
 
-_renderer: Renderer | None = None
-_job: ChunkJob | None = None
+_frames: _Frames | None = None  # this worker process's
 
 
-def _start_worker(job: ChunkJob) -> None:
-    global _renderer, _job
-    _job, _renderer = job, Renderer(job.rig, job.render)
+def _start_worker(job: VideoJob) -> None:
+    global _frames
+    _frames = _Frames(job)
 
 
 def _render_chunk(first: int, end: int, path: Path) -> int:
     """Render and encode one chunk under a temporary name, then move it into place."""
-    assert _renderer is not None and _job is not None, "worker not started"
     partial = path.with_name(f"partial-{path.name}")
-    frames = prefetch(_renderer.render(_job.track.frame(index)) for index in range(first, end))
-    n = encode_chunk(frames, partial, options=_job.encode)
+    n = encode_chunk(prefetch(_frames(first, end)), partial, options=_frames.job.encode)
     partial.replace(path)
     return n
 
 
+def job_frames(job: VideoJob) -> Iterator[np.ndarray]:
+    """All of a job's frames, made in this process (for videos too short to chunk)."""
+    return _Frames(job)(0, job.total)
+
+
 def render_chunks(
-    job: ChunkJob,
+    job: VideoJob,
     work_dir: Path,
     *,
     workers: int,
@@ -92,7 +128,7 @@ def render_chunks(
     """Every chunk of the job's Track as a file in `work_dir` (finished ones from an earlier run are
     kept). `on_chunk(chunks_done, chunks_total, frames_done)` runs as each chunk completes."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    chunks = plan_chunks(job.track.n_frames, job.track.fps)
+    chunks = plan_chunks(job.total, job.encode.fps)
     fmt = job.encode.format
     paths = [work_dir / f"chunk_{k:06d}{_CHUNK_SUFFIX[fmt]}" for k in range(len(chunks))]
     done = [path.exists() for path in paths]

@@ -16,7 +16,7 @@ from ..portrait import load_image
 from ..render import FRAMINGS
 from ..speech import DEFAULT_MAX_DURATION_S, RECOGNIZERS, load_audio
 from ._batch import add_batch_parser
-from ._overlay import add_overlay_parser
+from ._overlay import add_overlay_options, add_overlay_parser, overlay_options
 from ._portraits import add_portraits_parser
 from ._exit_codes import INTERNAL_ERROR, OK, exit_code
 from ._progress import ProgressBar
@@ -92,6 +92,8 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--face", type=_positive_int, help="which face to animate, numbered left to right (default: the largest)")
     p.add_argument("--recognizer", choices=RECOGNIZERS, default="words", help="without a transcript: recognise words then align (default) or phones")
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S, help="refuse audio longer than this many seconds (default 7200)")
+    p.add_argument("--over", metavar="VIDEO|IMAGE|FOLDER", help="lay the avatar over this background (as `overlay` does, one step); placed by the --over-* options")
+    add_overlay_options(p, prefix="over-")
     p.add_argument("--workers", type=_positive_int, help="render processes for videos over 20 s (default: every core)")
     p.add_argument("--preview", type=Path, help="also write a contact sheet PNG of telling frames (closures, widest openings, blinks, head poses)")
 
@@ -147,6 +149,8 @@ def run_generate(args: argparse.Namespace, *, progress: bool = True) -> Generate
         max_duration=args.max_duration,
         format=args.format,
         preview=args.preview,
+        over=args.over,
+        over_options=overlay_options(args),
         workers=args.workers or None,
         on_progress=bar,
         on_chunk=bar.chunks if bar else None,

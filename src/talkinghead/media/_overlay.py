@@ -251,26 +251,28 @@ def overlay(
     output_format(output, format)  # a bad target fails before any work
     avatar, background = Path(avatar), Path(background)
     avatar_layer = _video_layer(avatar, "avatar", alpha=True)
-    background_layer = _background_layer(background, avatar_layer)
-    fps = round(background_layer.fps)
+    background_layer = overlay_background(background, fps=avatar_layer.fps, duration=avatar_layer.duration)
+    fps = background_layer.output_fps
     encode_options = EncodeOptions(fps=fps, quality=quality, format=format)
-    total = max(_frames_before(layer.duration, fps) for layer in (avatar_layer, background_layer))
+    total = max(layer.frame_count(fps) for layer in (avatar_layer, background_layer))
     frames = composite_frames(background_layer.frames_at(fps), avatar_layer.frames_at(fps), options)
     progress = (lambda i: on_progress(i + 1, total)) if on_progress else None
-    layers = {"avatar": (avatar, avatar_layer), "background": (background, background_layer)}
     with tempfile.TemporaryDirectory(prefix="talkinghead-overlay-") as scratch:
-        audio = _audio_source(options.audio, layers, Path(scratch))
+        audio = overlay_audio(options.audio, avatar if avatar_layer.has_audio else None, background_layer, Path(scratch))
         return encode_video(prefetch(frames), output, audio=audio, options=encode_options, on_frame=progress)
 
 
-def _background_layer(path: Path, avatar: _Layer) -> _Layer:
-    """A video plays at its own rate; a slideshow or an image takes the avatar's."""
+def overlay_background(path: str | os.PathLike, *, fps: float, duration: float) -> _Layer:
+    """The background layer of an overlay whose avatar runs at `fps` for `duration` seconds: a
+    video plays at its own rate; a slideshow or an image takes the avatar's. Its `frames_at(fps,
+    start)` gives RGB frames on the grid n / fps from frame `start` on (a video seeks there)."""
+    path = Path(path)
     if path.is_dir():
-        slides = slideshow(path, avatar.duration)
-        return _Layer(lambda fps: _slideshow_frames(slides, fps), avatar.fps, sum(s for _, s in slides), False)
+        slides = slideshow(path, duration)
+        return _Layer(lambda grid, start=0: _slideshow_frames(slides, grid, start), fps, sum(s for _, s in slides), False, path)
     if _is_image(path):
         still = _load_still(path)
-        return _Layer(lambda fps: iter([still]), avatar.fps, 0.0, False)
+        return _Layer(lambda grid, start=0: iter([still]), fps, 0.0, False, path)
     return _video_layer(path, "background", alpha=False)
 
 
@@ -286,16 +288,26 @@ def _frames_before(t: float, fps: int) -> int:
 class _Layer:
     """One input: its frames on a grid of any fps, and what it spans."""
 
-    frames_at: Callable[[int], Iterator[np.ndarray]]  # arrays at the times n / fps
+    frames_at: Callable[..., Iterator[np.ndarray]]  # (fps, start=0): arrays at the times n / fps, n >= start
     fps: float
     duration: float  # seconds; 0 for a still image, which lasts as long as the avatar
     has_audio: bool
+    path: Path
+
+    @property
+    def output_fps(self) -> int:
+        """The whole frame rate an output on this layer's grid is written at."""
+        return max(round(self.fps), 1)
+
+    def frame_count(self, fps: int) -> int:
+        """How many frames of a grid at `fps` the layer spans (0 for a still image)."""
+        return _frames_before(self.duration, fps)
 
 
-def _on_grid(timed: Iterator[tuple[float, av.VideoFrame]], fps: int, last_length: float, alpha: bool) -> Iterator[np.ndarray]:
-    """The frame covering each time n / fps, from 0 until the last frame (lasting `last_length`)
-    ends; RGBA where `alpha` and the video has it, else RGB."""
-    n = 0
+def _on_grid(timed: Iterator[tuple[float, av.VideoFrame]], fps: int, last_length: float, alpha: bool, first: int = 0) -> Iterator[np.ndarray]:
+    """The frame covering each time n / fps, from n = `first` until the last frame (lasting
+    `last_length`) ends; RGBA where `alpha` and the video has it, else RGB."""
+    n = first
     pending: tuple[float, av.VideoFrame] | None = None  # the latest frame, shown until the next starts
     for start, frame in timed:
         if pending is not None:
@@ -314,19 +326,20 @@ def _repeat(frame: av.VideoFrame, n: int, stop: int, alpha: bool):
     return max(n, stop)
 
 
-def _timed_frames(path: Path, what: str) -> Iterator[tuple[float, av.VideoFrame]]:
-    """A video's decoded frames with their start, in seconds from the first frame's; the file is
-    opened on the thread that iterates."""
+def _timed_frames(path: Path, what: str, origin: int, start: float = 0.0) -> Iterator[tuple[float, av.VideoFrame]]:
+    """A video's decoded frames with their start, in seconds from `origin` (the first frame's
+    timestamp), from the last keyframe before `start` on; the file is opened on the thread that
+    iterates."""
     with _open_layer(path, what) as container:
         stream = container.streams.video[0]
         decoder = _video_decoder(stream)
         decoder.thread_type = "AUTO"
         unit = float(stream.time_base)  # decoders keep the packets' timestamps, in the stream's unit
-        origin = None
+        if start > 0:
+            container.seek(origin + int(start / unit), stream=stream, backward=True)
         try:
             for packet in container.demux(stream):
                 for frame in decoder.decode(packet if packet.size else None):
-                    origin = frame.pts if origin is None else origin
                     yield (frame.pts - origin) * unit, frame
         except av.FFmpegError as exc:
             raise VideoDecodeError(f"{what} {path}: cannot decode the video ({exc})") from exc
@@ -369,7 +382,8 @@ def _video_layer(path: Path, what: str, *, alpha: bool) -> _Layer:
             raise VideoDecodeError(f"{what} {path}: the video holds no frames")
         duration = float((end - first) * stream.time_base)
         has_audio = bool(container.streams.audio)
-    return _Layer(lambda fps: _on_grid(_timed_frames(path, what), fps, float(1 / rate), alpha), float(rate), duration, has_audio)
+    return _Layer(lambda grid, start=0: _on_grid(_timed_frames(path, what, first, start / grid), grid, float(1 / rate), alpha, start),
+                  float(rate), duration, has_audio, path)  # fmt: skip
 
 
 def _is_image(path: Path) -> bool:
@@ -449,15 +463,16 @@ def _read_durations(listing: Path) -> list[tuple[str, float]]:
     return slides
 
 
-def _slideshow_frames(slides: list[tuple[Path, float]], fps: int) -> Iterator[np.ndarray]:
-    """Each slide as the grid frames whose times it covers, fitted to the first slide's (even)
-    size; slides are decoded one at a time, when their turn comes."""
+def _slideshow_frames(slides: list[tuple[Path, float]], fps: int, first: int = 0) -> Iterator[np.ndarray]:
+    """Each slide as the grid frames whose times it covers, from frame `first` on, fitted to the
+    first slide's (even) size; slides are decoded one at a time, when their turn comes."""
     size = None
     start = 0.0
     for path, seconds in slides:
-        count = _frames_before(start + seconds, fps) - _frames_before(start, fps)
+        begin, end = _frames_before(start, fps), _frames_before(start + seconds, fps)
+        count = end - max(begin, first)
         start += seconds
-        if count == 0 and size is not None:
+        if count <= 0 and size is not None:
             continue
         image = _load_still(path)
         size = size or (image.shape[1], image.shape[0])
@@ -482,15 +497,16 @@ def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 # --- audio -------------------------------------------------------------------------------------
 
 
-def _audio_source(choice: str, layers: dict[str, tuple[Path, _Layer]], scratch: Path) -> Path | None:
-    """The file whose audio the output takes: a layer's own, a mix of both written to `scratch`,
-    or None. A chosen layer without audio is left out, with a warning."""
+def overlay_audio(choice: str, avatar_audio: Path | None, background: _Layer, scratch: Path) -> Path | None:
+    """The file whose audio the output takes (`choice` as OverlayOptions.audio): the avatar's
+    (`avatar_audio`, None when it has none), the background's, a mix of both written to
+    `scratch`, or None. A chosen layer without audio is left out, with a warning."""
     wanted = ["avatar", "background"] if choice == "mix" else [choice]
+    sources = {"avatar": avatar_audio, "background": background.path if background.has_audio else None}
     chosen = []
     for name in wanted:
-        path, layer = layers[name]
-        if layer.has_audio:
-            chosen.append(path)
+        if sources[name] is not None:
+            chosen.append(sources[name])
         else:
             log.warning("the %s has no audio; the output %s", name, "takes the other's only" if choice == "mix" else "is silent")
     if len(chosen) < 2:
