@@ -131,10 +131,10 @@ def generate(
     encode_options = EncodeOptions(fps=out_fps, quality=quality, alpha=render_options.alpha and layer is None, format=fmt)
     chunked = n_frames > 2 * CHUNK_SECONDS * out_fps
     if chunked:
-        job_inputs = (samples.samples.tobytes(), text or "", track.to_json() if track else "", _image_identity(image), repr(face),
-                      repr((fps, seed, expression, motion, recognizer, render_options, encode_options, over_options)),
-                      _path_identity(over) if over is not None else "", __version__)  # fmt: skip
-        work_dir = work_dir_for(Path(output), fingerprint(job_inputs))
+        key = fingerprint((samples.samples.tobytes(), text or "", track.to_json() if track else "", _image_identity(image), repr(face),
+                           repr((fps, seed, expression, motion, recognizer, render_options, encode_options, over_options)),
+                           _path_identity(over) if over is not None else "", __version__))  # fmt: skip
+        work_dir = work_dir_for(Path(output), key)
         if track is None and (work_dir / TRACK_FILE).exists():
             track = Track.from_json((work_dir / TRACK_FILE).read_bytes())
     if track is None:

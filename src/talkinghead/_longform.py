@@ -66,7 +66,7 @@ class _Frames:
     def __init__(self, job: VideoJob) -> None:
         self.job = job
         self.renderer = Renderer(job.rig, job.render)
-        self.background = overlay_background(job.over, fps=job.track.fps, duration=job.track.duration) if job.over else None
+        self.background = overlay_background(job.over, fps=job.track.fps, duration=job.track.n_frames / job.track.fps) if job.over else None
 
     def __call__(self, first: int, end: int) -> Iterator[np.ndarray]:
         job, track = self.job, self.job.track
@@ -105,12 +105,17 @@ def _start_worker(job: VideoJob) -> None:
     _frames = _Frames(job)
 
 
-def _render_chunk(first: int, end: int, path: Path) -> int:
+def _write_chunk(frames: _Frames, first: int, end: int, path: Path) -> int:
     """Render and encode one chunk under a temporary name, then move it into place."""
     partial = path.with_name(f"partial-{path.name}")
-    n = encode_chunk(prefetch(_frames(first, end)), partial, options=_frames.job.encode)
+    n = encode_chunk(prefetch(frames(first, end)), partial, options=frames.job.encode)
     partial.replace(path)
     return n
+
+
+def _render_chunk(first: int, end: int, path: Path) -> int:
+    """A worker process's task: one chunk, with the frame maker `_start_worker` made."""
+    return _write_chunk(_frames, first, end, path)
 
 
 def job_frames(job: VideoJob) -> Iterator[np.ndarray]:
@@ -125,8 +130,8 @@ def render_chunks(
     workers: int,
     on_chunk: Callable[[int, int, int], None] | None = None,
 ) -> list[Path]:
-    """Every chunk of the job's Track as a file in `work_dir` (finished ones from an earlier run are
-    kept). `on_chunk(chunks_done, chunks_total, frames_done)` runs as each chunk completes."""
+    """Every chunk of the job's video as a file in `work_dir` (finished ones from an earlier run
+    are kept). `on_chunk(chunks_done, chunks_total, frames_done)` runs as each chunk completes."""
     work_dir.mkdir(parents=True, exist_ok=True)
     chunks = plan_chunks(job.total, job.encode.fps)
     fmt = job.encode.format
@@ -147,9 +152,9 @@ def render_chunks(
         on_chunk(sum(done), len(chunks), frames_done)
     todo = [k for k, ok in enumerate(done) if not ok]
     if workers <= 1 or len(todo) <= 1:
-        _start_worker(job)
+        frames = _Frames(job)
         for k in todo:
-            _render_chunk(*chunks[k], paths[k])
+            _write_chunk(frames, *chunks[k], paths[k])
             finished(k)
         return paths
     # Spawned, not forked: the parent has run MediaPipe's threads, which a fork would not carry.
