@@ -134,71 +134,63 @@ def encode_video(
     has gone to the encoder. Nothing is left at `target`, or beside it, when anything fails.
     """
     fmt = output_format(target, options.format)
-    if fmt == "mp4" and options.alpha:
-        raise InvalidOptionError("mp4 (H.264) cannot store alpha: choose webm, mov or png for transparent video")
     target = Path(target)
     if fmt == "png":
         _check_replaceable(target)
-    channels = 4 if options.alpha else 3
     with ExitStack() as stack:
         # The audio source is opened first, so a missing or undecodable file fails before any encoding.
         source = stack.enter_context(open_audio(audio)) if audio is not None else None
-        sink: _Sink | None = None
-        n = 0
-        for frame in frames:
-            if sink is None:
-                height, width = _check_frame(frame, 0, None, channels)
-                if fmt in ("mp4", "webm") and (width % 2 or height % 2):
-                    raise InvalidOptionError(
-                        f"{fmt} needs an even width and height (its colour planes are half size); "
-                        f"the frames are {width}x{height}: crop or pad them by a pixel"
-                    )
-                # Outputs open only now, sized by the first frame.
-                sink = _Sink(stack, target, fmt, options, width, height, source)
-            else:
-                _check_frame(frame, n, (height, width), channels)
-            sink.add(frame, n)
-            n += 1
-            if on_frame is not None:
-                on_frame(n - 1)
-        if sink is None:
-            raise InvalidOptionError("no frames to encode: a video needs at least one frame")
-        sink.finish()
-    return EncodeResult(
-        path=target,
-        format=fmt,
-        n_frames=n,
-        duration=n / options.fps,
-        width=width,
-        height=height,
-        has_audio=audio is not None,
-        has_alpha=options.alpha,
-    )
+        n, width, height = _encode_frames(stack, frames, target, fmt, options, source, on_frame=on_frame)
+    return EncodeResult(path=target, format=fmt, n_frames=n, duration=n / options.fps, width=width, height=height,
+                        has_audio=audio is not None, has_alpha=options.alpha)  # fmt: skip
 
 
 def encode_chunk(frames: Iterable[np.ndarray], target: str | os.PathLike, *, options: EncodeOptions) -> int:
     """Encode frames as one piece of a longer video, for `join_chunks`: video only, starting on a
     keyframe, no B-frames. The piece is written under a temporary name and renamed when complete;
     returns its number of frames."""
-    fmt = output_format(target, options.format)
-    channels = 4 if options.alpha else 3
-    target = Path(target)
     with ExitStack() as stack:
-        sink: _Sink | None = None
-        size: tuple[int, int] | None = None
-        n = 0
-        for frame in frames:
-            if sink is None:
-                size = _check_frame(frame, 0, None, channels)
-                sink = _Sink(stack, target, fmt, options, size[1], size[0], None, chunk=True)
-            else:
-                _check_frame(frame, n, size, channels)
-            sink.add(frame, n)
-            n += 1
-        if sink is None:
-            raise InvalidOptionError("no frames to encode: a chunk needs at least one frame")
-        sink.finish()
+        n, _, _ = _encode_frames(stack, frames, Path(target), output_format(target, options.format), options, None, chunk=True)
     return n
+
+
+def _encode_frames(
+    stack: ExitStack,
+    frames: Iterable[np.ndarray],
+    target: Path,
+    fmt: str,
+    options: EncodeOptions,
+    source: tuple[InputContainer, str] | None,
+    *,
+    chunk: bool = False,
+    on_frame: Callable[[int], None] | None = None,
+) -> tuple[int, int, int]:
+    """Check and encode every frame into a sink opened on the first one (sized by it); returns
+    the number of frames, their width and height."""
+    if fmt == "mp4" and options.alpha:
+        raise InvalidOptionError("mp4 (H.264) cannot store alpha: choose webm, mov or png for transparent video")
+    channels = 4 if options.alpha else 3
+    sink: _Sink | None = None
+    n = 0
+    for frame in frames:
+        if sink is None:
+            height, width = _check_frame(frame, 0, None, channels)
+            if fmt in ("mp4", "webm") and (width % 2 or height % 2):
+                raise InvalidOptionError(
+                    f"{fmt} needs an even width and height (its colour planes are half size); "
+                    f"the frames are {width}x{height}: crop or pad them by a pixel"
+                )
+            sink = _Sink(stack, target, fmt, options, width, height, source, chunk=chunk)
+        else:
+            _check_frame(frame, n, (height, width), channels)
+        sink.add(frame, n)
+        n += 1
+        if on_frame is not None:
+            on_frame(n - 1)
+    if sink is None:
+        raise InvalidOptionError("no frames to encode: a video needs at least one frame")
+    sink.finish()
+    return n, width, height
 
 
 def join_chunks(chunks: Sequence[str | os.PathLike], target: str | os.PathLike, *, audio: AudioSource | None = None, options: EncodeOptions = EncodeOptions()) -> EncodeResult:
@@ -212,13 +204,16 @@ def join_chunks(chunks: Sequence[str | os.PathLike], target: str | os.PathLike, 
         raise InvalidOptionError("no chunks to join: a video needs at least one frame")
     with ExitStack() as stack:
         source = stack.enter_context(open_audio(audio)) if audio is not None else None
-        pieces = [stack.enter_context(_open_input(Path(chunk))) for chunk in chunks]
-        first = pieces[0].streams.video[0]
-        width, height = first.codec_context.width, first.codec_context.height
-        sink = _Sink(stack, target, fmt, options, width, height, source, template=first)
+        # The first chunk's stream is the template; chunks are then opened one at a time (an
+        # hour holds hundreds of them).
+        first = stack.enter_context(_open_input(Path(chunks[0])))
+        template = first.streams.video[0]
+        width, height = template.codec_context.width, template.codec_context.height
+        sink = _Sink(stack, target, fmt, options, width, height, source, template=template)
         n = 0
-        for piece in pieces:
-            n += sink.add_chunk(piece, n)
+        for chunk in chunks:
+            with _open_input(Path(chunk)) as piece:
+                n += sink.add_chunk(piece, n)
         sink.finish()
     return EncodeResult(path=target, format=fmt, n_frames=n, duration=n / options.fps, width=width, height=height,
                         has_audio=audio is not None, has_alpha=options.alpha)  # fmt: skip
