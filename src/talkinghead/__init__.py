@@ -4,6 +4,8 @@ from ._api import GenerateResult, analyze, generate, prepare_portrait
 from ._errors import (
     AudioDecodeError,
     AudioTooLongError,
+    AuthenticationError,
+    ConflictError,
     EmptyAudioError,
     FaceCutError,
     FaceTooSmallError,
@@ -13,11 +15,16 @@ from ._errors import (
     InvalidOptionError,
     NoFaceError,
     NoSpeechError,
+    NotFoundError,
     OutputError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
     RenderInterruptedError,
     TalkingHeadError,
     TrackFormatError,
     TranscriptError,
+    UnsupportedMediaError,
     VideoDecodeError,
 )
 from .motion import Track
@@ -56,4 +63,11 @@ __all__ = [
     "prepare_portrait",
     "render_frames",
     "load_audio",
+    "AuthenticationError",
+    "ConflictError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnsupportedMediaError",
 ]

@@ -68,3 +68,36 @@ class VideoDecodeError(TalkingHeadError):
 class RenderInterruptedError(TalkingHeadError):
     """A chunked render stopped before its end (a worker process died); the finished chunks are
     kept, and the same command run again resumes from them."""
+
+
+class AuthenticationError(TalkingHeadError):
+    """No API key was given where one is required."""
+
+
+class PermissionDeniedError(TalkingHeadError):
+    """The API key given is unknown or revoked."""
+
+
+class RateLimitError(TalkingHeadError):
+    """The caller's request rate is over its key's limit; `retry_after` says when to try again (s)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PayloadTooLargeError(TalkingHeadError):
+    """A request body or upload is over the service's size cap."""
+
+
+class UnsupportedMediaError(TalkingHeadError):
+    """A request carries content of a type the service does not take."""
+
+
+class NotFoundError(TalkingHeadError):
+    """A job, portrait or key does not exist (or belongs to someone else)."""
+
+
+class ConflictError(TalkingHeadError):
+    """The request clashes with the state of what it names: a job's result before the job has
+    succeeded, or an idempotency key reused with a different request."""

@@ -24,6 +24,13 @@ EXIT_CODES: dict[type[e.TalkingHeadError], int] = {
     e.FaceCutError: 15,
     e.VideoDecodeError: 17,
     e.RenderInterruptedError: 18,
+    e.NotFoundError: 19,
+    e.AuthenticationError: 20,
+    e.PermissionDeniedError: 21,
+    e.RateLimitError: 22,
+    e.PayloadTooLargeError: 23,
+    e.UnsupportedMediaError: 24,
+    e.ConflictError: 25,
 }
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .. import __version__
 from .._api import GenerateResult, analyze, generate
-from .._errors import InputNotFoundError, TalkingHeadError, TrackFormatError, TranscriptError
+from .._errors import InputNotFoundError, InvalidOptionError, TalkingHeadError, TrackFormatError, TranscriptError
+from .._values import parse_colour, parse_size
 from ..media import OUTPUT_FORMATS, StagedOutputs
 from ..motion import EXPRESSIONS, FRAME_RATES, Track, rhubarb_json, rhubarb_tsv
 from ..portrait import load_image
@@ -18,9 +19,9 @@ from ..speech import DEFAULT_MAX_DURATION_S, RECOGNIZERS, load_audio
 from ._batch import add_batch_parser
 from ._overlay import add_overlay_options, add_overlay_parser, overlay_options
 from ._portraits import add_portraits_parser
+from ._service import add_service_parsers
 from ._exit_codes import INTERNAL_ERROR, OK, exit_code
 from ._progress import ProgressBar
-from ._values import parse_colour
 
 FORMATS = ("json", "rhubarb-tsv", "rhubarb-json")
 
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     add_batch_parser(commands)
     add_overlay_parser(commands)
     add_portraits_parser(commands)
+    add_service_parsers(commands)
     return parser
 
 
@@ -100,12 +102,9 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool) -> None:
 
 def _size(text: str) -> tuple[int, int]:
     try:
-        w, h = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be WIDTHxHEIGHT, e.g. 512x512") from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise argparse.ArgumentTypeError("width and height must be between 16 and 8192")
-    return w, h
+        return parse_size(text)
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_background(text: str):

@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from .._errors import InvalidOptionError
+from .._values import parse_colour
 from ..media import OUTPUT_FORMATS, OVERLAY_AUDIO, OVERLAY_POSITIONS, OVERLAY_SHAPES, OverlayOptions, overlay
 from ._exit_codes import OK
 from ._progress import ProgressBar
-from ._values import parse_colour
 
 _DEFAULTS = OverlayOptions()
 

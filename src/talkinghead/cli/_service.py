@@ -1,0 +1,187 @@
+"""`talkinghead serve`, `worker` and `keys`: the job service from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from .._errors import InvalidOptionError
+from ..service import ServiceConfig, parse_bytes, parse_duration, parse_rate
+from ._exit_codes import OK
+
+_DEFAULTS = ServiceConfig()
+
+
+def _typed(parse, what: str):
+    def convert(text: str):
+        try:
+            return parse(text, what)
+        except InvalidOptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _add_store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", default=os.environ.get("TALKINGHEAD_DATABASE_URL", _DEFAULTS.database_url),
+                   help="sqlite:///PATH or postgresql://USER@HOST/DB (env TALKINGHEAD_DATABASE_URL; default %(default)s)")  # fmt: skip
+    p.add_argument("--storage", type=Path, default=Path(os.environ.get("TALKINGHEAD_STORAGE", _DEFAULTS.storage)),
+                   help="folder for uploads and results; shared by every server and worker of one database (env TALKINGHEAD_STORAGE; default %(default)s)")  # fmt: skip
+
+
+def _add_worker_options(p: argparse.ArgumentParser) -> None:
+    _add_store_options(p)
+    p.add_argument("--retention", type=_typed(parse_duration, "--retention"), default=_DEFAULTS.retention,
+                   help="how long finished results are kept, e.g. 30m, 6h, 2d (default 6h)")  # fmt: skip
+    p.add_argument("--max-storage", type=_typed(parse_bytes, "--max-storage"), default=_DEFAULTS.max_storage,
+                   help="bytes of results kept; beyond it the oldest expire early (default 20G)")  # fmt: skip
+    p.add_argument("--lease", type=_typed(parse_duration, "--lease"), default=_DEFAULTS.lease,
+                   help="a running job whose worker is silent this long is requeued (default 20s)")  # fmt: skip
+    p.add_argument("--max-attempts", type=int, default=_DEFAULTS.max_attempts, help="runs a job gets when its workers die (default 3)")
+    p.add_argument("--webhook-allow-private", action="store_true", help="let webhooks reach loopback and private network addresses")
+    p.add_argument("--public-url", default="", help="this service's address as clients see it, for URLs in webhook bodies")
+
+
+def add_service_parsers(commands) -> None:
+    serve = commands.add_parser("serve", help="run the HTTP job service (API, render workers, sweeper)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=8000, help="default %(default)s")
+    serve.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="render processes started with the server; 0 for an API-only server (default: one per core)")
+    serve.add_argument("--no-auth", action="store_true", help="no API keys: every caller is one anonymous owner (for a private network)")
+    serve.add_argument("--max-upload", type=_typed(parse_bytes, "--max-upload"), default=_DEFAULTS.max_upload, help="largest request body (default 200M)")
+    serve.add_argument("--sync-max-audio", type=_typed(parse_duration, "--sync-max-audio"), default=_DEFAULTS.sync_max_audio,
+                       help="longest audio POST /v1/generate renders while the caller waits (default 60s)")  # fmt: skip
+    _add_worker_options(serve)
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run render workers against a service's database and storage")
+    worker.add_argument("--workers", type=int, default=1, help="render processes (default %(default)s)")
+    _add_worker_options(worker)
+    worker.set_defaults(run=_worker)
+
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="make a key; it is printed once and stored only as a hash")
+    create.add_argument("--name", required=True, help="who or what the key is for")
+    create.add_argument("--rate", type=_typed(parse_rate, "--rate"), default=60.0, help="requests that create work, e.g. 60/min, 2/s (default 60/min)")
+    create.add_argument("--concurrency", type=int, default=2, help="jobs of this key rendering at once (default %(default)s)")
+    create.add_argument("--max-audio", type=_typed(parse_duration, "--max-audio"), default=3600.0, help="longest audio per job, e.g. 10m, 1h (default 1h)")
+    _add_store_options(create)
+    create.set_defaults(run=_keys_create)
+    listing = actions.add_parser("list", help="the keys, with their limits (never the keys themselves)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    _add_store_options(listing)
+    listing.set_defaults(run=_keys_list)
+    revoke = actions.add_parser("revoke", help="revoke a key by id or name")
+    revoke.add_argument("key", help="the key's id (key_...) or its name")
+    _add_store_options(revoke)
+    revoke.set_defaults(run=_keys_revoke)
+
+
+def _config(args: argparse.Namespace, **extra) -> ServiceConfig:
+    return ServiceConfig(
+        database_url=args.database_url,
+        storage=args.storage,
+        workers=args.workers,
+        retention=args.retention,
+        max_storage=args.max_storage,
+        lease=args.lease,
+        max_attempts=args.max_attempts,
+        webhook_allow_private=args.webhook_allow_private,
+        public_url=args.public_url,
+        **extra,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from ..service import create_app, list_keys
+
+    public_url = args.public_url or f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    config = _config(args, auth=not args.no_auth, max_upload=args.max_upload, sync_max_audio=args.sync_max_audio)
+    config = ServiceConfig(**{**asdict(config), "public_url": public_url})
+    logging.getLogger("talkinghead").setLevel(logging.INFO)
+    app = create_app(config)
+    if config.auth and not list_keys(app.state.store.db):
+        print("talkinghead: no API keys yet; make one with: talkinghead keys create --name NAME "
+              f"--database-url {config.database_url}", file=sys.stderr)  # fmt: skip
+    print(f"talkinghead: serving on {public_url} (docs at {public_url}/docs), database {config.database_url}, "
+          f"storage {config.storage}, {config.workers} render worker(s)", file=sys.stderr)  # fmt: skip
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10)
+    return OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from ..service import open_store
+    from ..service._worker import Housekeeper, WorkerPool
+
+    logging.getLogger("talkinghead").setLevel(logging.INFO)
+    config = _config(args)
+    store = open_store(config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    keeper = Housekeeper(config, store, stop=stop).start()
+    pool = WorkerPool(config, store).start()
+    print(f"talkinghead: {config.workers} render worker(s) on {config.database_url}", file=sys.stderr)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        pool.stop()
+        keeper.join(timeout=5)
+    return OK
+
+
+def _database(args: argparse.Namespace):
+    from ..service import Database
+
+    return Database(args.database_url)
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from ..service import create_key
+
+    made = create_key(_database(args), name=args.name, rate_per_min=args.rate, concurrency=args.concurrency, max_audio=args.max_audio)
+    key = made.key
+    print(f"id:             {key.id}")
+    print(f"name:           {key.name}")
+    print(f"key:            {made.secret}")
+    print(f"webhook secret: {key.webhook_secret}")
+    print(f"limits:         {key.rate_per_min:g}/min, {key.concurrency} at once, audio up to {key.max_audio:g} s")
+    print("the key is shown only now: store it safely", file=sys.stderr)
+    return OK
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from ..service import list_keys
+
+    keys = list_keys(_database(args))
+    if args.json:
+        print(json.dumps([{k: v for k, v in asdict(key).items() if k != "webhook_secret"} for key in keys], indent=2))
+        return OK
+    print(f"{'id':<17} {'name':<20} {'prefix':<11} {'rate/min':>8} {'conc':>4} {'max audio':>9}  state")
+    for key in keys:
+        state = "revoked" if key.revoked_at else "live"
+        print(f"{key.id:<17} {key.name[:20]:<20} {key.prefix:<11} {key.rate_per_min:>8g} {key.concurrency:>4} {key.max_audio:>8g}s  {state}")
+    return OK
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from ..service import revoke_key
+
+    key = revoke_key(_database(args), args.key)
+    print(f"revoked {key.id} ({key.name})")
+    return OK

@@ -1,0 +1,74 @@
+"""Service settings, and the human forms they are written in (6h, 20G, 60/min)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._errors import InvalidOptionError
+
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_duration(text: str | float, what: str = "duration") -> float:
+    """Seconds from `90`, `90s`, `15m`, `6h` or `2d`."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*", str(text))
+    if not match:
+        raise InvalidOptionError(f"{what} must be a number with an optional unit (s, m, h, d), e.g. 6h; got {text!r}")
+    return float(match.group(1)) * _SECONDS[match.group(2) or "s"]
+
+
+def parse_bytes(text: str | int, what: str = "size") -> int:
+    """Bytes from `500M`, `20G`, `1T` (binary units) or a plain number."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtKMGT]?)i?[bB]?\s*", str(text))
+    if not match:
+        raise InvalidOptionError(f"{what} must be a number of bytes with an optional unit (K, M, G, T), e.g. 20G; got {text!r}")
+    return int(float(match.group(1)) * _BYTES[match.group(2).lower()])
+
+
+def parse_rate(text: str, what: str = "rate") -> float:
+    """Requests per minute from `60/min`, `2/s`, `1000/h` or a plain per-minute number."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute|h|hour))?\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise InvalidOptionError(f"{what} must be a positive count per s, min or h, e.g. 60/min; got {text!r}")
+    per = {"s": 1, "sec": 1, "second": 1, "h": 3600, "hour": 3600}.get(match.group(2) or "min", 60)
+    return float(match.group(1)) * 60.0 / per
+
+
+DEFAULT_HOME = Path("talkinghead-data")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """Everything `serve` and `worker` are told; the defaults need no setup at all."""
+
+    database_url: str = f"sqlite:///{DEFAULT_HOME / 'service.db'}"
+    storage: Path = DEFAULT_HOME / "files"
+    workers: int = 1  # render processes started by `serve`
+    auth: bool = True  # False: no keys, every caller is the one anonymous owner
+    retention: float = 6 * 3600.0  # seconds a finished job's files are kept
+    max_storage: int = 20 << 30  # bytes of results kept; the oldest expire first beyond it
+    max_upload: int = 200 << 20  # bytes in one request body
+    max_image_pixels: int = 40_000_000
+    sync_max_audio: float = 60.0  # seconds of audio `POST /v1/generate` renders while the caller waits
+    sync_timeout: float = 600.0
+    default_max_audio: float = 3600.0  # per-job audio cap with no key (auth off)
+    lease: float = 20.0  # seconds a running job stays claimed without a heartbeat
+    max_attempts: int = 3  # runs a job gets when its workers keep dying
+    poll_interval: float = 0.2  # seconds between queue polls of an idle worker
+    webhook_allow_private: bool = False  # let webhooks reach loopback and private addresses
+    webhook_attempts: int = 8  # tries before a webhook is given up
+    webhook_backoff: float = 5.0  # seconds before the first retry; doubled each time
+    webhook_timeout: float = 10.0
+    public_url: str = ""  # the service's own address, for the URLs inside webhook bodies
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise InvalidOptionError("workers must be 0 or more")
+        if self.max_attempts < 1:
+            raise InvalidOptionError("max attempts must be at least 1")
+        for name in ("retention", "lease", "sync_max_audio", "poll_interval"):
+            if getattr(self, name) <= 0:
+                raise InvalidOptionError(f"{name} must be positive")

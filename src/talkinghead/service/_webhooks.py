@@ -1,0 +1,145 @@
+"""Webhooks: signed POSTs of a finished job, retried with exponential backoff.
+
+The signature header is `X-Talkinghead-Signature: t=<unix time>,v1=<hex>`, where the hex is
+HMAC-SHA256 under the key's webhook secret of `<t>.<body>` (the scheme Stripe uses: the time inside
+the signed text stops replays). Addresses are resolved and checked before each attempt, and the
+connection goes to the address that was checked, so a name cannot be re-pointed at a private
+address between the check and the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+from urllib.parse import urlsplit
+
+from .._errors import InvalidOptionError
+from ._db import Database
+
+log = logging.getLogger("talkinghead.service")
+
+SIGNATURE_HEADER = "X-Talkinghead-Signature"
+PENDING, DELIVERED, GAVE_UP = "pending", "delivered", "failed"
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify_signature(secret: str, body: bytes, header: str, *, tolerance: float = 300.0, now: float | None = None) -> bool:
+    """True when `header` signs `body` under `secret` and was made within `tolerance` seconds."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, body, timestamp), header)
+
+
+def resolve_webhook(url: str, *, allow_private: bool) -> tuple[str, int, str]:
+    """(host, port, address) for an http(s) URL whose every address is public, unless private
+    ones are allowed; InvalidOptionError says why a URL is refused."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidOptionError(f"webhook_url must be an http:// or https:// URL; got {url!r}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        raise InvalidOptionError(f"webhook_url host {parts.hostname!r} does not resolve ({exc})") from exc
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if not ip.is_global or ip.is_multicast:
+                raise InvalidOptionError(
+                    f"webhook_url {parts.hostname!r} resolves to {address}, a private, loopback or reserved address; "
+                    "the service refuses those unless started with --webhook-allow-private"
+                )
+    return parts.hostname, port, addresses[0]
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float) -> int:
+    """POST once; the HTTP status, or an exception for a refused or unreachable address."""
+    host, port, address = resolve_webhook(url, allow_private=allow_private)
+    parts = urlsplit(url)
+    connection_class = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    connection = connection_class(host, port, address, timeout)
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
+        response = connection.getresponse()
+        response.read(65536)
+        return response.status
+    finally:
+        connection.close()
+
+
+def deliver_due(db: Database, *, allow_private: bool, timeout: float, attempts: int, backoff: float, limit: int = 16) -> int:
+    """Send the webhooks that are due; returns how many were sent successfully. Each is claimed
+    first (its next try pushed past the timeout), so processes sharing the table never send one
+    twice at once."""
+    now = time.time()
+    with db.transaction() as tx:
+        due = tx.execute(
+            f"SELECT id, job_id, url, body, secret, attempts FROM deliveries WHERE status = ? AND next_at <= ? ORDER BY next_at LIMIT ?"
+            f"{tx.lock_rows(skip_locked=True)}",
+            (PENDING, now, limit),
+        ).all()
+        for row in due:
+            tx.execute("UPDATE deliveries SET next_at = ?, attempts = attempts + 1 WHERE id = ?", (now + timeout + 5.0, row[0]))
+    sent = 0
+    for delivery_id, job_id, url, body, secret, tried in due:
+        payload = body.encode()
+        headers = {SIGNATURE_HEADER: sign(secret, payload, int(time.time())), "X-Talkinghead-Delivery": delivery_id, "User-Agent": "talkinghead-webhooks"}
+        try:
+            status = post(url, payload, headers, allow_private=allow_private, timeout=timeout)
+            error = None if 200 <= status < 300 else f"HTTP {status}"
+        except (OSError, http.client.HTTPException, InvalidOptionError) as exc:
+            error = str(exc) or type(exc).__name__
+        tried += 1
+        with db.transaction() as tx:
+            if error is None:
+                tx.execute("UPDATE deliveries SET status = ?, delivered_at = ?, last_error = NULL WHERE id = ?", (DELIVERED, time.time(), delivery_id))
+                sent += 1
+            elif tried >= attempts:
+                tx.execute("UPDATE deliveries SET status = ?, last_error = ? WHERE id = ?", (GAVE_UP, error, delivery_id))
+                log.warning("webhook for %s to %s failed %d times, giving up: %s", job_id, url, tried, error)
+            else:
+                # 1, 2, 4, 8... times the base backoff, capped at an hour.
+                retry_in = min(backoff * 2 ** (tried - 1), 3600.0)
+                tx.execute("UPDATE deliveries SET next_at = ?, last_error = ? WHERE id = ?", (time.time() + retry_in, error, delivery_id))
+    return sent
+
+
+def delivery_counts(db: Database) -> dict[str, int]:
+    with db.transaction(write=False) as tx:
+        return dict(tx.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").all())

@@ -1,0 +1,278 @@
+"""Render workers: claim a job, run it through `talkinghead.generate`, record the outcome.
+
+A worker holds one job at a time. A heartbeat thread renews the job's lease and records progress;
+when the renewal fails (the job was canceled, or reclaimed after a lapse) the render is abandoned
+at the next frame. A housekeeper (in `serve` and in every standalone `worker`) requeues lapsed
+jobs, expires results, removes orphaned files and sends due webhooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._api import generate
+from .._errors import TalkingHeadError
+from ._config import ServiceConfig
+from ._db import Database
+from ._http import http_error
+from ._jobs import Job, JobStore, worker_identity
+from ._options import generate_kwargs, output_suffix
+from ._portraits import load_rig
+from ._webhooks import deliver_due
+
+log = logging.getLogger("talkinghead.service")
+
+RESULT_STEM = "video"
+PREVIEW_NAME = "preview.png"
+
+
+class _Abandon(Exception):
+    """Raised inside the render to stop it: the job is no longer ours, or the worker is stopping."""
+
+
+@dataclass
+class _Current:
+    job: Job
+    frames_done: int = 0
+    frames_total: int = 0
+    lost: bool = False
+
+
+def open_store(config: ServiceConfig, db: Database | None = None) -> JobStore:
+    db = db or Database(config.database_url)
+    return JobStore(db, config.storage, max_attempts=config.max_attempts, public_url=config.public_url, anonymous_secret=anonymous_secret(config))
+
+
+def anonymous_secret(config: ServiceConfig) -> str:
+    """The webhook secret of jobs sent without a key: made once, kept in the storage folder."""
+    path = Path(config.storage) / "webhook-secret"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".webhook-secret.{secrets.token_hex(4)}")
+        staged.write_text("whsec_" + secrets.token_urlsafe(24))
+        staged.replace(path) if not path.exists() else staged.unlink()
+    return path.read_text().strip()
+
+
+class Worker:
+    """One render worker. `run()` loops until `stop` is set."""
+
+    def __init__(self, config: ServiceConfig, *, worker_id: str | None = None, stop: threading.Event | None = None) -> None:
+        self.config = config
+        self.store = open_store(config)
+        generated, self.host, self.pid = worker_identity()
+        self.id = worker_id or generated
+        self.stop = stop or threading.Event()
+        self._current: _Current | None = None
+        self._lock = threading.Lock()
+        self._beat = min(1.0, config.lease / 4)
+
+    def run(self) -> None:
+        self.store.register_worker(self.id, self.host, self.pid)
+        heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        heartbeat.start()
+        log.info("worker %s started", self.id)
+        try:
+            while not self.stop.is_set():
+                job = self.store.claim(self.id, self.config.lease)
+                if job is None:
+                    self.stop.wait(self.config.poll_interval)
+                    continue
+                self.execute(job)
+        finally:
+            self.store.unregister_worker(self.id)
+            log.info("worker %s stopped", self.id)
+
+    def _heartbeat(self) -> None:
+        while not self.stop.wait(self._beat):
+            try:
+                self.store.worker_seen(self.id)
+                with self._lock:
+                    current = self._current
+                if current is not None and not current.lost:
+                    ok = self.store.renew(current.job, self.id, self.config.lease, frames_done=current.frames_done, frames_total=current.frames_total)
+                    current.lost = not ok
+            except Exception:  # a database blip: the next beat tries again, well within the lease
+                log.exception("heartbeat failed")
+
+    def execute(self, job: Job) -> None:
+        store = self.store
+        store.remove_runs(job.id, keep=f"run-{job.attempts}")
+        run_dir = store.run_dir(job)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        current = _Current(job)
+        with self._lock:
+            self._current = current
+
+        def progress(done: int, total: int) -> None:
+            current.frames_done, current.frames_total = done, total
+            if current.lost or self.stop.is_set():
+                raise _Abandon()
+
+        output = run_dir / f"{RESULT_STEM}{output_suffix(job.options)}"
+        started = time.monotonic()
+        try:
+            result = generate(self._portrait(job), store.input_dir(job.id) / "audio", output, **generate_kwargs(job.options),
+                              preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1, on_progress=progress)  # fmt: skip
+        except _Abandon:
+            if not current.lost and store.release(job, self.id):
+                log.info("job %s released: the worker is stopping", job.id)
+            store.remove_runs(job.id)
+            return
+        except TalkingHeadError as error:
+            status, code = http_error(error)
+            store.fail(job, self.id, code=code, message=str(error))
+            store.remove_files(job.id)
+            log.info("job %s failed: %s (%d)", job.id, error, status)
+            return
+        except Exception as error:  # a bug: the job fails with the reason, the worker carries on
+            log.exception("job %s failed with an internal error", job.id)
+            store.fail(job, self.id, code="internal_error", message=f"internal error: {error!r}")
+            store.remove_files(job.id)
+            return
+        finally:
+            with self._lock:
+                self._current = None
+        render_seconds = time.monotonic() - started
+        name = f"{run_dir.name}/{output.name}"
+        if store.succeed(job, self.id, result_name=name, result_bytes=output.stat().st_size, frames=result.video.n_frames,
+                         render_seconds=render_seconds, retention=self.config.retention):  # fmt: skip
+            # The inputs are done with; the run folder holds the result and preview.
+            for leftover in store.input_dir(job.id).glob("*"):
+                leftover.unlink(missing_ok=True)
+            log.info("job %s succeeded: %d frames in %.1f s", job.id, result.video.n_frames, render_seconds)
+        else:  # canceled or reclaimed meanwhile: this run's files are not the job's result
+            store.remove_runs(job.id)
+
+    def _portrait(self, job: Job):
+        portrait_id = job.options.get("portrait_id")
+        if portrait_id:
+            return load_rig(Path(self.config.storage), portrait_id, job.options.get("face"))
+        return self.store.input_dir(job.id) / "image"
+
+
+class Housekeeper:
+    """Requeues lapsed jobs, sends webhooks, expires results; runs as a thread in every process
+    that should keep the service tidy. Every step is safe to run in many processes at once."""
+
+    def __init__(self, config: ServiceConfig, store: JobStore, *, stop: threading.Event, interval: float = 0.5, sweep_every: float = 10.0) -> None:
+        self.config = config
+        self.store = store
+        self.stop = stop
+        self.interval = interval
+        self.sweep_every = sweep_every
+        self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
+
+    def start(self) -> "Housekeeper":
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def tick(self, *, sweep: bool) -> None:
+        config, store = self.config, self.store
+        _, host, _ = worker_identity()
+        store.forget_dead_workers(host, stale_after=config.lease)
+        store.reclaim_lapsed()
+        deliver_due(store.db, allow_private=config.webhook_allow_private, timeout=config.webhook_timeout,
+                    attempts=config.webhook_attempts, backoff=config.webhook_backoff)  # fmt: skip
+        if sweep:
+            store.expire(max_bytes=config.max_storage)
+            store.remove_orphans()
+
+    def _run(self) -> None:
+        last_sweep = 0.0
+        while not self.stop.wait(self.interval):
+            sweep = time.monotonic() - last_sweep >= self.sweep_every
+            try:
+                self.tick(sweep=sweep)
+            except Exception:
+                log.exception("housekeeping failed; trying again")
+            if sweep:
+                last_sweep = time.monotonic()
+
+
+def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeeping: bool = True, on_interrupt: bool = True) -> None:
+    """A worker process's main: render until SIGTERM (or SIGINT, with `on_interrupt`), then give
+    back the job in hand."""
+    stop = threading.Event()
+
+    def stop_now(signum, frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stop_now)
+    # A pool's children ignore Ctrl-C, which reaches the whole process group: the parent stops them.
+    signal.signal(signal.SIGINT, stop_now if on_interrupt else signal.SIG_IGN)
+    worker = Worker(config, worker_id=worker_id, stop=stop)
+    keeper = Housekeeper(config, worker.store, stop=stop).start() if housekeeping else None
+    worker.run()
+    if keeper:
+        keeper.join(timeout=5)
+
+
+def _worker_main(config: ServiceConfig, worker_id: str) -> None:
+    logging.basicConfig(format="talkinghead: %(message)s", level=logging.INFO)
+    run_worker(config, worker_id=worker_id, housekeeping=False, on_interrupt=False)
+
+
+class WorkerPool:
+    """The render processes `serve` starts: restarted when one dies (its job's lease lapses at
+    once, so the job is requeued without waiting), stopped gently on shutdown."""
+
+    def __init__(self, config: ServiceConfig, store: JobStore) -> None:
+        self.config = config
+        self.store = store
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: list[tuple[multiprocessing.Process, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="worker-pool", daemon=True)
+
+    def _spawn(self, index: int) -> tuple[multiprocessing.Process, str]:
+        _, host, _ = worker_identity()
+        worker_id = f"{host}:serve-{index}:{time.time_ns() % 10**9:09d}"
+        process = self._context.Process(target=_worker_main, args=(self.config, worker_id), name=f"talkinghead-worker-{index}", daemon=False)
+        process.start()
+        return process, worker_id
+
+    def start(self) -> "WorkerPool":
+        self._processes = [self._spawn(i) for i in range(self.config.workers)]
+        self._thread.start()
+        return self
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process, _ in self._processes]
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.25):
+            for index, (process, worker_id) in enumerate(self._processes):
+                if process.is_alive() or self._stop.is_set():
+                    continue
+                log.warning("worker %s exited with %s; its job is requeued and a new worker started", worker_id, process.exitcode)
+                try:
+                    self.store.lapse_worker(worker_id)
+                except Exception:
+                    log.exception("cannot lapse the jobs of %s", worker_id)
+                self._processes[index] = self._spawn(index)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        self._stop.set()
+        for process, _ in self._processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: the job in hand goes back to the queue
+        deadline = time.monotonic() + timeout
+        for process, worker_id in self._processes:
+            process.join(max(0.1, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+                self.store.lapse_worker(worker_id)
