@@ -43,6 +43,10 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
                    help="a running job whose worker is silent this long is requeued (default 20s)")  # fmt: skip
     p.add_argument("--max-attempts", type=int, default=_DEFAULTS.max_attempts, help="runs a job gets when its workers die (default 3)")
     p.add_argument("--webhook-allow-private", action="store_true", help="let webhooks reach loopback and private network addresses")
+    p.add_argument("--webhook-backoff", type=_typed(parse_duration, "--webhook-backoff"), default=_DEFAULTS.webhook_backoff,
+                   help="wait before a failed webhook's first retry, doubled each time, 8 tries in all (default 5s)")  # fmt: skip
+    p.add_argument("--sweep-interval", type=_typed(parse_duration, "--sweep-interval"), default=_DEFAULTS.sweep_interval,
+                   help="how often expired results are deleted (default 10s)")  # fmt: skip
     p.add_argument("--public-url", default="", help="this service's address as clients see it, for URLs in webhook bodies")
 
 
@@ -92,6 +96,8 @@ def _config(args: argparse.Namespace, **extra) -> ServiceConfig:
         lease=args.lease,
         max_attempts=args.max_attempts,
         webhook_allow_private=args.webhook_allow_private,
+        webhook_backoff=args.webhook_backoff,
+        sweep_interval=args.sweep_interval,
         public_url=args.public_url,
         **extra,
     )

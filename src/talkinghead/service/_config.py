@@ -58,6 +58,7 @@ class ServiceConfig:
     lease: float = 20.0  # seconds a running job stays claimed without a heartbeat
     max_attempts: int = 3  # runs a job gets when its workers keep dying
     poll_interval: float = 0.2  # seconds between queue polls of an idle worker
+    sweep_interval: float = 10.0  # seconds between retention sweeps
     webhook_allow_private: bool = False  # let webhooks reach loopback and private addresses
     webhook_attempts: int = 8  # tries before a webhook is given up
     webhook_backoff: float = 5.0  # seconds before the first retry; doubled each time
@@ -69,6 +70,6 @@ class ServiceConfig:
             raise InvalidOptionError("workers must be 0 or more")
         if self.max_attempts < 1:
             raise InvalidOptionError("max attempts must be at least 1")
-        for name in ("retention", "lease", "sync_max_audio", "poll_interval"):
+        for name in ("retention", "lease", "sync_max_audio", "poll_interval", "sweep_interval", "webhook_backoff"):
             if getattr(self, name) <= 0:
                 raise InvalidOptionError(f"{name} must be positive")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -65,8 +66,9 @@ def anonymous_secret(config: ServiceConfig) -> str:
 class Worker:
     """One render worker. `run()` loops until `stop` is set."""
 
-    def __init__(self, config: ServiceConfig, *, worker_id: str | None = None, stop: threading.Event | None = None) -> None:
+    def __init__(self, config: ServiceConfig, *, worker_id: str | None = None, stop: threading.Event | None = None, orphan_exit: bool = False) -> None:
         self.config = config
+        self.orphan_exit = orphan_exit
         self.store = open_store(config)
         generated, self.host, self.pid = worker_identity()
         self.id = worker_id or generated
@@ -92,7 +94,11 @@ class Worker:
             log.info("worker %s stopped", self.id)
 
     def _heartbeat(self) -> None:
+        parent = os.getppid()
         while not self.stop.wait(self._beat):
+            if self.orphan_exit and os.getppid() != parent:  # the server died: stop rather than linger
+                self.stop.set()
+                break
             try:
                 self.store.worker_seen(self.id)
                 with self._lock:
@@ -163,12 +169,12 @@ class Housekeeper:
     """Requeues lapsed jobs, sends webhooks, expires results; runs as a thread in every process
     that should keep the service tidy. Every step is safe to run in many processes at once."""
 
-    def __init__(self, config: ServiceConfig, store: JobStore, *, stop: threading.Event, interval: float = 0.5, sweep_every: float = 10.0) -> None:
+    def __init__(self, config: ServiceConfig, store: JobStore, *, stop: threading.Event, interval: float = 0.5) -> None:
         self.config = config
         self.store = store
         self.stop = stop
         self.interval = interval
-        self.sweep_every = sweep_every
+        self.sweep_every = config.sweep_interval
         self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
 
     def start(self) -> "Housekeeper":
@@ -201,9 +207,9 @@ class Housekeeper:
                 last_sweep = time.monotonic()
 
 
-def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeeping: bool = True, on_interrupt: bool = True) -> None:
-    """A worker process's main: render until SIGTERM (or SIGINT, with `on_interrupt`), then give
-    back the job in hand."""
+def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeeping: bool = True, pooled: bool = False) -> None:
+    """A worker process's main: render until SIGTERM (or SIGINT), then give back the job in hand.
+    A `pooled` worker, a child of `serve` or `worker`, ignores SIGINT and exits when its parent dies."""
     stop = threading.Event()
 
     def stop_now(signum, frame) -> None:
@@ -211,8 +217,8 @@ def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeep
 
     signal.signal(signal.SIGTERM, stop_now)
     # A pool's children ignore Ctrl-C, which reaches the whole process group: the parent stops them.
-    signal.signal(signal.SIGINT, stop_now if on_interrupt else signal.SIG_IGN)
-    worker = Worker(config, worker_id=worker_id, stop=stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN if pooled else stop_now)
+    worker = Worker(config, worker_id=worker_id, stop=stop, orphan_exit=pooled)
     keeper = Housekeeper(config, worker.store, stop=stop).start() if housekeeping else None
     worker.run()
     if keeper:
@@ -221,7 +227,7 @@ def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeep
 
 def _worker_main(config: ServiceConfig, worker_id: str) -> None:
     logging.basicConfig(format="talkinghead: %(message)s", level=logging.INFO)
-    run_worker(config, worker_id=worker_id, housekeeping=False, on_interrupt=False)
+    run_worker(config, worker_id=worker_id, housekeeping=False, pooled=True)
 
 
 class WorkerPool:

@@ -1,0 +1,250 @@
+"""The real service for tests: `talkinghead serve` and `worker` processes on loopback, over a real
+SQLite file or a real PostgreSQL server started here. Test modules import the fixtures they use."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import portrait, recording
+
+PORTRAIT = portrait("obama-240p.jpg")
+SHORT = recording("cards-001")  # 1.1 s
+LONGER = recording("librivox-0870")  # 7.1 s
+SMALL = {"framing": "head", "size": "128x128"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "talkinghead", *args], capture_output=True, text=True, check=check, timeout=120)
+
+
+def new_key(database_url: str, name: str = "tests", *extra: str) -> dict[str, str]:
+    """`talkinghead keys create`'s printout as a dict: id, name, key, webhook secret..."""
+    out = cli("keys", "create", "--name", name, "--database-url", database_url, *extra).stdout
+    return {label.strip(): value.strip() for label, value in (line.split(":", 1) for line in out.splitlines())}
+
+
+def create_key(database_url: str, name: str = "tests", *extra: str) -> str:
+    return new_key(database_url, name, *extra)["key"]
+
+
+@dataclass
+class Service:
+    """One `serve` (or `worker`) process, in its own process group so a test can kill it whole."""
+
+    command: list[str]
+    database_url: str
+    storage: Path
+    log: Path
+    port: int | None = None
+    process: subprocess.Popen | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait_ready: bool = True) -> "Service":
+        self.process = subprocess.Popen(self.command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        if self.port and wait_ready:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the server exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"the server did not become ready:\n{self.log.read_text()[-3000:]}")
+
+    def client(self, key: str | None = "default", **kwargs) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[key]}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        os.killpg(self.process.pid, sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait(10)
+
+    def crash(self) -> None:
+        """SIGKILL to the server and its workers at once, as when a machine goes down."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        # Wait until no process of the group is left (the workers die with it).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def worker_pids(self) -> list[int]:
+        """The render processes of this server (its children that are multiprocessing spawns)."""
+        children = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():  # a replacement is a child of the pool's thread
+            children += task.joinpath("children").read_text().split()
+        return [int(pid) for pid in children if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+
+
+class Services:
+    """Starts servers and workers on one database and storage; stops them all at the end."""
+
+    def __init__(self, root: Path, database_url: str) -> None:
+        self.root = root
+        self.database_url = database_url
+        self.storage = root / "storage"
+        self.started: list[Service] = []
+
+    def _store_args(self, *extra: str) -> list[str]:
+        return ["--database-url", self.database_url, "--storage", str(self.storage), *extra]
+
+    def serve(self, *extra: str, workers: int = 1, auth: bool = True, start: bool = True) -> Service:
+        port = free_port()
+        command = [sys.executable, "-m", "talkinghead", "serve", "--port", str(port), "--workers", str(workers), *self._store_args(*extra)]
+        if not auth:
+            command.append("--no-auth")
+        service = Service(command, self.database_url, self.storage, self.root / f"serve-{port}.log", port=port)
+        if auth:
+            service.keys["default"] = create_key(self.database_url, "default", "--rate", "6000/min", "--concurrency", "8")
+        self.started.append(service)
+        return service.start() if start else service
+
+    def worker(self, *extra: str, workers: int = 1) -> Service:
+        command = [sys.executable, "-m", "talkinghead", "worker", "--workers", str(workers), *self._store_args(*extra)]
+        service = Service(command, self.database_url, self.storage, self.root / f"worker-{len(self.started)}.log")
+        self.started.append(service)
+        return service.start()
+
+    def stop_all(self) -> None:
+        for service in self.started:
+            service.stop()
+
+
+@pytest.fixture
+def sqlite_services(tmp_path):
+    services = Services(tmp_path, f"sqlite:///{tmp_path / 'service.db'}")
+    yield services
+    services.stop_all()
+
+
+# ---- a real PostgreSQL server, started once for the session
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """(host, port, user) of a PostgreSQL server in a temporary folder; stopped at the end."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs Debian's postgresql when it can)")
+    root = Path(tempfile.mkdtemp(prefix="talkinghead-pg-"))
+    data = root / "data"
+    as_root = os.geteuid() == 0
+    prefix: list[str] = []
+    if as_root:  # PostgreSQL refuses to run as root: its files belong to the postgres user
+        account = pwd.getpwnam("postgres")
+        os.chown(root, account.pw_uid, account.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    os.chmod(root, 0o755)
+    port = free_port()
+    subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "talkinghead", "-E", "UTF8", "--no-sync"],
+                   check=True, capture_output=True)  # fmt: skip
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300"
+    subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "-t", "60", "start"],
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        yield "127.0.0.1", port, "talkinghead"
+    finally:
+        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh database on the session's PostgreSQL server."""
+    import psycopg
+
+    host, port, user = postgres_server
+    name = "t_" + secrets.token_hex(6)
+    with psycopg.connect(f"postgresql://{user}@{host}:{port}/postgres", autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://{user}@{host}:{port}/{name}"
+
+
+@pytest.fixture
+def postgres_services(tmp_path, postgres_url):
+    services = Services(tmp_path, postgres_url)
+    yield services
+    services.stop_all()
+
+
+def submit(client: httpx.Client, *, audio: Path = SHORT, image: Path | None = PORTRAIT, headers: dict | None = None, **fields) -> httpx.Response:
+    """POST /v1/jobs as a multipart form: the shared portrait and a short recording, small output."""
+    files = {"audio": audio.read_bytes()}
+    if image is not None:
+        files["image"] = image.read_bytes()
+    data = {k: str(v) for k, v in ({**SMALL, **fields}).items()}
+    return client.post("/v1/jobs", files=files, data=data, headers=headers)
+
+
+def wait_for(client: httpx.Client, job_id: str, statuses=("succeeded", "failed", "canceled", "expired"), timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} is still {job['status']} after {timeout} s: {job}")
+
+
+@pytest.fixture(scope="module")
+def api_server(tmp_path_factory):
+    """One server for a module's API tests: auth on, two workers, a 4 MB body cap, 5 s of sync
+    audio; keys "default", "other", "slow" (3 requests a minute) and "short" (2 s of audio)."""
+    root = tmp_path_factory.mktemp("api")
+    services = Services(root, f"sqlite:///{root / 'service.db'}")
+    server = services.serve("--max-upload", "4M", "--sync-max-audio", "5s", workers=2, start=False)
+    server.keys["other"] = create_key(services.database_url, "other")
+    server.keys["slow"] = create_key(services.database_url, "slow", "--rate", "3/min")
+    server.keys["short"] = create_key(services.database_url, "short", "--max-audio", "2s")
+    server.start()
+    yield server
+    services.stop_all()

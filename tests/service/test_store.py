@@ -1,0 +1,155 @@
+"""The job table on real SQLite and real PostgreSQL: claiming, quotas, fencing, lapses, expiry,
+rate limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from servicekit import postgres_server, postgres_url  # noqa: F401
+
+from talkinghead import ConflictError, RateLimitError
+from talkinghead.service import Database, JobStore, create_key
+from talkinghead.service._jobs import NewJob
+from talkinghead.service._keys import take_token
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobs.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(database_url, tmp_path):
+    return JobStore(Database(database_url), tmp_path / "storage", max_attempts=2)
+
+
+def _queue(store: JobStore, owner: str, n: int, **kw) -> list[str]:
+    ids = []
+    for i in range(n):
+        job, created = store.insert(NewJob(owner=owner, options={"i": i}, ignored=[], audio_seconds=1.0, request_hash=f"h{i}", **kw))
+        assert created
+        ids.append(job.id)
+        time.sleep(0.002)  # distinct creation times keep the queue order plain
+    return ids
+
+
+def test_every_job_is_claimed_exactly_once_under_contention(store, database_url, tmp_path):
+    ids = _queue(store, "anonymous", 60)
+    claimed: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def worker(name: str) -> None:
+        mine = JobStore(Database(database_url), tmp_path / "storage")
+        while (job := mine.claim(name, lease=30)) is not None:
+            with lock:
+                claimed.append((job.id, name))
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(job_id for job_id, _ in claimed) == sorted(ids)
+    assert len({name for _, name in claimed}) > 1  # the work really was shared
+    assert store.counts()["running"] == 60
+
+
+def test_concurrency_quota_is_per_key(store):
+    key = create_key(store.db, name="one-at-a-time", concurrency=1).key
+    first, second = _queue(store, key.id, 2)
+    other = _queue(store, "someone-else", 1)[0]
+    assert store.claim("w1", lease=30).id == first
+    assert store.claim("w2", lease=30).id == other  # the key's second job waits for its first
+    assert store.claim("w3", lease=30) is None
+    job = store.get(first)
+    assert store.succeed(job, "w1", result_name="run-1/video.mp4", result_bytes=10, frames=5, render_seconds=0.1, retention=60)
+    assert store.claim("w3", lease=30).id == second
+
+
+def test_finishing_is_fenced_to_the_worker_that_holds_the_job(store):
+    (job_id,) = _queue(store, "anonymous", 1)
+    first_run = store.claim("w1", lease=30)
+    assert store.renew(first_run, "w1", lease=30, frames_done=3, frames_total=10)
+    assert store.get(job_id).frames_done == 3
+    assert not store.renew(first_run, "w2", lease=30)  # not w2's
+    store.lapse_worker("w1")  # w1 is declared dead...
+    assert store.reclaim_lapsed() == [job_id]
+    assert store.get(job_id).status == "queued"
+    second_run = store.claim("w2", lease=30)
+    assert second_run.attempts == 2
+    # ...but comes back: it can neither renew nor finish the job it lost.
+    assert not store.renew(first_run, "w1", lease=30)
+    assert not store.succeed(first_run, "w1", result_name="x", result_bytes=1, frames=1, render_seconds=1, retention=60)
+    assert not store.fail(first_run, "w1", code="internal_error", message="late")
+    assert store.succeed(second_run, "w2", result_name="run-2/video.mp4", result_bytes=1, frames=1, render_seconds=1, retention=60)
+    assert not store.succeed(second_run, "w2", result_name="again", result_bytes=1, frames=1, render_seconds=1, retention=60)
+    done = store.get(job_id)
+    assert (done.status, done.attempts, done.result_name) == ("succeeded", 2, "run-2/video.mp4")
+    assert store.counters()[("jobs_finished_total", 'status="succeeded"')] == 1
+
+
+def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(store):
+    (job_id,) = _queue(store, "anonymous", 1)
+    for attempt in (1, 2):
+        job = store.claim(f"w{attempt}", lease=30)
+        assert job.attempts == attempt
+        store.lapse_worker(f"w{attempt}")
+        store.reclaim_lapsed()
+    failed = store.get(job_id)
+    assert failed.status == "failed" and failed.error_code == "worker_lost"
+    assert "2 times" in failed.error_message
+    assert store.claim("w3", lease=30) is None
+
+
+def test_cancel_stops_renewal_and_release_does_not_count_a_run(store):
+    first, second = _queue(store, "anonymous", 2)
+    job = store.claim("w1", lease=30)
+    assert store.release(job, "w1")
+    again = store.claim("w1", lease=30)
+    assert (again.id, again.attempts) == (first, 1)
+    assert store.cancel(first, "anonymous").status == "canceled"
+    assert not store.renew(again, "w1", lease=30)
+    assert not store.succeed(again, "w1", result_name="x", result_bytes=1, frames=1, render_seconds=1, retention=60)
+    assert store.get(first).status == "canceled"
+    assert store.claim("w1", lease=30).id == second
+
+
+def test_results_expire_on_time_and_beyond_the_storage_cap(store):
+    ids = _queue(store, "anonymous", 4)
+    for job_id, retention in zip(ids, (0.0, 60, 60, 60)):
+        job = store.claim("w", lease=30)
+        assert job.id == job_id
+        (store.job_dir(job_id) / "run-1").mkdir(parents=True)
+        store.succeed(job, "w", result_name="run-1/video.mp4", result_bytes=1000, frames=1, render_seconds=1, retention=retention)
+        time.sleep(0.01)
+    expired = store.expire(max_bytes=2500)  # the first is past its time; of the rest, only the newest two fit
+    assert sorted(expired) == sorted(ids[:2])
+    assert [store.get(i).status for i in ids] == ["expired", "expired", "succeeded", "succeeded"]
+    assert not store.job_dir(ids[0]).exists() and store.job_dir(ids[3]).exists()
+    assert store.expire(max_bytes=2500) == []
+
+
+def test_idempotency_key_is_unique_per_owner(store):
+    new = dict(ignored=[], audio_seconds=1.0, idempotency_key="k1")
+    first, created = store.insert(NewJob(owner="a", options={}, request_hash="same", **new))
+    again, created_again = store.insert(NewJob(owner="a", options={}, request_hash="same", **new))
+    assert created and not created_again and again.id == first.id
+    with pytest.raises(ConflictError):
+        store.insert(NewJob(owner="a", options={}, request_hash="different", **new))
+    other, created_other = store.insert(NewJob(owner="b", options={}, request_hash="same", **new))
+    assert created_other and other.id != first.id
+
+
+def test_rate_limit_bucket_is_shared_through_the_database(store, database_url):
+    key = create_key(store.db, name="limited", rate_per_min=3).key
+    other_process = Database(database_url)  # another server on the same database
+    take_token(store.db, key)
+    take_token(other_process, key)
+    take_token(store.db, key)
+    with pytest.raises(RateLimitError) as caught:
+        take_token(other_process, key)
+    assert 15 <= caught.value.retry_after <= 20  # one token comes back every 20 s
