@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Set up a virtual environment and run the whole test suite (real recordings from ../shared/data).
+# The service tests start a real PostgreSQL server: Debian's postgresql is installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+    if command -v apt-get >/dev/null; then
+        SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo")
+        $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+    else
+        echo "PostgreSQL is not installed and there is no apt-get: its tests will be skipped" >&2
+    fi
+fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
