@@ -11,6 +11,9 @@ import pytest
 
 from talkinghead.speech import Phone, load_audio
 
+# The service fixtures: real servers on loopback, SQLite and a PostgreSQL server started for the tests.
+pytest_plugins = ("servicekit",)
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SPEECH = DATA / "speech"
 

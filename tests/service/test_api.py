@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 from PIL import Image
-from servicekit import LONGER, PORTRAIT, SHORT, api_server, cli, submit, wait_for  # noqa: F401
+from servicekit import LONGER, PORTRAIT, SHORT, cli, submit, wait_for
 
 from talkinghead.media import probe
 

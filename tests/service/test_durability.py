@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from servicekit import LONGER, sqlite_services, submit, wait_for  # noqa: F401
+from servicekit import LONGER, submit, wait_for
 
 from talkinghead.service import Database, JobStore
 

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from servicekit import LONGER, postgres_server, postgres_services, postgres_url, submit, wait_for  # noqa: F401
+from servicekit import LONGER, submit, wait_for
 
 
 def test_two_servers_and_a_worker_share_the_jobs_exactly_once(postgres_services):

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from servicekit import postgres_server, postgres_url  # noqa: F401
+
 
 from talkinghead import ConflictError, RateLimitError
 from talkinghead.service import Database, JobStore, create_key
@@ -41,12 +41,15 @@ def test_every_job_is_claimed_exactly_once_under_contention(store, database_url,
     ids = _queue(store, "anonymous", 60)
     claimed: list[tuple[str, str]] = []
     lock = threading.Lock()
+    start = threading.Barrier(6)
 
     def worker(name: str) -> None:
         mine = JobStore(Database(database_url), tmp_path / "storage")
+        start.wait()
         while (job := mine.claim(name, lease=30)) is not None:
             with lock:
                 claimed.append((job.id, name))
+            time.sleep(0.002)  # a moment of "work" between claims
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
     for t in threads:

@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from servicekit import new_key, sqlite_services, submit, wait_for  # noqa: F401
+from servicekit import new_key, submit, wait_for
 
 from talkinghead.service import SIGNATURE_HEADER, sign, verify_signature
 from talkinghead.service._webhooks import resolve_webhook

@@ -38,7 +38,7 @@ from ..speech import load_audio
 from ._config import ServiceConfig
 from ._db import Database
 from ._http import error_body, http_error, status_for_code
-from ._jobs import CANCELED, EXPIRED, FAILED, STATUSES, SUCCEEDED, TERMINAL, Job, NewJob, iso_time, job_document
+from ._jobs import CANCELED, EXPIRED, FAILED, STATUSES, SUCCEEDED, TERMINAL, Job, NewJob, iso_time, job_document, new_job_id
 from ._keys import ANONYMOUS, ApiKey, authenticate, take_token
 from ._metrics import HttpMetrics, exposition
 from ._options import MEDIA_TYPES, parse_options
@@ -279,7 +279,7 @@ def create_app(config: ServiceConfig, *, start_workers: bool = True, housekeepin
             resolve_webhook(str(webhook_url), allow_private=config.webhook_allow_private)
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
             raise InvalidOptionError("Idempotency-Key must be 1 to 255 characters")
-        new_id = NewJob(owner="", options={}, ignored=[], audio_seconds=0, request_hash="").id
+        new_id = new_job_id()
         inputs = store.input_dir(new_id)
         inputs.mkdir(parents=True)
         try:

@@ -72,6 +72,10 @@ class Job:
         return cls(*values)
 
 
+def new_job_id() -> str:
+    return "job_" + secrets.token_hex(10)
+
+
 @dataclass(frozen=True)
 class NewJob:
     owner: str
@@ -81,7 +85,7 @@ class NewJob:
     request_hash: str
     idempotency_key: str | None = None
     webhook_url: str | None = None
-    id: str = field(default_factory=lambda: "job_" + secrets.token_hex(10))
+    id: str = field(default_factory=new_job_id)
 
 
 def iso_time(t: float | None) -> str | None:
@@ -121,9 +125,19 @@ def job_document(job: Job, base_url: str = "") -> dict[str, Any]:
     }
 
 
+def host_identity() -> str:
+    """This machine as workers record it: the host name and the kernel's boot id, so that two
+    machines with one host name (cloned containers) are never taken for each other."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+    except OSError:
+        boot = "noboot"
+    return f"{socket.gethostname()}/{boot}"
+
+
 def worker_identity() -> tuple[str, str, int]:
     """(id, host, pid): the id is unique even when a pid is reused."""
-    host = socket.gethostname()
+    host = host_identity()
     return f"{host}:{os.getpid()}:{secrets.token_hex(3)}", host, os.getpid()
 
 
@@ -158,6 +172,9 @@ class JobStore:
             for run in folder.glob("run-*"):
                 if run.name != keep:
                     shutil.rmtree(run, ignore_errors=True)
+
+    def remove_run(self, job: Job) -> None:
+        shutil.rmtree(self.run_dir(job), ignore_errors=True)
 
     def remove_files(self, job_id: str) -> None:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)

@@ -131,18 +131,21 @@ class Worker:
         except _Abandon:
             if not current.lost and store.release(job, self.id):
                 log.info("job %s released: the worker is stopping", job.id)
-            store.remove_runs(job.id)
+            store.remove_run(job)
             return
-        except TalkingHeadError as error:
-            status, code = http_error(error)
-            store.fail(job, self.id, code=code, message=str(error))
-            store.remove_files(job.id)
-            log.info("job %s failed: %s (%d)", job.id, error, status)
-            return
-        except Exception as error:  # a bug: the job fails with the reason, the worker carries on
-            log.exception("job %s failed with an internal error", job.id)
-            store.fail(job, self.id, code="internal_error", message=f"internal error: {error!r}")
-            store.remove_files(job.id)
+        except Exception as error:
+            if isinstance(error, TalkingHeadError):
+                status, code = http_error(error)
+                message = str(error)
+            else:  # a bug: the job fails with the reason, the worker carries on
+                log.exception("job %s failed with an internal error", job.id)
+                status, code, message = 500, "internal_error", f"internal error: {error!r}"
+            # Only the run that still holds the job may clear its files; a run that lost it clears its own.
+            if store.fail(job, self.id, code=code, message=message):
+                store.remove_files(job.id)
+                log.info("job %s failed: %s (%d)", job.id, message, status)
+            else:
+                store.remove_run(job)
             return
         finally:
             with self._lock:
@@ -156,7 +159,7 @@ class Worker:
                 leftover.unlink(missing_ok=True)
             log.info("job %s succeeded: %d frames in %.1f s", job.id, result.video.n_frames, render_seconds)
         else:  # canceled or reclaimed meanwhile: this run's files are not the job's result
-            store.remove_runs(job.id)
+            store.remove_run(job)
 
     def _portrait(self, job: Job):
         portrait_id = job.options.get("portrait_id")

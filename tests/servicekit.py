@@ -1,5 +1,5 @@
 """The real service for tests: `talkinghead serve` and `worker` processes on loopback, over a real
-SQLite file or a real PostgreSQL server started here. Test modules import the fixtures they use."""
+SQLite file or a real PostgreSQL server started here. Loaded as a plugin by conftest.py."""
 
 from __future__ import annotations
 
