@@ -18,6 +18,16 @@ def _job_dirs(server) -> set[str]:
     return {p.name for p in folder.iterdir()} if folder.exists() else set()
 
 
+def _streamed_upload(client, size: int):
+    def body():
+        yield b'--b0undary\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\n'
+        for _ in range(size >> 16):
+            yield bytes(1 << 16)
+        yield b"\r\n--b0undary--\r\n"
+
+    return client.post("/v1/jobs", content=body(), headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+
+
 def test_a_job_runs_to_a_video_with_range_and_preview(api_server, tmp_path):
     with api_server.client() as client:
         response = submit(client)
@@ -128,6 +138,7 @@ def test_bad_requests_get_distinct_statuses_and_leave_nothing(api_server):
             (client.post("/v1/jobs", files={"image": PORTRAIT.read_bytes(), "audio": bytes(5 << 20)}), 413, "payload_too_large"),
             (submit(client, webhook_url="http://127.0.0.1:9/hook"), 422, "invalid_option"),
             (client.get("/v1/jobs/job_missing"), 404, "not_found"),
+            (_streamed_upload(client, 5 << 20), 413, "payload_too_large"),  # no Content-Length: counted as it arrives
         ]
         with api_server.client("short") as short:
             cases.append((submit(short, audio=LONGER), 413, "audio_too_long"))

@@ -245,7 +245,7 @@ def create_app(config: ServiceConfig, *, start_workers: bool = True, housekeepin
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error_handler(request: Request, error: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return JSONResponse(error_body(error.status_code, code, str(error.detail)), status_code=error.status_code)
 
     @app.exception_handler(Exception)

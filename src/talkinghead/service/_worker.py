@@ -59,7 +59,12 @@ def anonymous_secret(config: ServiceConfig) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_name(f".webhook-secret.{secrets.token_hex(4)}")
         staged.write_text("whsec_" + secrets.token_urlsafe(24))
-        staged.replace(path) if not path.exists() else staged.unlink()
+        try:
+            os.link(staged, path)  # atomic and never overwrites: the first process to get here wins
+        except FileExistsError:
+            pass
+        finally:
+            staged.unlink()
     return path.read_text().strip()
 
 
