@@ -16,20 +16,25 @@ counted.
    seconds; each submits a job (multipart: obama-240p.jpg, cards-001.wav, framing=head,
    size=128x128, the smallest render), polls `GET /v1/jobs/{id}` every --poll s (+-20%) with a
    `GET /v1/jobs?limit=50` every --list-every polls, and submits the next once it is terminal,
-   until --jobs are in. Latency is measured at the client per request type (submit, status,
-   list): p50/p95/p99/max over the requests made while at least one job was rendering (the
-   union of the jobs' started_at..finished_at), beside the server's own histogram (/metrics,
-   bucket bound of its p95; submit and list share the route /v1/jobs there). Throughput: jobs
+   until --jobs are in. Submissions carry an Idempotency-Key; a call that gets no answer (a
+   keep-alive connection closed as it was reused) is sent once more and counted as retried.
+   Latency is measured at the client per request type (submit, status, list), retries included:
+   p50/p95/p99/max over the requests made while at least one job was rendering (the union of
+   the jobs' started_at..finished_at), beside the server's own histogram (/metrics, bucket bound
+   of its p95; submit and list share the route /v1/jobs there). Throughput: jobs
    per minute from the first submission to the last finish; render seconds per job from
    /metrics. Checks: every submitted id ends succeeded (nothing lost), ids are unique, every job
    ran once (attempts == 1), and the paginated `GET /v1/jobs?limit=200` returns exactly the
-   submitted set with no id twice (nothing duplicated).
+   submitted set with no id twice (nothing duplicated). Cores used during the phase are split
+   into the server process, its render workers, the clients (this process) and everything else
+   on the machine (/proc/stat): other programs running meanwhile skew every figure, and a
+   warning says so (with PostgreSQL the database's own processes count as other).
 2. Chaos: a second server; --chaos-jobs jobs of librivox-0870.wav (7 s, about 2 s of rendering
    each) are submitted at once, then every --kill-interval s a render worker that is busy (a
    spawned `multiprocessing.spawn` child of the server, alive for --min-age s, using CPU; never
-   the resource tracker) is sent SIGKILL, --kills times. The server runs with
-   --max-attempts --chaos-max-attempts (default 2, so that a job whose worker dies twice shows
-   the worker_lost path). Once every job is terminal (and again after --settle s): every job
+   the resource tracker) is sent SIGKILL, --kills times. The server runs with `--max-attempts`
+   set to --chaos-max-attempts (default 2, so that a job whose worker dies twice shows the
+   worker_lost path). Once every job is terminal (and again after --settle s): every job
    ended once (succeeded, or failed with worker_lost at attempts == max attempts; a terminal
    status never changed while polled; the workers logged `job ID succeeded` once per succeeded
    job and never for the others; jobs_finished_total grew by the number of jobs), nothing is
@@ -111,9 +116,9 @@ class Server:
         self.key_id = ""
         self.shutdown: dict = {}
 
-    def start(self, timeout: float = 180.0) -> "Server":
+    def start(self, timeout: float = 180.0) -> Server:
         made = subprocess.run(cli("keys", "create", "--name", f"bench-{self.name}", "--rate", "60000/min", "--concurrency", "100",
-                                  "--database-url", self.database_url), capture_output=True, text=True)  # fmt: skip
+                                  "--database-url", self.database_url), capture_output=True, text=True, check=False)  # fmt: skip
         if made.returncode != 0:
             raise SystemExit(f"keys create failed ({made.returncode}): {made.stderr[-2000:]}")
         fields = dict(line.split(":", 1) for line in made.stdout.splitlines() if ":" in line)
@@ -156,7 +161,7 @@ class Server:
         """Warnings, errors and tracebacks in the server's log, and `job ID succeeded` per job."""
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         lines = text.splitlines()
-        notable = [line for line in lines if re.search(r"Traceback|ERROR|Error|exception|exited with|failed|warning", line, re.I)]
+        notable = [line for line in lines if re.search(r"Traceback|ERROR|Error|exception|exited with|failed|warning", line, re.IGNORECASE)]
         killed = [line for line in notable if re.search(r"exited with -9; its job is requeued", line)]  # the chaos phase's own SIGKILLs
         unexpected = [line for line in notable if line not in killed]
         succeeded = Counter(re.findall(r"job (job_[0-9a-f]+) succeeded", text))
@@ -249,11 +254,11 @@ def machine_busy_s() -> float:
 
 
 def cpu_snapshot(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the server (with its reaped children: killed workers), of its live
-    children (render workers), of this process (the clients), and of the whole machine."""
+    """CPU seconds so far of the server process, of its children (render workers: the live ones,
+    and the reaped ones that were killed), of this process (the clients), and of the machine."""
     stat = proc_stat(server_pid)
-    server = sum(int(v) for v in stat[11:15]) / CLK_TCK  # utime, stime, cutime, cstime
-    workers = 0.0
+    server = (int(stat[11]) + int(stat[12])) / CLK_TCK  # utime, stime
+    workers = (int(stat[13]) + int(stat[14])) / CLK_TCK  # cutime, cstime: children waited for
     for pid in children(server_pid):
         try:
             workers += cpu_seconds(pid)
@@ -322,7 +327,7 @@ def bucket_p95_ms(buckets: list[tuple[float, float]]) -> float | None:
 
 
 def epoch(iso: str | None) -> float | None:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else None
+    return datetime.fromisoformat(iso).timestamp() if iso else None
 
 
 def merged(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -451,7 +456,7 @@ async def load_phase(server: Server, args: argparse.Namespace) -> dict:
         try:
             await asyncio.wait_for(asyncio.gather(*(one_client(i) for i in range(args.clients))), args.timeout)
             timed_out = False
-        except asyncio.TimeoutError:
+        except TimeoutError:
             timed_out = True
         load_s = time.time() - began
         cpu = cpu_cores(cpu_before, cpu_snapshot(server.pid))
@@ -600,6 +605,21 @@ def check(value, target: tuple[str, float]) -> bool:
     return {"<": lambda: value < bound, "==": lambda: value == bound}[op]()
 
 
+
+def start_server(name: str, tmp: Path, args: argparse.Namespace, extra: list[str], servers: list) -> "Server":
+    server = Server(name, tmp / name, args.database_url, args.workers, extra)
+    servers.append(server)
+    server.start()
+    return server
+
+
+def run_phase(server: "Server", phase) -> dict:
+    """Run a phase's coroutine, then stop its server and add the shutdown and log findings."""
+    found = asyncio.run(phase)
+    found["shutdown"] = server.stop()
+    found["log"] = {k: v for k, v in server.log_findings().items() if k != "succeeded_lines"}
+    return found
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=250, help="jobs of the load phase (default %(default)s)")
@@ -634,15 +654,10 @@ def main() -> None:
     servers: list[Server] = []
     try:
         # 1. load
-        server = Server("load", tmp / "load", args.database_url, args.workers, [])
-        servers.append(server)
-        server.start()
+        server = start_server("load", tmp, args, [], servers)
         print(f"\n1. load: {args.jobs} jobs from {args.clients} clients ({args.audio}, {args.portrait}, head {args.size}), "
               f"status poll every {args.poll:g} s, list every {args.list_every} polls; server ready in {server.ready_s:.1f} s")  # fmt: skip
-        load = asyncio.run(load_phase(server, args))
-        load["shutdown"] = server.stop()
-        load["log"] = {k: v for k, v in server.log_findings().items() if k != "succeeded_lines"}
-        result["load"] = load
+        load = result["load"] = run_phase(server, load_phase(server, args))
         print(f"{'request':<8} {'count':>6} {'rendering':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'all p95':>8}")
         for kind in KINDS:
             a, w = load["latency_ms"][kind]["all"], load["latency_ms"][kind]["while_rendering"]
@@ -669,17 +684,10 @@ def main() -> None:
 
         # 2. chaos
         if args.chaos_jobs:
-            extra = ["--max-attempts", str(args.chaos_max_attempts)]
-            server = Server("chaos", tmp / "chaos", args.database_url, args.workers, extra)
-            servers.append(server)
-            server.start()
+            server = start_server("chaos", tmp, args, ["--max-attempts", str(args.chaos_max_attempts)], servers)
             print(f"\n2. chaos: {args.chaos_jobs} jobs ({args.chaos_audio}, head {args.size}), SIGKILL a busy render worker every "
                   f"{args.kill_interval:g} s, {args.kills} times; --max-attempts {args.chaos_max_attempts}")  # fmt: skip
-            chaos = asyncio.run(chaos_phase(server, args))
-            chaos["shutdown"] = server.stop()
-            logs = server.log_findings()
-            chaos["log"] = {k: v for k, v in logs.items() if k != "succeeded_lines"}
-            result["chaos"] = chaos
+            chaos = result["chaos"] = run_phase(server, chaos_phase(server, args))
             print(f"kills {chaos['kills']} at {chaos['kill_times_s']} s; reclaimed runs {chaos['reclaimed']:g} (runs the attempts account for: "
                   f"{chaos['runs_lost_by_attempts']}); attempts per job {chaos['attempts']}")  # fmt: skip
             print(f"all terminal after {chaos['seconds']:.1f} s: {chaos['statuses']}; worker_lost {chaos['failed_worker_lost']}, other failures "

@@ -172,9 +172,11 @@ class Database:
         return connection
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Transaction]:
+    def transaction(self, *, write: bool = True, durable: bool = True) -> Iterator[Transaction]:
         """One transaction: committed when the block ends, rolled back when it raises. On SQLite a
-        writing one takes the write lock at its start, so it cannot fail halfway on a busy lock."""
+        writing one takes the write lock at its start, so it cannot fail halfway on a busy lock.
+        A `durable=False` one (heartbeats, rate-limit tokens: writes a crash may lose harmlessly)
+        does not wait for PostgreSQL to flush its log to disk."""
         self._slots.acquire()
         try:
             try:
@@ -186,6 +188,8 @@ class Database:
             try:
                 if not self.postgres:
                     cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                elif not durable:
+                    cursor.execute("SET LOCAL synchronous_commit TO off")
                 yield Transaction(cursor, self.postgres)
                 connection.commit()
                 healthy = True

@@ -179,6 +179,12 @@ class JobStore:
     def remove_files(self, job_id: str) -> None:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
+    def _any(self, sql: str, params: tuple) -> bool:
+        """A read-only look before a writing transaction: on SQLite the write lock is taken only
+        when there is something to write, so idle polling never makes API requests wait."""
+        with self.db.transaction(write=False) as tx:
+            return tx.execute(sql, params).one() is not None
+
     # ---- submission and reading
     def insert(self, new: NewJob) -> tuple[Job, bool]:
         """Queue `new` (its inputs already in `input_dir`). With an idempotency key already used by
@@ -268,6 +274,8 @@ class JobStore:
     def claim(self, worker: str, lease: float) -> Job | None:
         """The oldest queued job whose owner is under its concurrency quota, now running under
         `worker`'s lease; None when there is none."""
+        if not self._any("SELECT 1 FROM jobs WHERE status = ? LIMIT 1", (QUEUED,)):
+            return None
         now = time.time()
         with self.db.transaction() as tx:
             candidates = tx.execute(
@@ -294,14 +302,20 @@ class JobStore:
                 return Job.from_row(row)
         return None
 
-    def renew(self, job: Job, worker: str, lease: float, *, frames_done: int | None = None, frames_total: int | None = None) -> bool:
-        """Extend the lease (and record progress); False when the job is no longer this worker's
-        run: canceled, or reclaimed after a lapse."""
-        sets, params = ["lease_until = ?"], [time.time() + lease]
+    def renew(self, job: Job | None, worker: str, lease: float, *, frames_done: int | None = None, frames_total: int | None = None) -> bool:
+        """The worker's heartbeat, in one transaction: it is alive, and its job's lease is extended
+        (with the progress made). False when the job is no longer this worker's run: canceled, or
+        reclaimed after a lapse."""
+        now = time.time()
+        sets, params = ["lease_until = ?"], [now + lease]
         if frames_done is not None:
             sets += ["frames_done = ?", "frames_total = ?"]
             params += [frames_done, frames_total]
-        with self.db.transaction() as tx:
+        # Not durable: a heartbeat lost in a database crash only shortens the lease by a beat.
+        with self.db.transaction(durable=False) as tx:
+            tx.execute("UPDATE workers SET seen_at = ? WHERE id = ?", (now, worker))
+            if job is None:
+                return True
             tx.execute(
                 f"UPDATE jobs SET {', '.join(sets)} WHERE id = ? AND status = ? AND worker = ? AND attempts = ?",
                 (*params, job.id, RUNNING, worker, job.attempts),
@@ -355,6 +369,8 @@ class JobStore:
         partial files are removed. Returns the ids touched."""
         now = time.time()
         touched = []
+        if not self._any("SELECT 1 FROM jobs WHERE status = ? AND lease_until < ? LIMIT 1", (RUNNING, now)):
+            return touched
         with self.db.transaction() as tx:
             rows = tx.execute(
                 f"SELECT id, attempts, created_at FROM jobs WHERE status = ? AND lease_until < ?{tx.lock_rows(skip_locked=True)}", (RUNNING, now)
@@ -427,10 +443,6 @@ class JobStore:
         now = time.time()
         with self.db.transaction() as tx:
             tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?)", (worker, host, pid, now, now))
-
-    def worker_seen(self, worker: str) -> None:
-        with self.db.transaction() as tx:
-            tx.execute("UPDATE workers SET seen_at = ? WHERE id = ?", (time.time(), worker))
 
     def unregister_worker(self, worker: str) -> None:
         with self.db.transaction() as tx:

@@ -108,7 +108,7 @@ def take_token(db: Database, key: ApiKey) -> None:
     per_second = key.rate_per_min / 60.0
     # tokens' = min(capacity, tokens + elapsed * rate) - 1, only when that leaves at least 0.
     refill = "MIN(?, tokens + (? - tokens_at) * ?)" if not db.postgres else "LEAST(?, tokens + (? - tokens_at) * ?)"
-    with db.transaction() as tx:
+    with db.transaction(durable=False) as tx:  # a token lost in a crash is refunded, harmlessly
         spent = tx.execute(
             f"UPDATE api_keys SET tokens = {refill} - 1, tokens_at = ? WHERE id = ? AND {refill} >= 1",
             (key.rate_per_min, now, per_second, now, key.id, key.rate_per_min, now, per_second),

@@ -108,6 +108,9 @@ def deliver_due(db: Database, *, allow_private: bool, timeout: float, attempts: 
     first (its next try pushed past the timeout), so processes sharing the table never send one
     twice at once."""
     now = time.time()
+    with db.transaction(write=False) as tx:  # a look first: the write lock only when one is due
+        if tx.execute("SELECT 1 FROM deliveries WHERE status = ? AND next_at <= ? LIMIT 1", (PENDING, now)).one() is None:
+            return 0
     with db.transaction() as tx:
         due = tx.execute(
             f"SELECT id, job_id, url, body, secret, attempts FROM deliveries WHERE status = ? AND next_at <= ? ORDER BY next_at LIMIT ?"

@@ -30,6 +30,7 @@ from ._webhooks import deliver_due
 log = logging.getLogger("talkinghead.service")
 
 RESULT_STEM = "video"
+RENDER_NICENESS = 5
 PREVIEW_NAME = "preview.png"
 
 
@@ -105,10 +106,11 @@ class Worker:
                 self.stop.set()
                 break
             try:
-                self.store.worker_seen(self.id)
                 with self._lock:
                     current = self._current
-                if current is not None and not current.lost:
+                if current is None or current.lost:
+                    self.store.renew(None, self.id, self.config.lease)
+                else:
                     ok = self.store.renew(current.job, self.id, self.config.lease, frames_done=current.frames_done, frames_total=current.frames_total)
                     current.lost = not ok
             except Exception:  # a database blip: the next beat tries again, well within the lease
@@ -235,6 +237,8 @@ def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeep
 
 def _worker_main(config: ServiceConfig, worker_id: str) -> None:
     logging.basicConfig(format="talkinghead: %(message)s", level=logging.INFO)
+    # Rendering yields the CPU to the API process beside it: requests stay quick while jobs render.
+    os.nice(RENDER_NICENESS)
     run_worker(config, worker_id=worker_id, housekeeping=False, pooled=True)
 
 
