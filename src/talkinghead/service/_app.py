@@ -187,9 +187,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def create_app(config: ServiceConfig, *, start_workers: bool = True, housekeeping: bool = True) -> FastAPI:
-    """The API over `config`'s database and storage. With `start_workers`, the lifespan also runs
-    `config.workers` render processes; with `housekeeping`, the sweeper thread."""
+def create_app(config: ServiceConfig) -> FastAPI:
+    """The API over `config`'s database and storage; its lifespan also runs `config.workers`
+    render processes and the housekeeper thread."""
     db = Database(config.database_url)
     store = open_store(config, db)
     http_metrics = HttpMetrics()
@@ -198,20 +198,17 @@ def create_app(config: ServiceConfig, *, start_workers: bool = True, housekeepin
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         stop = threading.Event()
-        keeper = Housekeeper(config, store, stop=stop) if housekeeping else None
-        if keeper:
-            keeper.tick(sweep=True)  # jobs of workers that died with an earlier server go back now
-            keeper.start()
-        pool = WorkerPool(config, store).start() if start_workers and config.workers else None
-        app.state.pool = pool
+        keeper = Housekeeper(config, store, stop=stop)
+        keeper.tick(sweep=True)  # jobs of workers that died with an earlier server go back now
+        keeper.start()
+        pool = WorkerPool(config, store).start() if config.workers else None
         try:
             yield
         finally:
             stop.set()
             if pool:
                 await run_in_threadpool(pool.stop)
-            if keeper:
-                keeper.join(timeout=5)
+            keeper.join(timeout=5)
             db.close()
 
     app = FastAPI(

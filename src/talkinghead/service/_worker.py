@@ -22,7 +22,7 @@ from .._errors import TalkingHeadError
 from ._config import ServiceConfig
 from ._db import Database
 from ._http import http_error
-from ._jobs import Job, JobStore, worker_identity
+from ._jobs import Job, JobStore, host_identity, worker_identity
 from ._options import generate_kwargs, output_suffix
 from ._portraits import load_rig
 from ._webhooks import deliver_due
@@ -196,8 +196,7 @@ class Housekeeper:
 
     def tick(self, *, sweep: bool) -> None:
         config, store = self.config, self.store
-        _, host, _ = worker_identity()
-        store.forget_dead_workers(host, stale_after=config.lease)
+        store.forget_dead_workers(host_identity(), stale_after=config.lease)
         store.reclaim_lapsed()
         deliver_due(store.db, allow_private=config.webhook_allow_private, timeout=config.webhook_timeout,
                     attempts=config.webhook_attempts, backoff=config.webhook_backoff)  # fmt: skip
@@ -255,8 +254,7 @@ class WorkerPool:
         self._thread = threading.Thread(target=self._watch, name="worker-pool", daemon=True)
 
     def _spawn(self, index: int) -> tuple[multiprocessing.Process, str]:
-        _, host, _ = worker_identity()
-        worker_id = f"{host}:serve-{index}:{time.time_ns() % 10**9:09d}"
+        worker_id = f"{host_identity()}:render-{index}:{time.time_ns() % 10**9:09d}"
         process = self._context.Process(target=_worker_main, args=(self.config, worker_id), name=f"talkinghead-worker-{index}", daemon=False)
         process.start()
         return process, worker_id
