@@ -19,6 +19,7 @@ from ._errors import (
     OutputError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    ProtocolError,
     RateLimitError,
     RenderInterruptedError,
     TalkingHeadError,
@@ -68,6 +69,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ProtocolError",
     "RateLimitError",
     "UnsupportedMediaError",
 ]

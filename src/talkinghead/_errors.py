@@ -101,3 +101,8 @@ class NotFoundError(TalkingHeadError):
 class ConflictError(TalkingHeadError):
     """The request clashes with the state of what it names: a job's result before the job has
     succeeded, or an idempotency key reused with a different request."""
+
+
+class ProtocolError(TalkingHeadError):
+    """A streaming client broke the protocol: a message that is not JSON, an unknown type,
+    audio that is not whole PCM16 samples."""

@@ -31,6 +31,7 @@ EXIT_CODES: dict[type[e.TalkingHeadError], int] = {
     e.PayloadTooLargeError: 23,
     e.UnsupportedMediaError: 24,
     e.ConflictError: 25,
+    e.ProtocolError: 26,
 }
 
 

@@ -20,6 +20,7 @@ from ._batch import add_batch_parser
 from ._overlay import add_overlay_options, add_overlay_parser, overlay_options
 from ._portraits import add_portraits_parser
 from ._service import add_service_parsers
+from ._stream import add_stream_parser
 from ._exit_codes import INTERNAL_ERROR, OK, exit_code
 from ._progress import ProgressBar
 
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     add_overlay_parser(commands)
     add_portraits_parser(commands)
     add_service_parsers(commands)
+    add_stream_parser(commands)
     return parser
 
 

@@ -56,6 +56,7 @@ def add_service_parsers(commands) -> None:
     serve.add_argument("--port", type=int, default=8000, help="default %(default)s")
     serve.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="render processes started with the server; 0 for an API-only server (default: one per core)")
     serve.add_argument("--no-auth", action="store_true", help="no API keys: every caller is one anonymous owner (for a private network)")
+    serve.add_argument("--max-streams", type=int, default=None, help="streaming sessions at once on /v1/stream (default: 3 per core)")
     serve.add_argument("--max-upload", type=_typed(parse_bytes, "--max-upload"), default=_DEFAULTS.max_upload, help="largest request body (default 200M)")
     serve.add_argument("--sync-max-audio", type=_typed(parse_duration, "--sync-max-audio"), default=_DEFAULTS.sync_max_audio,
                        help="longest audio POST /v1/generate renders while the caller waits (default 60s)")  # fmt: skip
@@ -111,16 +112,17 @@ def _serve(args: argparse.Namespace) -> int:
     from ..service import create_app, list_keys
 
     public_url = args.public_url or f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
-    config = _config(args, auth=not args.no_auth, max_upload=args.max_upload, sync_max_audio=args.sync_max_audio)
+    config = _config(args, auth=not args.no_auth, max_upload=args.max_upload, sync_max_audio=args.sync_max_audio, max_streams=args.max_streams)
     config = ServiceConfig(**{**asdict(config), "public_url": public_url})
     logging.getLogger("talkinghead").setLevel(logging.INFO)
     app = create_app(config)
     if config.auth and not list_keys(app.state.store.db):
         print("talkinghead: no API keys yet; make one with: talkinghead keys create --name NAME "
               f"--database-url {config.database_url}", file=sys.stderr)  # fmt: skip
-    print(f"talkinghead: serving on {public_url} (docs at {public_url}/docs), database {config.database_url}, "
+    print(f"talkinghead: serving on {public_url} (docs at {public_url}/docs, demo at {public_url}/demo), database {config.database_url}, "
           f"storage {config.storage}, {config.workers} render worker(s)", file=sys.stderr)  # fmt: skip
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10)
+    # Frames are JPEG or WebP already: per-message deflate would spend CPU for nothing.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10, ws_per_message_deflate=False)
     return OK
 
 

@@ -82,16 +82,59 @@ def _emphasis(phones, loudness: np.ndarray, pitch_hz: np.ndarray, hop: float) ->
     return events
 
 
+def pulse(t: np.ndarray | float, centre: float, attack: float, decay: float) -> np.ndarray:
+    """A raised-cosine pulse of height 1 rising over `attack` before `centre`, falling over `decay` after it."""
+    rise = np.clip((np.asarray(t) - (centre - attack)) / attack, 0.0, 1.0)
+    fall = np.clip(((centre + decay) - np.asarray(t)) / decay, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall))
+
+
 def _add_bump(curve: np.ndarray, fps: float, centre: float, attack: float, decay: float, height: float, combine=np.add) -> None:
-    """Add (or max-combine) a raised-cosine pulse rising over `attack` before `centre` and falling
-    over `decay` after it; only the frames it touches are computed."""
+    """Add (or max-combine) a pulse to a curve; only the frames it touches are computed."""
     lo, hi = max(0, int((centre - attack) * fps)), min(len(curve), int(np.ceil((centre + decay) * fps)) + 1)
     if hi <= lo:
         return
-    t = np.arange(lo, hi) / fps
-    rise = np.clip((t - (centre - attack)) / attack, 0.0, 1.0)
-    fall = np.clip(((centre + decay) - t) / decay, 0.0, 1.0)
-    combine(curve[lo:hi], height * (0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall))), out=curve[lo:hi])
+    combine(curve[lo:hi], height * pulse(np.arange(lo, hi) / fps, centre, attack, decay), out=curve[lo:hi])
+
+
+@dataclass(frozen=True)
+class Blink:
+    start: float
+    length: float
+    depth_l: float
+    depth_r: float
+
+    @property
+    def closing(self) -> float:
+        return 0.35 * self.length  # lids close faster than they open
+
+    def at(self, t) -> tuple[np.ndarray, np.ndarray]:
+        shape = pulse(t, self.start + self.closing, self.closing, self.length - self.closing)
+        return self.depth_l * shape, self.depth_r * shape
+
+
+def draw_blink(rng: np.random.Generator, start: float) -> Blink:
+    length = float(np.clip(rng.lognormal(np.log(0.17), 0.3), 0.1, 0.4))
+    depth = rng.uniform(0.9, 1.0)
+    return Blink(start, length, depth, depth * rng.uniform(0.94, 1.0))
+
+
+def blink_interval(rng: np.random.Generator, style: ExpressionStyle, talking: float) -> float:
+    """Time from one blink's end to the next's start: log-normal about a mean set by how much
+    the person talks."""
+    mean = style.blink_interval_s + (IDLE_BLINK_INTERVAL_S - style.blink_interval_s) * (1.0 - talking)
+    return max(0.6, rng.lognormal(np.log(mean) - 0.5 * 0.45**2, 0.45))
+
+
+def next_fixation(rng: np.random.Generator, motion: float, previous: tuple[float, float]) -> tuple[float, float, float]:
+    """(x, y, time until the next saccade): most saccades return to the camera."""
+    spread = 0.5 + 0.25 * motion
+    if abs(previous[0]) + abs(previous[1]) > 0.1 or rng.random() < 0.35:
+        nx, ny = rng.normal(0.0, 0.04), rng.normal(0.0, 0.03)
+    else:
+        nx = rng.choice([-1.0, 1.0]) * rng.uniform(0.15, 0.4) * spread
+        ny = rng.uniform(-0.2, 0.12) * spread
+    return nx, ny, rng.uniform(1.0, 3.0)
 
 
 def _blinks(ctx: Context, style: ExpressionStyle, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -106,37 +149,31 @@ def _blinks(ctx: Context, style: ExpressionStyle, rng: np.random.Generator) -> t
             nearest = pause_starts[np.argmin(np.abs(pause_starts - t))]
             if abs(nearest - t) < 0.7:
                 t = nearest + 0.05
-        length = float(np.clip(rng.lognormal(np.log(0.17), 0.3), 0.1, 0.4))
-        closing = 0.35 * length  # lids close faster than they open
-        depth = rng.uniform(0.9, 1.0)
-        _add_bump(left, ctx.fps, t + closing, closing, length - closing, depth, np.maximum)
-        _add_bump(right, ctx.fps, t + closing, closing, length - closing, depth * rng.uniform(0.94, 1.0), np.maximum)
+        blink = draw_blink(rng, t)
+        lo, hi = max(0, int(t * ctx.fps)), min(ctx.n_frames, int(np.ceil((t + blink.length) * ctx.fps)) + 1)
+        if hi > lo:
+            l, r = blink.at(np.arange(lo, hi) / ctx.fps)
+            np.maximum(left[lo:hi], l, out=left[lo:hi])
+            np.maximum(right[lo:hi], r, out=right[lo:hi])
         talking = ctx.talking[min(ctx.n_frames - 1, int(t * ctx.fps))]
-        mean = style.blink_interval_s + (IDLE_BLINK_INTERVAL_S - style.blink_interval_s) * (1.0 - talking)
-        t += max(0.6, rng.lognormal(np.log(mean) - 0.5 * 0.45**2, 0.45)) + length
+        t += blink_interval(rng, style, talking) + blink.length
     return left, right
 
 
 def _gaze(ctx: Context, motion: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Fixations of 1-3 s joined by 50 ms saccades; most saccades return to the camera."""
+    """Fixations of 1-3 s joined by 50 ms saccades."""
     duration = ctx.n_frames / ctx.fps
     starts, xs, ys = [0.0], [0.0], [0.0]
     t = rng.uniform(0.5, 2.0)
-    spread = 0.5 + 0.25 * motion
     while t < duration:
-        if abs(xs[-1]) + abs(ys[-1]) > 0.1 or rng.random() < 0.35:
-            nx, ny = rng.normal(0.0, 0.04), rng.normal(0.0, 0.03)
-        else:
-            nx = rng.choice([-1.0, 1.0]) * rng.uniform(0.15, 0.4) * spread
-            ny = rng.uniform(-0.2, 0.12) * spread
+        nx, ny, dwell = next_fixation(rng, motion, (xs[-1], ys[-1]))
         starts.append(t)
         xs.append(nx)
         ys.append(ny)
-        t += rng.uniform(1.0, 3.0)
+        t += dwell
     starts_a, times = np.array(starts), ctx.times
     k = np.searchsorted(starts_a, times, side="right") - 1
-    step = np.clip((times - starts_a[k]) / 0.05, 0.0, 1.0)
-    step = step * step * (3 - 2 * step)
+    step = saccade(times - starts_a[k])
     curves = []
     for values in (np.array(xs), np.array(ys)):
         previous = values[np.maximum(k - 1, 0)]
@@ -144,13 +181,71 @@ def _gaze(ctx: Context, motion: float, rng: np.random.Generator) -> tuple[np.nda
     return curves[0], curves[1]
 
 
-def _slow_noise(times: np.ndarray, rng: np.random.Generator, std: float, components: int = 6) -> np.ndarray:
+def saccade(since: np.ndarray | float) -> np.ndarray:
+    """How far a 50 ms saccade has gone, `since` seconds after it started (smoothstep)."""
+    step = np.clip(np.asarray(since) / 0.05, 0.0, 1.0)
+    return step * step * (3 - 2 * step)
+
+
+@dataclass(frozen=True)
+class SlowNoise:
     """Smooth noise below 0.6 Hz: a sum of sinusoids with random frequencies and phases. Its
     standard deviation is `std` whatever the duration (each unit sinusoid has variance 1/2)."""
-    freqs = rng.uniform(0.05, 0.6, components)
-    phases = rng.uniform(0.0, 2 * np.pi, components)
-    amp = std / np.sqrt(components / 2.0)
-    return amp * np.sin(2 * np.pi * freqs[None, :] * times[:, None] + phases[None, :]).sum(axis=1)
+
+    freqs: np.ndarray
+    phases: np.ndarray
+    std: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, std: float, components: int = 6) -> "SlowNoise":
+        return cls(rng.uniform(0.05, 0.6, components), rng.uniform(0.0, 2 * np.pi, components), std)
+
+    def __call__(self, times: np.ndarray) -> np.ndarray:
+        amp = self.std / np.sqrt(len(self.freqs) / 2.0)
+        return amp * np.sin(2 * np.pi * self.freqs[None, :] * np.atleast_1d(times)[:, None] + self.phases[None, :]).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class Breathing:
+    """About 15 breaths a minute, deeper in pauses than while talking."""
+
+    rate: float
+    phase: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> "Breathing":
+        return cls(rng.uniform(0.22, 0.28), rng.uniform(0, 2 * np.pi))
+
+    def __call__(self, times, talking) -> np.ndarray:
+        return (0.5 + 0.5 * np.sin(2 * np.pi * self.rate * np.asarray(times) + self.phase)) * (1.0 - 0.5 * np.asarray(talking))
+
+
+def emphasis_gestures(rng: np.random.Generator, style: ExpressionStyle, motion: float) -> tuple[float, float]:
+    """(brow raise height, nod height in degrees) for one emphasised syllable."""
+    raise_height = rng.uniform(0.3, 0.7) if rng.random() < style.brow_raise_chance * min(1.0, 0.5 + motion / 2) else 0.0
+    return raise_height, rng.uniform(1.5, 3.5)
+
+
+BROW_RAISE = (0.05, 0.12, 0.45)  # centre after the syllable's start, attack, decay (s)
+NOD = (0.1, 0.15, 0.3)
+
+
+def smile_level(style: ExpressionStyle, talking) -> np.ndarray:
+    smile = np.full(np.shape(talking), style.smile)
+    if style.smile > 0.2:
+        smile = smile + 0.1 * (1.0 - np.asarray(talking))  # smiles broaden while listening
+    return smile
+
+
+def head_pose(noise: dict[str, SlowNoise], times, talking, nods, breath, scale: float) -> dict[str, np.ndarray]:
+    """Head rotation from slow noise (livelier while talking) plus nods; translation follows
+    rotation a little (the neck pivots below the head) plus the breath."""
+    liveliness = 0.6 + 0.4 * np.asarray(talking)
+    head = {name: scale * liveliness * noise[name](times) for name in HEAD_STD_DEG}
+    head["head_pitch"] = head["head_pitch"] + scale * np.asarray(nods)
+    head["head_tx"] = 0.0015 * head["head_yaw"]
+    head["head_ty"] = 0.0015 * head["head_pitch"] + (0.004 * scale * (np.asarray(breath) - 0.5) if scale else 0.0)
+    return head
 
 
 def nonverbal_curves(ctx: Context, *, seed: int, expression: str, motion: float) -> dict[str, np.ndarray]:
@@ -161,38 +256,25 @@ def nonverbal_curves(ctx: Context, *, seed: int, expression: str, motion: float)
     blink_l, blink_r = _blinks(ctx, style, blink_rng)
     gaze_x, gaze_y = _gaze(ctx, motion, gaze_rng)
 
-    brow = np.full(ctx.n_frames, style.brow)
     nods = np.zeros(ctx.n_frames)
     raises = np.zeros(ctx.n_frames)
     for t in ctx.emphasis:
-        if brow_rng.random() < style.brow_raise_chance * min(1.0, 0.5 + motion / 2):
-            _add_bump(raises, ctx.fps, t + 0.05, 0.12, 0.45, brow_rng.uniform(0.3, 0.7), np.maximum)
-        _add_bump(nods, ctx.fps, t + 0.1, 0.15, 0.3, brow_rng.uniform(1.5, 3.5))
-    brow = brow + raises
+        raise_height, nod_height = emphasis_gestures(brow_rng, style, motion)
+        if raise_height:
+            _add_bump(raises, ctx.fps, t + BROW_RAISE[0], BROW_RAISE[1], BROW_RAISE[2], raise_height, np.maximum)
+        _add_bump(nods, ctx.fps, t + NOD[0], NOD[1], NOD[2], nod_height)
+    brow = style.brow + raises
 
-    smile = np.full(ctx.n_frames, style.smile)
-    if style.smile > 0.2:
-        smile = smile + 0.1 * (1.0 - ctx.talking)  # smiles broaden while listening
-
-    # Breathing: about 15 breaths a minute, deeper in pauses than while talking.
-    rate = breath_rng.uniform(0.22, 0.28)
-    breath = 0.5 + 0.5 * np.sin(2 * np.pi * rate * times + breath_rng.uniform(0, 2 * np.pi))
-    breath = breath * (1.0 - 0.5 * ctx.talking)
-
-    scale = motion * style.head_scale
-    liveliness = 0.6 + 0.4 * ctx.talking  # heads move more while talking
-    head = {name: scale * liveliness * _slow_noise(times, head_rng, std) for name, std in HEAD_STD_DEG.items()}
-    head["head_pitch"] = head["head_pitch"] + scale * nods
-    # Translation follows rotation a little (the neck pivots below the head) plus the breath.
-    head["head_tx"] = 0.0015 * head["head_yaw"]
-    head["head_ty"] = 0.0015 * head["head_pitch"] + (0.004 * scale * (breath - 0.5) if scale else 0.0)
+    breath = Breathing.draw(breath_rng)(times, ctx.talking)
+    noise = {name: SlowNoise.draw(head_rng, std) for name, std in HEAD_STD_DEG.items()}
+    head = head_pose(noise, times, ctx.talking, nods, breath, motion * style.head_scale)
     curves = {
         "blink_l": blink_l,
         "blink_r": blink_r,
         "gaze_x": gaze_x,
         "gaze_y": gaze_y,
         "brow_raise": np.clip(brow, 0.0, 1.0),
-        "smile": np.clip(smile, 0.0, 1.0),
+        "smile": np.clip(smile_level(style, ctx.talking), 0.0, 1.0),
         **head,
         "breath": breath,
     }

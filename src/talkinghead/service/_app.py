@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -43,6 +43,8 @@ from ._keys import ANONYMOUS, ApiKey, authenticate, take_token
 from ._metrics import HttpMetrics, exposition
 from ._options import MEDIA_TYPES, parse_options
 from ._portraits import Portrait, delete_portrait, get_portrait, list_portraits, register_portrait
+from ._demo import demo_router
+from ._stream import StreamContext, StreamSlots, serve_stream, warm_up
 from ._webhooks import resolve_webhook
 from ._worker import PREVIEW_NAME, Housekeeper, WorkerPool, open_store
 
@@ -202,6 +204,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         keeper.tick(sweep=True)  # jobs of workers that died with an earlier server go back now
         keeper.start()
         pool = WorkerPool(config, store).start() if config.workers else None
+        threading.Thread(target=warm_up, name="talkinghead-warm-up", daemon=True).start()
         try:
             yield
         finally:
@@ -251,12 +254,18 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return JSONResponse(error_body(500, "internal_error", "internal error; the server log has the details"), status_code=500)
 
     def caller(request: Request) -> Caller:
+        return caller_from(request.headers)
+
+    def caller_from(headers, query=None) -> Caller:
+        """The key in X-API-Key, Authorization: Bearer or (for browsers' WebSockets) ?api_key=."""
         if not config.auth:
             return Caller(ANONYMOUS, None)
-        secret = request.headers.get("x-api-key")
-        authorization = request.headers.get("authorization", "")
+        secret = headers.get("x-api-key")
+        authorization = headers.get("authorization", "")
         if not secret and authorization.lower().startswith("bearer "):
             secret = authorization[7:].strip()
+        if not secret and query is not None:
+            secret = query.get("api_key")
         key = authenticate(db, secret)
         return Caller(key.id, key)
 
@@ -431,6 +440,16 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return Response(status_code=204)
 
     # ---- operations
+    # ---- streaming
+    stream_context = StreamContext(storage=storage, db=db, max_image_pixels=config.max_image_pixels, default_max_audio=config.default_max_audio,
+                                   slots=StreamSlots(config.stream_limit), caller=caller_from, spend=spend)  # fmt: skip
+
+    @app.websocket("/v1/stream")
+    async def stream(websocket: WebSocket):
+        await serve_stream(websocket, stream_context)
+
+    app.include_router(demo_router)
+
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     def healthz():
         return {"status": "ok", "version": __version__}

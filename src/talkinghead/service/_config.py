@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +65,20 @@ class ServiceConfig:
     webhook_backoff: float = 5.0  # seconds before the first retry; doubled each time
     webhook_timeout: float = 10.0
     public_url: str = ""  # the service's own address, for the URLs inside webhook bodies
+    max_streams: int | None = None  # streaming sessions this server runs at once; default 3 per core
+
+    @property
+    def stream_limit(self) -> int:
+        if self.max_streams is not None:
+            return self.max_streams
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return 3 * cores
 
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise InvalidOptionError("workers must be 0 or more")
+        if self.max_streams is not None and self.max_streams < 0:
+            raise InvalidOptionError("max streams must be 0 or more")
         if self.max_attempts < 1:
             raise InvalidOptionError("max attempts must be at least 1")
         for name in ("retention", "lease", "sync_max_audio", "poll_interval", "sweep_interval", "webhook_backoff"):

@@ -29,6 +29,7 @@ HTTP_ERRORS: dict[type[e.TalkingHeadError], tuple[int, str]] = {
     e.UnsupportedMediaError: (415, "unsupported_media_type"),
     e.NotFoundError: (404, "not_found"),
     e.ConflictError: (409, "conflict"),
+    e.ProtocolError: (400, "bad_message"),
 }
 INTERNAL = (500, "internal_error")
 _BY_CODE = {code: status for status, code in HTTP_ERRORS.values()}
@@ -44,6 +45,14 @@ def http_error(error: BaseException) -> tuple[int, str]:
 def status_for_code(code: str) -> int:
     """The HTTP status of a failed job's error code (a synchronous request answers with it)."""
     return _BY_CODE.get(code, 500)
+
+
+def error_from(code: str, message: str) -> e.TalkingHeadError:
+    """The exception an error code stands for, for clients of the API."""
+    for cls, (_, known) in HTTP_ERRORS.items():
+        if known == code:
+            return cls(message, retry_after=0.0) if cls is e.RateLimitError else cls(message)
+    return e.TalkingHeadError(message)
 
 
 def error_body(status: int, code: str, message: str) -> dict:

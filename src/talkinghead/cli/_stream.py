@@ -1,0 +1,145 @@
+"""`talkinghead stream`: a speech file through the streaming endpoint as if it were live, the
+frames that come back saved as a video."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .._errors import InvalidOptionError, OutputError
+from .._values import parse_size
+from ..media import EncodeOptions, encode_video, output_format
+from ..motion import EXPRESSIONS, FRAME_RATES
+from ..render import FRAMINGS
+from ..speech import load_audio
+from ..speech._streaming import Resampler
+from ..stream import SAMPLE_RATES
+from ._exit_codes import OK
+
+
+def add_stream_parser(commands) -> None:
+    p = commands.add_parser("stream", help="stream a speech file through the real-time endpoint and save what comes back")
+    p.add_argument("--audio", required=True, help="speech audio (WAV, MP3, M4A, OGG, FLAC)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", help="portrait photo (sent in the start message)")
+    source.add_argument("--portrait-id", help="a portrait registered on the server (POST /v1/portraits)")
+    p.add_argument("-o", "--output", required=True, help="video to write (.mp4, .webm, .mov)")
+    p.add_argument("--realtime", action="store_true", help="send the audio at its own pace and let the server play it in real time (default: as fast as possible)")
+    p.add_argument("--server", help="a running server, e.g. ws://127.0.0.1:8000 (default: a private one for this command)")
+    p.add_argument("--api-key", default=os.environ.get("TALKINGHEAD_API_KEY"), help="the server's API key (default $TALKINGHEAD_API_KEY)")
+    p.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, default=16000, help="rate the audio is sent at (default %(default)s)")
+    p.add_argument("--fps", type=int, choices=FRAME_RATES, default=25)
+    p.add_argument("--size", default="512x512", help="frame size (default %(default)s)")
+    p.add_argument("--framing", choices=FRAMINGS, default="head")
+    p.add_argument("--format", dest="frame_format", choices=("jpeg", "webp"), default="jpeg", help="how frames travel (default %(default)s)")
+    p.add_argument("--quality", type=int, default=80, help="frame quality 1-100 (default %(default)s)")
+    p.add_argument("--lookahead", type=int, default=120, metavar="MS", help="speech after a frame that decides its mouth (default %(default)s ms)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--expression", choices=EXPRESSIONS, default="neutral")
+    p.add_argument("--motion", type=float, default=1.0)
+    p.set_defaults(run=_stream)
+
+
+@contextlib.contextmanager
+def _private_server() -> Iterator[str]:
+    """A server of our own on a free loopback port, with no keys and no render workers."""
+    import socket
+
+    import uvicorn
+
+    from ..service import ServiceConfig, create_app
+
+    with tempfile.TemporaryDirectory(prefix="talkinghead-stream-") as home, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        config = ServiceConfig(database_url=f"sqlite:///{home}/service.db", storage=Path(home) / "files", workers=0, auth=False)
+        server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False))
+        thread = threading.Thread(target=server.run, name="talkinghead-server", daemon=True)
+        thread.start()
+        while not server.started:
+            if not thread.is_alive():
+                raise OutputError("the private streaming server did not start")
+            time.sleep(0.02)
+        try:
+            yield f"ws://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+def _stream(args: argparse.Namespace) -> int:
+    from ..stream import Client
+
+    fmt = output_format(args.output, None)
+    if fmt == "png":
+        raise InvalidOptionError("stream writes a video file: .mp4, .webm or .mov")
+    parse_size(args.size)
+    audio = load_audio(args.audio)
+    samples = audio.samples if args.sample_rate == 16000 else Resampler(16000, args.sample_rate)(np.concatenate([audio.samples, np.zeros(64, np.int16)]))
+    options = dict(sample_rate=args.sample_rate, fps=args.fps, size=args.size, framing=args.framing, format=args.frame_format, quality=args.quality,
+                   lookahead_ms=args.lookahead, realtime=args.realtime, seed=args.seed, expression=args.expression, motion=args.motion)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        server = args.server or stack.enter_context(_private_server())
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="talkinghead-stream-")))
+        client = stack.enter_context(Client(server.rstrip("/") + "/v1/stream", api_key=args.api_key))
+        began = time.monotonic()
+        ready = client.start(portrait_id=args.portrait_id, image=args.image, **options)
+        sender = threading.Thread(target=_send, args=(client, samples, args.realtime), daemon=True)
+        sender.start()
+        frames, dropped, stats = _receive(client, work, ready["sample_rate"])
+        sender.join()
+        encoded = encode_video(_frames(work, frames), args.output, audio=str(work / "audio.wav"), options=EncodeOptions(fps=ready["fps"], format=fmt))
+    print(f"talkinghead: streamed {frames} frames ({dropped} without an image) in {time.monotonic() - began:.1f} s, session start {ready['start_ms']:.0f} ms, "
+          f"server dropped {stats.get('dropped', 0)}; wrote {encoded.path}", file=sys.stderr)  # fmt: skip
+    return OK
+
+
+def _send(client, samples: np.ndarray, realtime: bool) -> None:
+    client.send_speech(samples, realtime=realtime)
+    client.stop()
+
+
+def _receive(client, work: Path, sample_rate: int) -> tuple[int, int, dict]:
+    """Save each frame's image and the audio as they come; (frames, frames that came without
+    an image, the last stats)."""
+    frames = images = 0
+    stats: dict = {}
+    with wave.open(str(work / "audio.wav"), "wb") as track:
+        track.setnchannels(1)
+        track.setsampwidth(2)
+        track.setframerate(sample_rate)
+        for received in client:
+            if received.kind == "audio":  # every frame's audio comes, with or without its image
+                track.writeframes(received.data)
+                frames += 1
+            elif received.kind == "frame":
+                (work / f"{received.index:08d}.img").write_bytes(received.data)
+                images += 1
+            elif received.event.get("type") == "stats":
+                stats = received.event
+    return frames, frames - images, stats
+
+
+def _frames(work: Path, count: int) -> Iterator[np.ndarray]:
+    """Frames 0 to count - 1; one that came without its image repeats the one before."""
+    images = {int(p.stem): p for p in work.glob("*.img")}
+    if not images:
+        raise OutputError("the server sent no frames")
+    last = None
+    for index in range(count):
+        path = images.get(index, images[min(images)] if last is None else None)
+        if path is not None:
+            last = cv2.cvtColor(cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        yield last

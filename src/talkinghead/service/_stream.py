@@ -1,0 +1,312 @@
+"""The streaming endpoint: `/v1/stream`, a WebSocket that takes speech as it comes and sends the
+avatar's frames back in real time (protocol in docs/streaming.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import cv2
+import numpy as np
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from .. import _errors as e
+from .._api import prepare_portrait
+from .._values import parse_size
+from ..motion import EXPRESSIONS, FRAME_RATES
+from ..portrait import Rig, load_image
+from ..render import FRAMINGS, Renderer, RenderOptions
+from ..speech._streaming import DECODERS
+from ..stream import LiveStream, StreamOptions
+from ..stream._protocol import AUDIO, FRAME, MAX_AUDIO_MESSAGE_S, pack_header
+from ._http import error_body, http_error
+from ._portraits import get_portrait, load_rig
+
+log = logging.getLogger("talkinghead.service")
+START_TIMEOUT_S = 30.0
+STATS_INTERVAL_S = 1.0
+
+
+class StartMessage(BaseModel):
+    """The first message of a stream: which portrait, and how to stream it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["start"]
+    portrait_id: str | None = None
+    image: str | None = Field(None, description="base64 of a portrait image")
+    face: int | None = Field(None, ge=1)
+    sample_rate: Literal[16000, 24000, 48000] = 16000
+    fps: int = 25
+    size: str = "512x512"
+    framing: Literal[FRAMINGS] = "head"  # type: ignore[valid-type]
+    format: Literal["jpeg", "webp"] = "jpeg"
+    quality: int = Field(80, ge=1, le=100)
+    lookahead_ms: int = Field(120, ge=40, le=1000)
+    realtime: bool = True
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    expression: Literal[EXPRESSIONS] = "neutral"  # type: ignore[valid-type]
+    motion: float = Field(1.0, ge=0.0, le=2.0)
+    audio: bool = True
+
+    @field_validator("fps")
+    @classmethod
+    def _fps(cls, value: int) -> int:
+        if value not in FRAME_RATES:
+            raise ValueError(f"must be one of {', '.join(map(str, FRAME_RATES))}")
+        return value
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        width, height = parse_size(value)
+        if width * height > 1920 * 1080:
+            raise ValueError("streams are at most 1920x1080")
+        return value
+
+    def stream_options(self) -> StreamOptions:
+        return StreamOptions(sample_rate=self.sample_rate, fps=self.fps, lookahead=self.lookahead_ms / 1000.0, seed=self.seed,
+                             expression=self.expression, motion=self.motion, realtime=self.realtime,
+                             render=RenderOptions(framing=self.framing, size=parse_size(self.size)))  # fmt: skip
+
+
+def parse_start(text: str) -> StartMessage:
+    message = _json(text)
+    if message.get("type") != "start":
+        raise e.ConflictError(f"the first message must be {{\"type\": \"start\"}}, not {message.get('type')!r}")
+    try:
+        start = StartMessage(**message)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'start'}: {err['msg']}" for err in exc.errors())
+        raise e.InvalidOptionError(f"bad start message: {problems}") from None
+    if (start.portrait_id is None) == (start.image is None):
+        raise e.InvalidOptionError("send a portrait_id (from POST /v1/portraits) or an image, one of them")
+    return start
+
+
+def _json(text: str) -> dict:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise e.ProtocolError("text messages must be JSON objects") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise e.ProtocolError("text messages must be JSON objects with a \"type\"")
+    return message
+
+
+class StreamSlots:
+    """Sessions running in this process: at most `limit` in all and a key's concurrency each."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._by_owner: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> int:
+        return sum(self._by_owner.values())
+
+    def take(self, owner: str, concurrency: int | None) -> None:
+        with self._lock:
+            if self.running >= self.limit:
+                raise e.RateLimitError(f"the server runs its most streams ({self.limit}); try again shortly", retry_after=5.0)
+            if concurrency is not None and self._by_owner[owner] >= concurrency:
+                raise e.RateLimitError(f"this key already runs its {concurrency} streams at once", retry_after=5.0)
+            self._by_owner[owner] += 1
+
+    def give(self, owner: str) -> None:
+        with self._lock:
+            self._by_owner[owner] -= 1
+            if self._by_owner[owner] <= 0:
+                del self._by_owner[owner]
+
+
+@dataclass
+class StreamContext:
+    """What the endpoint needs from the service around it."""
+
+    storage: Path
+    db: object
+    max_image_pixels: int
+    default_max_audio: float
+    slots: StreamSlots
+    caller: Callable  # (headers, query) -> Caller
+    spend: Callable  # (Caller) -> None
+
+
+@functools.lru_cache(maxsize=16)
+def _renderer(storage: Path, portrait_id: str, face: int | None, options: RenderOptions) -> Renderer:
+    """Renderers keep nothing per frame, so sessions of one portrait share one."""
+    return Renderer(load_rig(storage, portrait_id, face), options)
+
+
+def _encoder(kind: str, quality: int) -> Callable[[np.ndarray], bytes]:
+    ext, flag = (".jpg", cv2.IMWRITE_JPEG_QUALITY) if kind == "jpeg" else (".webp", cv2.IMWRITE_WEBP_QUALITY)
+
+    def encode(rgb: np.ndarray) -> bytes:
+        ok, data = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [flag, quality])
+        if not ok:
+            raise e.OutputError(f"cannot encode a {kind} frame")
+        return data.tobytes()
+
+    return encode
+
+
+async def _open(ctx: StreamContext, who, start: StartMessage) -> LiveStream:
+    options = start.stream_options()
+    if start.portrait_id is not None:
+        portrait = get_portrait(ctx.db, start.portrait_id, who.owner)
+        face = start.face if start.face is not None else portrait.face
+        renderer = await run_in_threadpool(_renderer, ctx.storage, portrait.id, face, options.render)
+        rig = renderer.rig
+    else:
+        try:
+            data = base64.b64decode(start.image or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise e.InvalidOptionError("image must be base64") from None
+        rig = await run_in_threadpool(_rig_from_image, data, start.face, ctx.max_image_pixels)
+        renderer = None
+    return await run_in_threadpool(functools.partial(LiveStream, rig, options, renderer=renderer, encode=_encoder(start.format, start.quality)))
+
+
+def _rig_from_image(data: bytes, face: int | None, max_pixels: int) -> Rig:
+    return prepare_portrait(load_image(data, max_pixels=max_pixels), face=face)
+
+
+async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
+    """One session, from accept to close; every failure closes with 4000 + its HTTP status."""
+    await websocket.accept()
+    live: LiveStream | None = None
+    who = None
+    try:
+        who = ctx.caller(websocket.headers, websocket.query_params)
+        started = time.monotonic()
+        try:
+            first = await asyncio.wait_for(websocket.receive(), START_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise e.ProtocolError(f"no start message within {START_TIMEOUT_S:.0f} s") from None
+        if first["type"] == "websocket.disconnect":
+            return
+        if first.get("text") is None:
+            raise e.ConflictError("audio before start: the first message must be {\"type\": \"start\"}")
+        start = parse_start(first["text"])
+        ctx.slots.take(who.owner, who.key.concurrency if who.key else None)
+        try:
+            ctx.spend(who)
+            live = await _open(ctx, who, start)
+            max_audio = who.max_audio if who.max_audio is not None else ctx.default_max_audio
+            await websocket.send_text(json.dumps({
+                "type": "ready", "session": uuid.uuid4().hex, "width": live.session.renderer.size[0], "height": live.session.renderer.size[1],
+                "fps": start.fps, "sample_rate": start.sample_rate, "format": start.format, "lookahead_ms": start.lookahead_ms,
+                "max_audio_s": max_audio, "start_ms": round((time.monotonic() - started) * 1000.0, 1),
+            }))  # fmt: skip
+            await _run(websocket, live, start, max_audio)
+        finally:
+            ctx.slots.give(who.owner)
+    except WebSocketDisconnect:
+        pass
+    except e.TalkingHeadError as error:
+        await _close_with(websocket, error)
+    except Exception as error:  # an internal fault still ends the session with a code, not a hang
+        log.exception("stream failed")
+        await _close_with(websocket, error)
+    finally:
+        if live is not None:
+            await live.aclose()
+
+
+async def _close_with(websocket: WebSocket, error: BaseException) -> None:
+    status, code = http_error(error)
+    message = str(error) if isinstance(error, e.TalkingHeadError) else "internal error; the server log has the details"
+    try:
+        await websocket.send_text(json.dumps({"type": "error", **error_body(status, code, message)}))
+        await websocket.close(code=4000 + status, reason=code)
+    except (RuntimeError, WebSocketDisconnect):  # the client has gone already
+        pass
+
+
+async def _run(websocket: WebSocket, live: LiveStream, start: StartMessage, max_audio: float) -> None:
+    """Read control and audio while frames go out; the first side to finish ends the session."""
+    reader = asyncio.ensure_future(_read(websocket, live, start, max_audio))
+    writer = asyncio.ensure_future(_write(websocket, live, start))
+    done, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+    if reader in done and reader.exception() is None and writer not in done:
+        await writer  # the client asked to stop: let the queued frames finish
+    for task in pending:
+        task.cancel()
+    for task in (reader, writer):
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()
+    await websocket.close(code=1000)
+
+
+async def _read(websocket: WebSocket, live: LiveStream, start: StartMessage, max_audio: float) -> None:
+    limit = int(MAX_AUDIO_MESSAGE_S * start.sample_rate) * 2
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        data = message.get("bytes")
+        if data is not None:
+            if len(data) > limit:
+                raise e.PayloadTooLargeError(f"audio messages are at most {MAX_AUDIO_MESSAGE_S:g} s ({limit} bytes); got {len(data)} bytes")
+            if len(data) % 2:
+                raise e.ProtocolError("audio must be whole PCM16 samples (an even number of bytes)")
+            if live.audio_seconds + len(data) / 2 / start.sample_rate > max_audio:
+                raise e.AudioTooLongError(f"the stream passed its audio limit of {max_audio:g} s")
+            live.push_audio(data)
+            continue
+        kind = _json(message.get("text") or "")["type"]
+        if kind == "end":
+            live.end()
+        elif kind == "interrupt":
+            dropped = live.interrupt()
+            await websocket.send_text(json.dumps({"type": "interrupted", "t": round(live.session.next_time, 3), "dropped_ms": round(dropped * 1000)}))
+        elif kind == "stop":
+            live.stop()
+            return
+        elif kind == "start":
+            raise e.ConflictError("the stream has started already")
+        else:
+            raise e.ProtocolError(f"unknown message type {kind!r}: expected end, interrupt or stop")
+
+
+async def _write(websocket: WebSocket, live: LiveStream, start: StartMessage) -> None:
+    speaking = False
+    next_stats = time.monotonic() + STATS_INTERVAL_S
+    async for frame in live:
+        if frame.speaking != speaking:
+            speaking = frame.speaking
+            await websocket.send_text(json.dumps({"type": "speaking" if speaking else "idle", "t": round(frame.time, 3)}))
+        flags = 1 if frame.speaking else 0
+        if start.audio:
+            await websocket.send_bytes(pack_header(AUDIO, flags, frame.index, frame.time) + frame.audio.astype("<i2").tobytes())
+        if frame.encoded is not None:
+            await websocket.send_bytes(pack_header(FRAME, flags, frame.index, frame.time) + frame.encoded)
+        if time.monotonic() >= next_stats:
+            next_stats += STATS_INTERVAL_S
+            await websocket.send_text(json.dumps(_stats(live)))
+    await websocket.send_text(json.dumps(_stats(live)))
+
+
+def _stats(live: LiveStream) -> dict:
+    return {"type": "stats", "frames": live.frames, "dropped": live.dropped, "audio_s": round(live.audio_seconds, 3),
+            "queued_ms": round(live.session.queued_seconds * 1000), "t": round(live.session.next_time, 3)}  # fmt: skip
+
+
+def warm_up() -> None:
+    """Load a phone decoder before the first session asks for one."""
+    DECODERS.warm(1)

@@ -1,0 +1,332 @@
+"""Speech that arrives in pieces: resampling, prosody and phone recognition as the audio comes in.
+
+The batch analysis sees a whole recording at once; here every hop is decided from the audio up to
+a bounded time after it. Loudness and voice activity use running levels instead of the
+recording's percentiles, and phones come from pocketsphinx's phone search fed chunk by chunk,
+its partial segmentation read whenever a frame needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+
+import numpy as np
+import pocketsphinx
+from scipy.ndimage import binary_closing, binary_opening
+from scipy.signal import firwin, upfirdn
+
+from ._analysis import Phone, _clean
+from ._audio import SAMPLE_RATE
+from ._decoder import ALLPHONE_SETTINGS, FRAME_S, SILENCE
+from ._prosody import HOP, HOP_S, LEVEL_WINDOW, PITCH_WINDOW, SILENCE_DBFS, _level_db, _pitch
+
+# Cepstral mean a fresh stream starts from: the mean of the shared recordings' utterance means
+# (close-talking read speech). The decoder's own default (40, 3, -1, 0...) is far from real
+# speech, and phone recognition of the first seconds suffers until the live mean catches up.
+CMN_PRIOR = "55.6,-0.7,-1.2,10.0,-12.5,4.9,-6.9,-3.7,-2.7,-1.2,1.0,-1.1,0.9"
+CMN_UPDATE_S = 0.5  # the live cepstral mean is refreshed from the utterance this often
+PAUSE_BREAK_S = 0.3  # silence after which the recogniser's utterance ends (keeps its search short)
+MAX_UTTERANCE_S = 20.0
+HISTORY_S = 6.0  # phones and prosody kept behind the newest audio
+LOUD_PRIOR_DB = -20.0  # the speaker's loud level until enough speech has been heard
+NOISE_PRIOR_DB = -70.0
+
+
+class Resampler:
+    """A stateful polyphase resampler: chunks of any length in, a continuous signal out.
+
+    The filter is scipy's `resample_poly` design; its group delay (under a millisecond) is kept
+    rather than compensated, since nothing downstream needs sample-exact alignment.
+    """
+
+    def __init__(self, rate_in: int, rate_out: int = SAMPLE_RATE) -> None:
+        g = np.gcd(rate_in, rate_out)
+        self.up, self.down = rate_out // g, rate_in // g
+        half = 10 * max(self.up, self.down)
+        self._taps = firwin(2 * half + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up if self.up != self.down else None
+        self._buffer = np.zeros(0, np.float64)
+        self._start = 0  # input index of _buffer[0], a multiple of `down`
+        self._next = 0  # next output index
+
+    def __call__(self, samples: np.ndarray) -> np.ndarray:
+        if self.up == self.down:
+            return samples
+        self._buffer = np.concatenate([self._buffer, samples.astype(np.float64)])
+        end = self._start + len(self._buffer)
+        last = ((end - 1) * self.up) // self.down  # outputs whose inputs have all arrived
+        if last < self._next:
+            return np.zeros(0, np.int16)
+        local = upfirdn(self._taps, self._buffer, self.up, self.down)
+        first_local = self._start * self.up // self.down
+        out = local[self._next - first_local : last + 1 - first_local]
+        self._next = last + 1
+        keep_from = max(0, (self._next * self.down - len(self._taps)) // self.up)
+        keep_from -= keep_from % self.down
+        if keep_from > self._start:
+            self._buffer = self._buffer[keep_from - self._start :]
+            self._start = keep_from
+        return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+
+class _DecoderPool:
+    """Phone decoders take about 150 ms to load; sessions borrow them instead."""
+
+    def __init__(self) -> None:
+        self._free: list[pocketsphinx.Decoder] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> pocketsphinx.Decoder:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        phone_lm = os.path.join(pocketsphinx.get_model_path(), "en-us", "en-us-phone.lm.bin")
+        return pocketsphinx.Decoder(allphone=phone_lm, lm=None, loglevel="FATAL", **ALLPHONE_SETTINGS)
+
+    def give(self, decoder: pocketsphinx.Decoder) -> None:
+        with self._lock:
+            self._free.append(decoder)
+
+    def warm(self, count: int = 1) -> None:
+        """Load decoders ahead of the first sessions."""
+        for decoder in [self.take() for _ in range(count)]:
+            self.give(decoder)
+
+
+DECODERS = _DecoderPool()
+
+
+class StreamingSpeech:
+    """Phones and prosody of one stream's speech on its timeline (seconds), as far as it has come.
+
+    `feed` takes 16 kHz samples placed at a timeline time; a piece that does not follow the
+    previous one starts a new utterance. Times before `forget_before` are dropped, so memory does
+    not grow with the length of the stream.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = DECODERS.take()
+        self._decoder.reinit_feat()
+        self._decoder.set_cmn(CMN_PRIOR)
+        self._in_utterance = False
+        self._utterance_start = 0.0  # timeline time of the utterance's first sample
+        self._utterance = np.zeros(0, np.int16)  # the utterance's samples (recent part only)
+        self._utterance_offset = 0  # index in the utterance of _utterance[0]
+        self._utterance_samples = 0  # samples fed to the decoder in this utterance
+        self._since_cmn = 0
+        self._silent_hops = 0
+        self._final: list[Phone] = []  # phones of finished utterances
+        # Per-hop prosody on the timeline from hop _base; hops with no audio are silent.
+        self._base = 0
+        self._level = np.zeros(0, np.float32)
+        self._pitch = np.zeros(0, np.float32)
+        self._raw_speech = np.zeros(0, bool)
+        self._speech = np.zeros(0, bool)
+        self._done_hops = 0  # hops (from the start of the timeline) whose level is known
+        self._settled_hops = 0  # ... whose voice activity is final
+        self.known_until = 0.0  # timeline time up to which audio has been analysed
+        self._speech_levels: deque[float] = deque(maxlen=3000)
+        self._all_levels: deque[float] = deque(maxlen=3000)
+
+    def close(self) -> None:
+        if self._decoder is not None:
+            if self._in_utterance:
+                self._decoder.end_utt()
+            DECODERS.give(self._decoder)
+            self._decoder = None
+
+    # ---- audio in
+    def feed(self, samples: np.ndarray, start: float | None = None) -> None:
+        """Analyse `samples` (16 kHz int16) that play from timeline time `start`, or right after
+        the previous samples when `start` is None."""
+        if start is not None:
+            self.end_utterance()
+            self._begin(start)
+        elif not self._in_utterance:
+            self._begin(self.known_until)
+        for offset in range(0, len(samples), SAMPLE_RATE // 10):
+            self._feed_piece(samples[offset : offset + SAMPLE_RATE // 10])
+
+    @property
+    def _utterance_end(self) -> float:
+        return self._utterance_start + self._utterance_samples / SAMPLE_RATE
+
+    def _begin(self, start: float) -> None:
+        self._utterance_start = start
+        self._first_hop = int(round(start / HOP_S))  # prosody hops sit on the timeline's 10 ms grid
+        self._utterance = np.zeros(0, np.int16)
+        self._utterance_offset = 0
+        self._utterance_samples = 0
+        self._silent_hops = 0
+        self._decoder.start_utt()
+        self._in_utterance = True
+        self._grow(self._first_hop)
+        self._done_hops = self._settled_hops = max(self._settled_hops, self._first_hop)
+
+    def _feed_piece(self, piece: np.ndarray) -> None:
+        self._decoder.process_raw(piece.tobytes(), False, False)
+        self._utterance = np.concatenate([self._utterance, piece])
+        self._utterance_samples += len(piece)
+        self._since_cmn += len(piece)
+        if self._since_cmn >= CMN_UPDATE_S * SAMPLE_RATE:
+            self._decoder.get_cmn(True)  # fold this utterance so far into the live mean
+            self._since_cmn = 0
+        self.known_until = self._utterance_end
+        self._update_prosody()
+        keep = int(2 * PITCH_WINDOW)
+        if len(self._utterance) > 4 * SAMPLE_RATE:
+            drop = len(self._utterance) - keep - SAMPLE_RATE
+            self._utterance = self._utterance[drop:]
+            self._utterance_offset += drop
+        if self._silent_hops * HOP_S >= PAUSE_BREAK_S or self._utterance_samples >= MAX_UTTERANCE_S * SAMPLE_RATE:
+            self.end_utterance()
+
+    def end_utterance(self) -> None:
+        """The speech so far is complete: settle its prosody and take the final phones."""
+        if not self._in_utterance:
+            return
+        self._update_prosody(final=True)
+        self._decoder.end_utt()
+        self._in_utterance = False
+        self._final = self._final + self._utterance_phones()
+
+    def truncate(self, at: float) -> None:
+        """Forget everything from timeline time `at` on (the audio was dropped before it played)."""
+        if self._in_utterance:
+            self._decoder.end_utt()
+            self._in_utterance = False
+            self._final = self._final + [p for p in self._utterance_phones() if p.start < at]
+        self._final = [Phone(p.label, p.start, min(p.end, at)) for p in self._final if p.start < at]
+        hop = max(int(np.ceil(at / HOP_S)), self._base)
+        self._level[hop - self._base :] = SILENCE_DBFS - 30.0
+        self._speech[hop - self._base :] = False
+        self._raw_speech[hop - self._base :] = False
+        self._pitch[hop - self._base :] = 0.0
+        self._done_hops = self._settled_hops = min(self._done_hops, hop)
+        self.known_until = min(self.known_until, at)
+
+    def forget_before(self, t: float) -> None:
+        self._final = [p for p in self._final if p.end > t]
+        drop = int(t / HOP_S) - self._base
+        if drop > 1000:  # in blocks: copying the arrays every frame would cost more than it saves
+            self._base += drop
+            for name in ("_level", "_pitch", "_raw_speech", "_speech"):
+                setattr(self, name, getattr(self, name)[drop:])
+
+    # ---- prosody
+    def _grow(self, hops: int) -> None:
+        need = hops - self._base - len(self._level)
+        if need > 0:
+            self._level = np.concatenate([self._level, np.full(need, SILENCE_DBFS - 30.0, np.float32)])
+            self._pitch = np.concatenate([self._pitch, np.zeros(need, np.float32)])
+            self._raw_speech = np.concatenate([self._raw_speech, np.zeros(need, bool)])
+            self._speech = np.concatenate([self._speech, np.zeros(need, bool)])
+
+    def _thresholds(self) -> tuple[float, float]:
+        """(speech threshold, loud reference) in dBFS, from running levels as the batch analysis
+        takes them from the whole recording's percentiles."""
+        levels = np.fromiter(self._all_levels, np.float32) if self._all_levels else np.array([NOISE_PRIOR_DB], np.float32)
+        noise = min(float(np.percentile(levels, 10)), NOISE_PRIOR_DB + 20.0) if len(levels) > 100 else NOISE_PRIOR_DB
+        loud = float(np.percentile(np.fromiter(self._speech_levels, np.float32), 95)) if len(self._speech_levels) > 50 else LOUD_PRIOR_DB
+        loud = max(loud, float(np.percentile(levels, 95)) if len(levels) > 100 else loud)
+        return max(noise + 9.0, loud - 40.0, SILENCE_DBFS), max(loud, SILENCE_DBFS + 20.0)
+
+    def _update_prosody(self, final: bool = False) -> None:
+        """Level and pitch of every hop whose window has arrived; voice activity once the
+        smoothing (90 ms closing, 50 ms opening) has seen both sides of a hop."""
+        first_hop = self._first_hop
+        have = self._utterance_samples
+        end_hop = first_hop + (have // HOP if final else max(0, (have - LEVEL_WINDOW // 2 - PITCH_WINDOW // 2) // HOP))
+        if end_hop <= self._done_hops:
+            return
+        self._grow(end_hop)
+        lo, hi = self._done_hops - first_hop, end_hop - first_hop  # hops of the utterance
+        context = min(lo, 4)  # hops of real audio before the first new hop
+        start_sample = (lo - context) * HOP - self._utterance_offset
+        segment = self._utterance[max(0, start_sample) :]
+        if start_sample < 0:
+            segment = np.concatenate([np.zeros(-start_sample, np.int16), segment])
+        x = segment.astype(np.float32) / 32768.0
+        n = hi - lo + context
+        level = _level_db(x, n)[context:]
+        threshold, _ = self._thresholds()
+        raw = level > threshold
+        pitch = _pitch(x, np.concatenate([np.zeros(context, bool), raw]))[context:]
+        at = self._done_hops - self._base
+        self._level[at : at + len(level)] = level
+        self._raw_speech[at : at + len(level)] = raw
+        self._pitch[at : at + len(level)] = pitch
+        self._all_levels.extend(level.tolist())
+        self._done_hops = end_hop
+        # Voice activity: the batch analysis's closing and opening, over a window of settled context.
+        settle_to = end_hop if final else end_hop - 5
+        if settle_to > self._settled_hops:
+            w0 = max(self._base, self._settled_hops - 10)
+            window = self._raw_speech[w0 - self._base : end_hop - self._base]
+            smooth = binary_opening(binary_closing(window, structure=np.ones(9, bool)), structure=np.ones(5, bool))
+            smooth &= self._level[w0 - self._base : end_hop - self._base] > SILENCE_DBFS
+            a, b = self._settled_hops - w0, settle_to - w0
+            self._speech[self._settled_hops - self._base : settle_to - self._base] = smooth[a:b]
+            new = self._speech[self._settled_hops - self._base : settle_to - self._base]
+            self._speech_levels.extend(self._level[self._settled_hops - self._base : settle_to - self._base][new].tolist())
+            trailing = np.flatnonzero(new)
+            self._silent_hops = len(new) - 1 - int(trailing[-1]) if len(trailing) else self._silent_hops + len(new)
+            self._settled_hops = settle_to
+
+    def loudness(self, times: np.ndarray) -> np.ndarray:
+        """Loudness 0..1 at timeline times: 0 at 30 dB below the speaker's loud level, 1 at it."""
+        _, loud = self._thresholds()
+        level = self._at(self._level, times, SILENCE_DBFS - 30.0)
+        return np.clip((level - (loud - 30.0)) / 30.0, 0.0, 1.0).astype(np.float32)
+
+    def speech(self, times: np.ndarray) -> np.ndarray:
+        """Voice activity at timeline times (raw activity where it is not settled yet)."""
+        hops = np.round(np.asarray(times) / HOP_S).astype(int)
+        settled = self._at(self._speech, times, False)
+        raw = self._at(self._raw_speech, times, False)
+        return np.where(hops < self._settled_hops, settled, raw)
+
+    def pitch(self, times: np.ndarray) -> np.ndarray:
+        return self._at(self._pitch, times, 0.0)
+
+    def _at(self, values: np.ndarray, times: np.ndarray, default) -> np.ndarray:
+        idx = np.round(np.asarray(times) / HOP_S).astype(int) - self._base
+        ok = (idx >= 0) & (idx < len(values))
+        out = np.full(idx.shape, default, dtype=values.dtype)
+        out[ok] = values[idx[ok]]
+        return out
+
+    # ---- phones
+    def _utterance_phones(self) -> list[Phone]:
+        segments = [(s.word, s.start_frame * FRAME_S, (s.end_frame + 1) * FRAME_S) for s in self._decoder.seg() or ()]
+        phones = _clean(segments, self._utterance_start)
+        out = []
+        for p in phones:
+            end = min(p.end, self.known_until)
+            if end - p.start < 1e-6:
+                continue
+            # Phones where nobody speaks are breaths or noise (as `_gate` in the batch analysis).
+            times = np.arange(p.start, end, HOP_S)
+            silent = p.label != SILENCE and not self.speech(times).any()
+            out.append(Phone(SILENCE if silent else p.label, p.start, end))
+        return out
+
+    def phones(self, since: float) -> list[Phone]:
+        """Phones from `since` to `known_until`, the newest ones tentative, gaps filled with silence."""
+        found = [p for p in self._final if p.end > since]
+        if self._in_utterance:
+            found += [p for p in self._utterance_phones() if p.end > since]
+        out: list[Phone] = []
+        t = since
+        for p in sorted(found, key=lambda p: p.start):
+            start = max(p.start, t)
+            if p.end - start < 1e-6:
+                continue
+            if start > t + 1e-6:
+                out.append(Phone(SILENCE, t, start))
+            out.append(Phone(p.label, start, p.end))
+            t = p.end
+        if t < self.known_until - 1e-6:
+            out.append(Phone(SILENCE, t, self.known_until))
+        return out
