@@ -143,9 +143,9 @@ class StreamingSpeech:
         if start is not None:
             self.end_utterance()
             self._begin(start)
-        elif not self._in_utterance:
-            self._begin(self.known_until)
         for offset in range(0, len(samples), SAMPLE_RATE // 10):
+            if not self._in_utterance:  # a pause ended the last one: the next starts where it stopped
+                self._begin(self.known_until)
             self._feed_piece(samples[offset : offset + SAMPLE_RATE // 10])
 
     @property

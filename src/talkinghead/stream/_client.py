@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import threading
@@ -47,6 +48,7 @@ class Client:
         self._socket: ClientConnection | None = None
         self._send_lock = threading.Lock()
         self._error: dict | None = None  # the error message the server sent before closing
+        self._stack = contextlib.ExitStack()
 
     def start(self, *, portrait_id: str | None = None, image: str | os.PathLike | bytes | None = None, **options) -> dict:
         """Open the session; options are those of the start message (sample_rate, fps, size,
@@ -54,7 +56,9 @@ class Client:
         Returns the server's ready message."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else None
         # Frames are JPEG or WebP already: compressing them again costs the server CPU for nothing.
-        self._socket = connect(self.url, additional_headers=headers, compression=None, open_timeout=self.open_timeout, max_size=32 << 20)
+        self._socket = self._stack.enter_context(
+            connect(self.url, additional_headers=headers, compression=None, open_timeout=self.open_timeout, max_size=32 << 20)
+        )
         message: dict = {"type": "start", **options}
         if portrait_id is not None:
             message["portrait_id"] = portrait_id
@@ -100,8 +104,7 @@ class Client:
         self._send('{"type": "stop"}')
 
     def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
+        self._stack.close()
 
     def __enter__(self) -> "Client":
         return self

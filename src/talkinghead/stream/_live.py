@@ -8,6 +8,7 @@ import queue
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from typing import Callable
 
 from ..portrait import Rig
@@ -106,7 +107,7 @@ class LiveStream:
         frames = [i for i, f in enumerate(self._out) if isinstance(f, StreamFrame) and f.image is not None]
         for i in frames[: max(0, len(frames) - self._max_queued)]:
             old = self._out[i]
-            self._out[i] = StreamFrame(old.index, old.time, None, old.audio, old.speaking)
+            self._out[i] = replace(old, image=None, encoded=None)
             self.dropped += 1
         while len(self._out) > MAX_QUEUED_AUDIO_FRAMES and isinstance(self._out[0], StreamFrame):
             self._out.popleft()
@@ -185,5 +186,5 @@ class LiveStream:
             if frame.image is None:
                 self.dropped += 1
             elif self._encode is not None:
-                frame = StreamFrame(frame.index, frame.time, frame.image, frame.audio, frame.speaking, self._encode(frame.image))
+                frame = replace(frame, encoded=self._encode(frame.image))
             self._post(frame)

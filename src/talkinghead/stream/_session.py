@@ -57,6 +57,7 @@ class StreamFrame:
     audio: np.ndarray  # int16 samples of [time, time + 1/fps) at the session's sample rate
     speaking: bool  # the frame plays pushed audio
     encoded: bytes | None = None  # the image encoded by the driver, when it encodes
+    params: dict[str, float] = field(default_factory=dict)  # the Track parameters it was drawn from
 
 
 class Session:
@@ -154,7 +155,7 @@ class Session:
         params = self._motion.frame(self.index, self._speech)
         audio, self.speaking = self._take_audio()
         image = self.renderer.render(params) if render else None
-        frame = StreamFrame(self.index, self.next_time, image, audio, self.speaking)
+        frame = StreamFrame(self.index, self.next_time, image, audio, self.speaking, params=params)
         self.index += 1
         self._speech.forget_before(self.next_time - HISTORY_S)
         return frame

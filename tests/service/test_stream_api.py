@@ -1,0 +1,243 @@
+"""`/v1/stream` against a real `talkinghead serve`: start, stream, idle, interrupt, back-pressure,
+keys and limits, and every protocol error closing with its code."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from conftest import portrait, recording
+from servicekit import Services, create_key
+from talkinghead import AudioTooLongError, NotFoundError, RateLimitError
+from talkinghead.speech import load_audio
+from talkinghead.stream import Client
+from talkinghead.stream._protocol import AUDIO, FRAME, unpack
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Keys: "default", "one" (one stream at a time) and "tiny" (2 s of audio)."""
+    root = tmp_path_factory.mktemp("stream")
+    services = Services(root, f"sqlite:///{root / 'service.db'}")
+    server = services.serve(start=False)
+    server.keys["one"] = create_key(services.database_url, "one", "--concurrency", "1")
+    server.keys["tiny"] = create_key(services.database_url, "tiny", "--max-audio", "2s")
+    server.start()
+    with server.client() as http:
+        response = http.post("/v1/portraits", files={"image": portrait("obama.jpg").read_bytes()})
+        assert response.status_code == 201, response.text
+        server.portrait_id = response.json()["id"]
+    yield server
+    services.stop_all()
+
+
+def ws_url(server) -> str:
+    return f"ws://127.0.0.1:{server.port}/v1/stream"
+
+
+def client(server, key: str = "default") -> Client:
+    return Client(ws_url(server), api_key=server.keys[key])
+
+
+def collect(stream: Client) -> dict:
+    """Everything a session sends until it closes, with arrival times."""
+    out = {"frames": [], "audio": [], "events": []}
+    for received in stream:
+        if received.kind == "event":
+            out["events"].append(received.event)
+        else:
+            out["frames" if received.kind == "frame" else "audio"].append((time.monotonic(), received))
+    return out
+
+
+def test_stream_a_recording(server):
+    audio = load_audio(recording("goforward"))
+    with client(server) as stream:
+        ready = stream.start(portrait_id=server.portrait_id, realtime=False)
+        assert (ready["width"], ready["height"], ready["fps"], ready["sample_rate"], ready["format"]) == (512, 512, 25, 16000, "jpeg")
+        assert 0 < ready["start_ms"] < 5000
+        threading.Thread(target=lambda: (stream.send_speech(audio.samples, realtime=False), stream.stop())).start()
+        got = collect(stream)
+    n = int(np.ceil(audio.duration * 25 - 1e-9))
+    assert [r.index for _, r in got["frames"]] == list(range(n))
+    assert [r.index for _, r in got["audio"]] == list(range(n))
+    assert all(r.time == pytest.approx(r.index / 25) for _, r in got["frames"])
+    image = cv2.imdecode(np.frombuffer(got["frames"][n // 2][1].data, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (512, 512, 3)
+    returned = np.frombuffer(b"".join(r.data for _, r in got["audio"]), "<i2")
+    assert np.array_equal(returned[: len(audio.samples)], audio.samples)  # the audio back is the audio sent, frame by frame
+    kinds = [e["type"] for e in got["events"]]
+    assert kinds[0] == "speaking" and kinds[-1] == "stats"
+    assert got["events"][-1]["frames"] == n and got["events"][-1]["dropped"] == 0
+
+
+def test_realtime_idle_then_speech_then_idle(server):
+    audio = load_audio(recording("cards-001"))
+    with client(server) as stream:
+        stream.start(portrait_id=server.portrait_id, size="256x256")
+
+        def talk():
+            time.sleep(1.0)
+            stream.send_speech(audio.samples, realtime=True)
+            time.sleep(1.0)
+            stream.stop()
+
+        threading.Thread(target=talk).start()
+        got = collect(stream)
+    frames = got["frames"]
+    arrival = np.array([t for t, _ in frames])
+    fps = (len(frames) - 1) / (arrival[-1] - arrival[0])
+    assert 23.0 <= fps <= 27.0  # frames come at the session's rate, idle or not
+    speaking = [r.speaking for _, r in frames]
+    assert not speaking[0] and speaking.count(True) == pytest.approx(audio.duration * 25, abs=3)
+    assert not speaking[-1]
+    kinds = [e["type"] for e in got["events"] if e["type"] in ("speaking", "idle")]
+    assert kinds == ["speaking", "idle"]
+    idle_audio = [r for _, r in got["audio"] if not r.speaking]
+    assert not any(np.frombuffer(r.data, "<i2").any() for r in idle_audio)  # silence while idle
+    first = cv2.imdecode(np.frombuffer(frames[0][1].data, np.uint8), cv2.IMREAD_GRAYSCALE).astype(float)
+    later = cv2.imdecode(np.frombuffer(frames[20][1].data, np.uint8), cv2.IMREAD_GRAYSCALE).astype(float)
+    assert np.abs(first - later).mean() > 0.2  # idle is alive: the head and the breath move
+
+
+def test_interrupt_stops_speech_at_once(server):
+    audio = load_audio(recording("librivox-0870"))
+    with client(server) as stream:
+        stream.start(portrait_id=server.portrait_id, size="256x256")
+        stream.send_speech(audio.samples, realtime=False)  # a TTS burst: 7 s queued at once
+        events, speaking_after = [], []
+        sent = False
+        for received in stream:
+            if received.kind == "event":
+                events.append(received.event)
+            elif received.kind == "frame":
+                if not sent and received.speaking and received.time > 1.0:
+                    stream.interrupt()
+                    sent = True
+                elif any(e["type"] == "interrupted" for e in events):
+                    speaking_after.append(received.speaking)
+                    if len(speaking_after) == 25:
+                        stream.stop()
+    interrupted = next(e for e in events if e["type"] == "interrupted")
+    assert interrupted["dropped_ms"] > 4000
+    assert speaking_after.count(True) <= 10  # frames made before the interrupt arrived, at most the queue
+    assert speaking_after[-1] is False
+    assert [e["type"] for e in events if e["type"] in ("speaking", "idle")] == ["speaking", "idle"]
+
+
+def test_slow_reader_loses_frames_not_memory(server):
+    audio = load_audio(recording("librivox-0870"))
+    with client(server) as stream:
+        stream.start(portrait_id=server.portrait_id, size="1280x1280", quality=95)
+        stream.send_speech(audio.samples[: 16000 * 4], realtime=False)
+        time.sleep(5.0)  # read nothing while the server makes 125 frames of about 300 KB
+        stream.stop()
+        got = collect(stream)
+    stats = got["events"][-1]
+    assert stats["type"] == "stats" and stats["dropped"] > 20
+    assert len(got["audio"]) == stats["frames"]  # every frame's audio still came
+    assert len(got["frames"]) == stats["frames"] - stats["dropped"]
+
+
+def raw_session(server, *messages, key: str = "default", query: str = "") -> tuple[list[dict], int, str]:
+    """Send messages on a raw socket; (JSON messages received, close code, reason)."""
+    headers = {"Authorization": f"Bearer {server.keys[key]}"} if key else None
+    received = []
+    with connect(ws_url(server) + query, additional_headers=headers, compression=None) as socket:
+        try:
+            for message in messages:
+                socket.send(message)
+                time.sleep(0.05)
+            while True:
+                message = socket.recv(timeout=20)
+                if isinstance(message, str):
+                    received.append(json.loads(message))
+        except ConnectionClosed as closed:
+            return received, closed.rcvd.code, closed.rcvd.reason
+    raise AssertionError("the server did not close the stream")
+
+
+def start_message(server, **options) -> str:
+    return json.dumps({"type": "start", "portrait_id": server.portrait_id, "size": "128x128", **options})
+
+
+@pytest.mark.parametrize(
+    ("messages", "code", "reason"),
+    [
+        (lambda s: ["not json"], 4400, "bad_message"),
+        (lambda s: [b"\x00\x01" * 160], 4409, "conflict"),  # audio before start
+        (lambda s: ['{"type": "interrupt"}'], 4409, "conflict"),  # control before start
+        (lambda s: [start_message(s), b"\x00\x00" * 17000], 4413, "payload_too_large"),  # over 1 s in one message
+        (lambda s: [start_message(s), b"\x00\x00\x00"], 4400, "bad_message"),  # half a sample
+        (lambda s: [start_message(s), '{"type": "dance"}'], 4400, "bad_message"),
+        (lambda s: [start_message(s), "[1, 2]"], 4400, "bad_message"),
+        (lambda s: [start_message(s), start_message(s)], 4409, "conflict"),
+        (lambda s: [start_message(s, fps=33)], 4422, "invalid_option"),
+        (lambda s: [start_message(s, sample_rate=44100)], 4422, "invalid_option"),
+        (lambda s: [start_message(s, colour="red")], 4422, "invalid_option"),
+        (lambda s: [json.dumps({"type": "start"})], 4422, "invalid_option"),  # no portrait
+        (lambda s: [start_message(s, portrait_id="prt_missing")], 4404, "not_found"),
+        (lambda s: [json.dumps({"type": "start", "image": "bm90IGFuIGltYWdl"})], 4415, "unsupported_image"),
+    ],
+    ids=["not-json", "audio-before-start", "control-before-start", "oversized-audio", "odd-bytes", "unknown-type", "not-an-object",
+         "second-start", "bad-fps", "bad-rate", "unknown-option", "no-portrait", "unknown-portrait", "bad-image"],  # fmt: skip
+)
+def test_bad_messages_close_with_a_clear_code(server, messages, code, reason):
+    received, got_code, got_reason = raw_session(server, *messages(server))
+    assert (got_code, got_reason) == (code, reason)
+    error = received[-1]
+    assert error["type"] == "error" and error["error"]["status"] == code - 4000 and error["error"]["code"] == reason
+    assert error["error"]["message"]
+
+
+def test_keys_are_required_and_checked(server):
+    assert raw_session(server, start_message(server), key=None)[1:] == (4401, "missing_api_key")
+    with connect(ws_url(server), additional_headers={"Authorization": "Bearer th_wrong"}) as socket:
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.send(start_message(server))
+            socket.recv(timeout=20)
+        assert closed.value.rcvd.code == 4403
+    # Browsers cannot set headers on a WebSocket: the key may come in the query.
+    received, code, _ = raw_session(server, start_message(server), '{"type": "stop"}', key=None, query=f"?api_key={server.keys['default']}")
+    assert received[0]["type"] == "ready" and code == 1000
+
+
+def test_limits_of_a_key(server):
+    small = portrait("obama-240p.jpg")  # portraits belong to their key: these keys send an image
+    with client(server, "one") as first:
+        first.start(image=small, size="128x128")
+        with client(server, "one") as second, pytest.raises(RateLimitError, match="1 streams at once"):
+            second.start(image=small, size="128x128")
+        first.stop()
+        collect(first)
+    with client(server, "tiny") as stream:
+        stream.start(image=small, size="128x128", realtime=False)
+        with pytest.raises(AudioTooLongError, match="2 s"):
+            for offset in range(0, 16000 * 3, 8000):
+                stream.send_audio(np.zeros(8000, np.int16))
+            collect(stream)
+    with client(server) as stream, pytest.raises(NotFoundError):
+        stream.start(portrait_id="prt_nobody")
+
+
+def test_stream_from_an_image_and_at_48_khz(server):
+    audio = np.zeros(48000, np.int16)
+    with client(server) as stream:
+        ready = stream.start(image=portrait("biden.jpg"), sample_rate=48000, fps=30, size="320x240", format="webp", realtime=False)
+        assert (ready["width"], ready["height"], ready["sample_rate"], ready["fps"]) == (320, 240, 48000, 30)
+        stream.send_audio(audio)
+        stream.end()
+        stream.stop()
+        got = collect(stream)
+    assert len(got["frames"]) == 30
+    assert all(len(r.data) == 1600 * 2 for _, r in got["audio"])
+    header, _ = unpack(bytes([FRAME, 0, 0, 0]) + (5).to_bytes(4, "little") + np.float64(0.2).tobytes())
+    assert (header.kind, header.index, header.time, AUDIO) == (FRAME, 5, 0.2, 2)
+    assert got["frames"][0][1].data[:4] == b"RIFF"  # WebP
