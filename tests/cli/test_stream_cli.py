@@ -1,0 +1,46 @@
+"""`talkinghead stream`: a recording through a real streaming server, saved as a video."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from conftest import portrait, recording
+from servicekit import Services, cli
+from talkinghead.media import probe, read_frames
+from talkinghead.speech import load_audio
+
+
+def test_stream_through_a_private_server(tmp_path):
+    out = tmp_path / "streamed.mp4"
+    audio = load_audio(recording("goforward"))
+    done = cli("stream", "--image", str(portrait("obama-240p.jpg")), "--audio", str(recording("goforward")), "--size", "256x256", "-o", str(out))
+    assert "streamed 70 frames" in done.stderr
+    info = probe(out)
+    assert (info.width, info.height, info.n_frames) == (256, 256, int(np.ceil(audio.duration * 25)))
+    assert info.audio_codec == "aac" and abs(info.audio_duration - audio.duration) < 0.1
+    frames = list(read_frames(out))
+    assert np.abs(frames[10].astype(float) - frames[40].astype(float)).mean() > 0.5  # the face moves
+
+
+def test_stream_through_a_running_server_in_real_time(tmp_path):
+    services = Services(tmp_path, f"sqlite:///{tmp_path / 'service.db'}")
+    try:
+        server = services.serve()
+        with server.client() as http:
+            portrait_id = http.post("/v1/portraits", files={"image": portrait("obama-240p.jpg").read_bytes()}).json()["id"]
+        out = tmp_path / "live.webm"
+        done = cli("stream", "--portrait-id", portrait_id, "--server", f"ws://127.0.0.1:{server.port}", "--api-key", server.keys["default"],
+                   "--realtime", "--sample-rate", "24000", "--size", "128x128", "--audio", str(recording("cards-001")), "-o", str(out))  # fmt: skip
+        info = probe(out)
+        assert info.video_codec == "vp9" and info.audio_codec == "opus" and info.n_frames >= 27
+        # In real time a busy machine may drop a late frame (it repeats the one before); never many.
+        without_image = int(re.search(r"\((\d+) without an image\)", done.stderr).group(1))
+        assert without_image <= info.n_frames // 4
+        refused = cli("stream", "--portrait-id", "prt_missing", "--server", f"ws://127.0.0.1:{server.port}", "--api-key", server.keys["default"],
+                      "--audio", str(recording("cards-001")), "-o", str(tmp_path / "never.mp4"), check=False)  # fmt: skip
+        assert refused.returncode == 19 and "no portrait" in refused.stderr
+        assert not (tmp_path / "never.mp4").exists()
+    finally:
+        services.stop_all()
