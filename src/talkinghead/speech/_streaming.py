@@ -128,6 +128,8 @@ class StreamingSpeech:
         self.known_until = 0.0  # timeline time up to which audio has been analysed
         self._speech_levels: deque[float] = deque(maxlen=3000)
         self._all_levels: deque[float] = deque(maxlen=3000)
+        self._cached_thresholds: tuple[float, float] | None = None
+        self._thresholds_at = 0
 
     def close(self) -> None:
         if self._decoder is not None:
@@ -225,12 +227,17 @@ class StreamingSpeech:
 
     def _thresholds(self) -> tuple[float, float]:
         """(speech threshold, loud reference) in dBFS, from running levels as the batch analysis
-        takes them from the whole recording's percentiles."""
+        takes them from the whole recording's percentiles; refreshed every 200 ms of audio."""
+        if self._cached_thresholds is not None and self._done_hops - self._thresholds_at < 20:
+            return self._cached_thresholds
         levels = np.fromiter(self._all_levels, np.float32) if self._all_levels else np.array([NOISE_PRIOR_DB], np.float32)
+        # The floor is capped: until a pause has been heard, the quietest levels are speech.
         noise = min(float(np.percentile(levels, 10)), NOISE_PRIOR_DB + 20.0) if len(levels) > 100 else NOISE_PRIOR_DB
         loud = float(np.percentile(np.fromiter(self._speech_levels, np.float32), 95)) if len(self._speech_levels) > 50 else LOUD_PRIOR_DB
         loud = max(loud, float(np.percentile(levels, 95)) if len(levels) > 100 else loud)
-        return max(noise + 9.0, loud - 40.0, SILENCE_DBFS), max(loud, SILENCE_DBFS + 20.0)
+        self._cached_thresholds = max(noise + 9.0, loud - 40.0, SILENCE_DBFS), max(loud, SILENCE_DBFS + 20.0)
+        self._thresholds_at = self._done_hops
+        return self._cached_thresholds
 
     def _update_prosody(self, final: bool = False) -> None:
         """Level and pitch of every hop whose window has arrived; voice activity once the
