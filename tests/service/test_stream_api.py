@@ -241,3 +241,12 @@ def test_stream_from_an_image_and_at_48_khz(server):
     header, _ = unpack(bytes([FRAME, 0, 0, 0]) + (5).to_bytes(4, "little") + np.float64(0.2).tobytes())
     assert (header.kind, header.index, header.time, AUDIO) == (FRAME, 5, 0.2, 2)
     assert got["frames"][0][1].data[:4] == b"RIFF"  # WebP
+
+
+def test_metrics_count_the_sessions(server):
+    with server.client() as http:
+        lines = dict(line.rsplit(" ", 1) for line in http.get("/metrics").text.splitlines() if line.startswith("talkinghead_stream"))
+    assert float(lines["talkinghead_streams_started_total"]) >= 6  # the sessions of the tests above
+    assert float(lines["talkinghead_stream_frames_total"]) > 300
+    assert float(lines["talkinghead_stream_frames_dropped_total"]) > 20  # the slow reader's
+    assert float(lines["talkinghead_streams"]) == 0

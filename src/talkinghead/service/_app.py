@@ -40,7 +40,7 @@ from ._db import Database
 from ._http import error_body, http_error, status_for_code
 from ._jobs import CANCELED, EXPIRED, FAILED, STATUSES, SUCCEEDED, TERMINAL, Job, NewJob, iso_time, job_document, new_job_id
 from ._keys import ANONYMOUS, ApiKey, authenticate, take_token
-from ._metrics import HttpMetrics, exposition
+from ._metrics import HttpMetrics, StreamMetrics, exposition
 from ._options import MEDIA_TYPES, parse_options
 from ._portraits import Portrait, delete_portrait, get_portrait, list_portraits, register_portrait
 from ._demo import demo_router
@@ -195,6 +195,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     db = Database(config.database_url)
     store = open_store(config, db)
     http_metrics = HttpMetrics()
+    stream_metrics = StreamMetrics()
     storage = Path(config.storage)
 
     @asynccontextmanager
@@ -442,7 +443,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     # ---- operations
     # ---- streaming
     stream_context = StreamContext(storage=storage, db=db, max_image_pixels=config.max_image_pixels, default_max_audio=config.default_max_audio,
-                                   slots=StreamSlots(config.stream_limit), caller=caller_from, spend=spend)  # fmt: skip
+                                   slots=StreamSlots(config.stream_limit), caller=caller_from, spend=spend, metrics=stream_metrics)  # fmt: skip
 
     @app.websocket("/v1/stream")
     async def stream(websocket: WebSocket):
@@ -467,7 +468,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     def metrics():
-        return PlainTextResponse(exposition(store, http_metrics, worker_window=config.lease), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(exposition(store, http_metrics, stream_metrics, worker_window=config.lease), media_type="text/plain; version=0.0.4")
 
     return app
 

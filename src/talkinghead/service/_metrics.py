@@ -50,7 +50,38 @@ class HttpMetrics:
         return out
 
 
-def exposition(store: JobStore, http: HttpMetrics, *, worker_window: float) -> str:
+class StreamMetrics:
+    """This process's streaming sessions: running now, started, and their frames and audio."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.running = 0
+        self._totals = {"streams_started_total": 0.0, "stream_frames_total": 0.0, "stream_frames_dropped_total": 0.0, "stream_audio_seconds_total": 0.0}
+
+    def started(self) -> None:
+        with self._lock:
+            self.running += 1
+            self._totals["streams_started_total"] += 1
+
+    def ended(self, frames: int, dropped: int, audio_seconds: float) -> None:
+        with self._lock:
+            self.running -= 1
+            self._totals["stream_frames_total"] += frames
+            self._totals["stream_frames_dropped_total"] += dropped
+            self._totals["stream_audio_seconds_total"] += audio_seconds
+
+    def lines(self) -> list[str]:
+        helps = {"streams_started_total": "Streaming sessions started.", "stream_frames_total": "Frames made by ended sessions.",
+                 "stream_frames_dropped_total": "Frames of ended sessions sent without their image (late or unread).",
+                 "stream_audio_seconds_total": "Seconds of audio ended sessions received."}  # fmt: skip
+        with self._lock:
+            out = ["# HELP talkinghead_streams Streaming sessions running in this process.", "# TYPE talkinghead_streams gauge", f"talkinghead_streams {self.running}"]
+            for name, value in self._totals.items():
+                out += [f"# HELP talkinghead_{name} {helps[name]}", f"# TYPE talkinghead_{name} counter", f"talkinghead_{name} {value:g}"]
+        return out
+
+
+def exposition(store: JobStore, http: HttpMetrics, streams: StreamMetrics, *, worker_window: float) -> str:
     counts = store.counts()
     counters = store.counters()
     out = ["# HELP talkinghead_jobs Jobs in the database by status.", "# TYPE talkinghead_jobs gauge"]
@@ -80,5 +111,6 @@ def exposition(store: JobStore, http: HttpMetrics, *, worker_window: float) -> s
     fps = store.recent_render_fps()
     out += ["# HELP talkinghead_render_fps Frames per second of rendering over jobs finished in the last 5 minutes.",
             "# TYPE talkinghead_render_fps gauge", f"talkinghead_render_fps {fps or 0.0:.3f}"]  # fmt: skip
+    out += streams.lines()
     out += http.lines()
     return "\n".join(out) + "\n"

@@ -33,6 +33,7 @@ from ..speech._streaming import DECODERS
 from ..stream import LiveStream, StreamOptions
 from ..stream._protocol import AUDIO, FRAME, MAX_AUDIO_MESSAGE_S, pack_header
 from ._http import error_body, http_error
+from ._metrics import StreamMetrics
 from ._portraits import get_portrait, load_rig
 
 log = logging.getLogger("talkinghead.service")
@@ -145,6 +146,7 @@ class StreamContext:
     slots: StreamSlots
     caller: Callable  # (headers, query) -> Caller
     spend: Callable  # (Caller) -> None
+    metrics: StreamMetrics
 
 
 @functools.lru_cache(maxsize=16)
@@ -207,6 +209,7 @@ async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
         try:
             ctx.spend(who)
             live = await _open(ctx, who, start)
+            ctx.metrics.started()
             max_audio = who.max_audio if who.max_audio is not None else ctx.default_max_audio
             await websocket.send_text(json.dumps({
                 "type": "ready", "session": uuid.uuid4().hex, "width": live.session.renderer.size[0], "height": live.session.renderer.size[1],
@@ -226,6 +229,7 @@ async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
     finally:
         if live is not None:
             await live.aclose()
+            ctx.metrics.ended(live.frames, live.dropped, live.audio_seconds)
 
 
 async def _close_with(websocket: WebSocket, error: BaseException) -> None:
@@ -308,5 +312,5 @@ def _stats(live: LiveStream) -> dict:
 
 
 def warm_up() -> None:
-    """Load a phone decoder before the first session asks for one."""
-    DECODERS.warm(1)
+    """Load phone decoders before the first sessions ask for them."""
+    DECODERS.warm(2)

@@ -6,13 +6,13 @@
  * together.
  *
  * Test hook (tests/service/demo_browser.mjs): window.talkingheadDemo.stats() returns the numbers
- * on the page and a few more: the session's `ready` message, every speaking/idle change, frames and
- * their rate while speaking, and the close code.
+ * on the page and a few more: the session's `ready` message, every speaking/idle change, the speech
+ * sent, frames and their rate while speaking, and the close code.
  */
 
 const SAMPLE_RATE = 16000;
 const CHUNK_S = 0.02; // length of one audio message
-const LEAD_S = 0.1; // a file is sent this far ahead of real time, so the server's queue never runs dry
+const LEAD_S = 0.25; // a file is sent this far ahead of real time, so a stall does not run the server's queue dry
 const BUFFER_S = 0.12; // playback runs this far behind the audio received, to absorb network jitter
 const HEADER_BYTES = 16;
 const FRAME = 1;
@@ -41,6 +41,7 @@ function newStats() {
     ready: null, // the server's `ready` message
     state: null, // speaking or idle, as the server last said
     states: [], // every change: {state, t}
+    sentSeconds: 0, // speech sent
     frames: 0, // frame messages received
     audio: 0, // audio messages received
     lastIndex: -1,
@@ -144,7 +145,9 @@ class Session {
   sendAudio(samples) {
     const view = new DataView(new ArrayBuffer(samples.length * 2));
     samples.forEach((s, i) => view.setInt16(2 * i, Math.max(-1, Math.min(1, s)) * 32767, true));
-    if (this.state === 'live') this.ws.send(view.buffer);
+    if (this.state !== 'live') return;
+    this.ws.send(view.buffer);
+    stats.sentSeconds += samples.length / this.rate;
   }
 
   onText(message) {
