@@ -131,6 +131,8 @@ class Services:
 
     def serve(self, *extra: str, workers: int = 1, auth: bool = True, start: bool = True) -> Service:
         port = free_port()
+        if "--stream-processes" not in extra:  # streams drawn in the server: no processes to start for tests that do not stream
+            extra = (*extra, "--stream-processes", "0")
         command = [sys.executable, "-m", "talkinghead", "serve", "--port", str(port), "--workers", str(workers), *self._store_args(*extra)]
         if not auth:
             command.append("--no-auth")

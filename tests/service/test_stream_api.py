@@ -23,10 +23,11 @@ from talkinghead.stream._protocol import AUDIO, FRAME, unpack
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Keys: "default", "one" (one stream at a time) and "tiny" (2 s of audio)."""
+    """Sessions drawn in two processes; keys "default", "one" (one stream at a time) and "tiny"
+    (2 s of audio)."""
     root = tmp_path_factory.mktemp("stream")
     services = Services(root, f"sqlite:///{root / 'service.db'}")
-    server = services.serve(start=False)
+    server = services.serve("--stream-processes", "2", start=False)
     server.keys["one"] = create_key(services.database_url, "one", "--concurrency", "1")
     server.keys["tiny"] = create_key(services.database_url, "tiny", "--max-audio", "2s")
     server.start()

@@ -64,7 +64,7 @@ def _private_server() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-        config = ServiceConfig(database_url=f"sqlite:///{home}/service.db", storage=Path(home) / "files", workers=0, auth=False)
+        config = ServiceConfig(database_url=f"sqlite:///{home}/service.db", storage=Path(home) / "files", workers=0, auth=False, stream_processes=0)
         server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False))
         thread = threading.Thread(target=server.run, name="talkinghead-server", daemon=True)
         thread.start()

@@ -45,6 +45,7 @@ from ._options import MEDIA_TYPES, parse_options
 from ._portraits import Portrait, delete_portrait, get_portrait, list_portraits, register_portrait
 from ._demo import demo_router
 from ._stream import StreamContext, StreamSlots, serve_stream, warm_up
+from ._stream_hosts import StreamHosts
 from ._webhooks import resolve_webhook
 from ._worker import PREVIEW_NAME, Housekeeper, WorkerPool, open_store
 
@@ -196,6 +197,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     store = open_store(config, db)
     http_metrics = HttpMetrics()
     stream_metrics = StreamMetrics()
+    stream_hosts = StreamHosts(config.stream_hosts) if config.stream_hosts else None
     storage = Path(config.storage)
 
     @asynccontextmanager
@@ -205,13 +207,18 @@ def create_app(config: ServiceConfig) -> FastAPI:
         keeper.tick(sweep=True)  # jobs of workers that died with an earlier server go back now
         keeper.start()
         pool = WorkerPool(config, store).start() if config.workers else None
-        threading.Thread(target=warm_up, name="talkinghead-warm-up", daemon=True).start()
+        if stream_hosts is not None:
+            stream_hosts.start(asyncio.get_running_loop())
+        else:
+            threading.Thread(target=warm_up, name="talkinghead-warm-up", daemon=True).start()
         try:
             yield
         finally:
             stop.set()
             if pool:
                 await run_in_threadpool(pool.stop)
+            if stream_hosts is not None:
+                await run_in_threadpool(stream_hosts.stop)
             keeper.join(timeout=5)
             db.close()
 
@@ -443,7 +450,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
     # ---- operations
     # ---- streaming
     stream_context = StreamContext(storage=storage, db=db, max_image_pixels=config.max_image_pixels, default_max_audio=config.default_max_audio,
-                                   slots=StreamSlots(config.stream_limit), caller=caller_from, spend=spend, metrics=stream_metrics)  # fmt: skip
+                                   slots=StreamSlots(config.stream_limit), caller=caller_from, spend=spend, metrics=stream_metrics,
+                                   hosts=stream_hosts)  # fmt: skip
 
     @app.websocket("/v1/stream")
     async def stream(websocket: WebSocket):

@@ -41,6 +41,10 @@ def parse_rate(text: str, what: str = "rate") -> float:
 DEFAULT_HOME = Path("talkinghead-data")
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceConfig:
     """Everything `serve` and `worker` are told; the defaults need no setup at all."""
@@ -66,19 +70,23 @@ class ServiceConfig:
     webhook_timeout: float = 10.0
     public_url: str = ""  # the service's own address, for the URLs inside webhook bodies
     max_streams: int | None = None  # streaming sessions this server runs at once; default 3 per core
+    stream_processes: int | None = None  # processes that draw the streams; default one per core, 0: in the server
 
     @property
     def stream_limit(self) -> int:
-        if self.max_streams is not None:
-            return self.max_streams
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        return 3 * cores
+        return self.max_streams if self.max_streams is not None else 3 * _cores()
+
+    @property
+    def stream_hosts(self) -> int:
+        return self.stream_processes if self.stream_processes is not None else _cores()
 
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise InvalidOptionError("workers must be 0 or more")
         if self.max_streams is not None and self.max_streams < 0:
             raise InvalidOptionError("max streams must be 0 or more")
+        if self.stream_processes is not None and self.stream_processes < 0:
+            raise InvalidOptionError("stream processes must be 0 or more")
         if self.max_attempts < 1:
             raise InvalidOptionError("max attempts must be at least 1")
         for name in ("retention", "lease", "sync_max_audio", "poll_interval", "sweep_interval", "webhook_backoff"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import functools
 import json
 import logging
 import threading
@@ -17,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-import cv2
-import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
@@ -28,13 +25,14 @@ from .._api import prepare_portrait
 from .._values import parse_size
 from ..motion import EXPRESSIONS, FRAME_RATES
 from ..portrait import Rig, load_image
-from ..render import FRAMINGS, Renderer, RenderOptions
+from ..render import FRAMINGS, RenderOptions
 from ..speech._streaming import DECODERS
-from ..stream import LiveStream, StreamOptions
-from ..stream._protocol import AUDIO, FRAME, MAX_AUDIO_MESSAGE_S, pack_header
+from ..stream import LiveStream, StreamFrame, StreamOptions
+from ..stream._protocol import AUDIO, FRAME, MAX_AUDIO_MESSAGE_S, FrameEncoder, pack_header
 from ._http import error_body, http_error
 from ._metrics import StreamMetrics
-from ._portraits import get_portrait, load_rig
+from ._portraits import get_portrait
+from ._stream_hosts import RemoteStream, StreamHosts, session_renderer
 
 log = logging.getLogger("talkinghead.service")
 START_TIMEOUT_S = 30.0
@@ -147,41 +145,27 @@ class StreamContext:
     caller: Callable  # (headers, query) -> Caller
     spend: Callable  # (Caller) -> None
     metrics: StreamMetrics
+    hosts: StreamHosts | None  # None: sessions run in this process
 
 
-@functools.lru_cache(maxsize=16)
-def _renderer(storage: Path, portrait_id: str, face: int | None, options: RenderOptions) -> Renderer:
-    """Renderers keep nothing per frame, so sessions of one portrait share one."""
-    return Renderer(load_rig(storage, portrait_id, face), options)
-
-
-def _encoder(kind: str, quality: int) -> Callable[[np.ndarray], bytes]:
-    ext, flag = (".jpg", cv2.IMWRITE_JPEG_QUALITY) if kind == "jpeg" else (".webp", cv2.IMWRITE_WEBP_QUALITY)
-
-    def encode(rgb: np.ndarray) -> bytes:
-        ok, data = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [flag, quality])
-        if not ok:
-            raise e.OutputError(f"cannot encode a {kind} frame")
-        return data.tobytes()
-
-    return encode
-
-
-async def _open(ctx: StreamContext, who, start: StartMessage) -> LiveStream:
+async def _open(ctx: StreamContext, who, start: StartMessage) -> LiveStream | RemoteStream:
     options = start.stream_options()
     if start.portrait_id is not None:
         portrait = get_portrait(ctx.db, start.portrait_id, who.owner)
-        face = start.face if start.face is not None else portrait.face
-        renderer = await run_in_threadpool(_renderer, ctx.storage, portrait.id, face, options.render)
-        rig = renderer.rig
+        source: tuple[Path, str, int | None] | Rig = (ctx.storage, portrait.id, start.face if start.face is not None else portrait.face)
     else:
         try:
             data = base64.b64decode(start.image or "", validate=True)
         except (binascii.Error, ValueError):
             raise e.InvalidOptionError("image must be base64") from None
-        rig = await run_in_threadpool(_rig_from_image, data, start.face, ctx.max_image_pixels)
-        renderer = None
-    return await run_in_threadpool(functools.partial(LiveStream, rig, options, renderer=renderer, encode=_encoder(start.format, start.quality)))
+        source = await run_in_threadpool(_rig_from_image, data, start.face, ctx.max_image_pixels)
+    encode = FrameEncoder(start.format, start.quality)
+    if ctx.hosts is not None:
+        return await ctx.hosts.open(source, options, encode)
+    renderer = await run_in_threadpool(session_renderer, source, options.render)
+    live = await run_in_threadpool(lambda: LiveStream(renderer.rig, options, renderer=renderer, encode=encode, events=True))
+    live.start()
+    return live
 
 
 def _rig_from_image(data: bytes, face: int | None, max_pixels: int) -> Rig:
@@ -191,7 +175,7 @@ def _rig_from_image(data: bytes, face: int | None, max_pixels: int) -> Rig:
 async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
     """One session, from accept to close; every failure closes with 4000 + its HTTP status."""
     await websocket.accept()
-    live: LiveStream | None = None
+    live: LiveStream | RemoteStream | None = None
     who = None
     try:
         who = ctx.caller(websocket.headers, websocket.query_params)
@@ -212,7 +196,7 @@ async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
             ctx.metrics.started()
             max_audio = who.max_audio if who.max_audio is not None else ctx.default_max_audio
             await websocket.send_text(json.dumps({
-                "type": "ready", "session": uuid.uuid4().hex, "width": live.session.renderer.size[0], "height": live.session.renderer.size[1],
+                "type": "ready", "session": uuid.uuid4().hex, "width": live.size[0], "height": live.size[1],
                 "fps": start.fps, "sample_rate": start.sample_rate, "format": start.format, "lookahead_ms": start.lookahead_ms,
                 "max_audio_s": max_audio, "start_ms": round((time.monotonic() - started) * 1000.0, 1),
             }))  # fmt: skip
@@ -229,7 +213,7 @@ async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
     finally:
         if live is not None:
             await live.aclose()
-            ctx.metrics.ended(live.frames, live.dropped, live.audio_seconds)
+            ctx.metrics.ended(live.queue.frames, live.queue.dropped, live.audio_seconds)
 
 
 async def _close_with(websocket: WebSocket, error: BaseException) -> None:
@@ -277,8 +261,7 @@ async def _read(websocket: WebSocket, live: LiveStream, start: StartMessage, max
         if kind == "end":
             live.end()
         elif kind == "interrupt":
-            dropped = live.interrupt()
-            await websocket.send_text(json.dumps({"type": "interrupted", "t": round(live.session.next_time, 3), "dropped_ms": round(dropped * 1000)}))
+            live.interrupt()  # the session answers with an interrupted event among its frames
         elif kind == "stop":
             live.stop()
             return
@@ -288,29 +271,35 @@ async def _read(websocket: WebSocket, live: LiveStream, start: StartMessage, max
             raise e.ProtocolError(f"unknown message type {kind!r}: expected end, interrupt or stop")
 
 
-async def _write(websocket: WebSocket, live: LiveStream, start: StartMessage) -> None:
+async def _write(websocket: WebSocket, live: LiveStream | RemoteStream, start: StartMessage) -> None:
     speaking = False
+    last: StreamFrame | None = None
     next_stats = time.monotonic() + STATS_INTERVAL_S
-    async for frame in live:
-        if frame.speaking != speaking:
-            speaking = frame.speaking
-            await websocket.send_text(json.dumps({"type": "speaking" if speaking else "idle", "t": round(frame.time, 3)}))
-        flags = 1 if frame.speaking else 0
+    while (item := await live.queue.get()) is not None:
+        if not isinstance(item, StreamFrame):
+            await websocket.send_text(json.dumps(item))
+            continue
+        last = item
+        if item.speaking != speaking:
+            speaking = item.speaking
+            await websocket.send_text(json.dumps({"type": "speaking" if speaking else "idle", "t": round(item.time, 3)}))
+        flags = 1 if item.speaking else 0
         if start.audio:
-            await websocket.send_bytes(pack_header(AUDIO, flags, frame.index, frame.time) + frame.audio.astype("<i2").tobytes())
-        if frame.encoded is not None:
-            await websocket.send_bytes(pack_header(FRAME, flags, frame.index, frame.time) + frame.encoded)
+            await websocket.send_bytes(pack_header(AUDIO, flags, item.index, item.time) + item.audio.astype("<i2").tobytes())
+        if item.encoded is not None:
+            await websocket.send_bytes(pack_header(FRAME, flags, item.index, item.time) + item.encoded)
         if time.monotonic() >= next_stats:
             next_stats += STATS_INTERVAL_S
-            await websocket.send_text(json.dumps(_stats(live)))
-    await websocket.send_text(json.dumps(_stats(live)))
+            await websocket.send_text(json.dumps(_stats(live, last)))
+    await websocket.send_text(json.dumps(_stats(live, last)))
 
 
-def _stats(live: LiveStream) -> dict:
-    return {"type": "stats", "frames": live.frames, "dropped": live.dropped, "audio_s": round(live.audio_seconds, 3),
-            "queued_ms": round(live.session.queued_seconds * 1000), "t": round(live.session.next_time, 3)}  # fmt: skip
+def _stats(live: LiveStream | RemoteStream, last: StreamFrame | None) -> dict:
+    queue = live.queue
+    return {"type": "stats", "frames": queue.frames, "dropped": queue.dropped, "audio_s": round(live.audio_seconds, 3),
+            "queued_ms": round(queue.queued * 1000), "t": round((last.index + 1) / live.options.fps, 3) if last else 0.0}  # fmt: skip
 
 
 def warm_up() -> None:
-    """Load phone decoders before the first sessions ask for them."""
+    """Load phone decoders before the first in-process sessions ask for them."""
     DECODERS.warm(2)

@@ -1,5 +1,7 @@
-"""An asyncio driver for a Session: a thread makes the frames, on the wall clock or as fast as
-the audio allows, and a bounded queue hands them to the consumer."""
+"""Driving a Session in time: a thread makes the frames, on the wall clock or as fast as the audio
+allows (`Driver`), and a bounded queue hands them to a consumer on an event loop (`FrameQueue`).
+`LiveStream` joins the two for asyncio code in this process; the service also runs drivers in
+other processes and feeds their frames to the same queue."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Union
 
 from ..portrait import Rig
 from ..render import Renderer
@@ -20,47 +22,36 @@ MAX_QUEUED_AUDIO_FRAMES = 250  # ... and beyond 10 s at 25 fps even their audio 
 LATE_FRAMES = 2  # a real-time driver this far behind skips drawing frames to catch up
 _AUDIO, _END, _INTERRUPT, _STOP = "audio", "end", "interrupt", "stop"
 
+# What a driver delivers: frames, events (JSON-ready dicts), an error, and None when it ends.
+Item = Union[StreamFrame, dict, BaseException, None]
 
-class LiveStream:
-    """A Session driven in real time (frame k is made when the clock reaches k / fps +
-    lookahead, so its lookahead audio has come) or, with `realtime=False`, as fast as audio comes.
 
-    `push_audio`, `end` and `interrupt` never block; iterate to get the frames. `encode`, when
-    given, turns each drawn image into bytes on the driver thread (`StreamFrame.encoded`).
-    """
+class Driver:
+    """Makes a Session's frames on a thread of its own: frame k when the clock reaches k / fps +
+    lookahead (its lookahead audio has come by then) or, with `realtime=False`, as soon as its
+    audio has. `deliver` gets each frame, an `interrupted` event after each barge-in, and None at
+    the end; it runs on the driver's thread. `encode` turns drawn images into bytes there too."""
 
-    def __init__(self, rig: Rig, options: StreamOptions = StreamOptions(), *, renderer: Renderer | None = None,
-                 encode: Callable[..., bytes] | None = None, max_queued_frames: int = MAX_QUEUED_FRAMES) -> None:  # fmt: skip
-        self.options = options
-        self.session = Session(rig, options, renderer=renderer)
+    def __init__(self, session: Session, deliver: Callable[[Item], None], *, encode: Callable[..., bytes] | None = None) -> None:
+        self.session = session
+        self.options = session.options
+        self._deliver = deliver
         self._encode = encode
-        self._max_queued = max_queued_frames
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._pending_samples = 0
-        self._out: deque[StreamFrame | BaseException | None] = deque()
-        self._ready = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
         self.started = time.monotonic()
-        self.frames = 0  # made
-        self.dropped = 0  # made but not delivered with their image (late or unread)
-        self.audio_seconds = 0.0  # pushed in all
-        self.arrivals: deque[tuple[int, float]] = deque(maxlen=4096)  # (timeline sample, monotonic arrival) of pushed audio
 
-    # ---- control, from the event loop
-    def _start(self) -> None:
+    def start(self) -> None:
         if self._thread is None:
-            self._loop = asyncio.get_running_loop()
             self.started = time.monotonic()
             self._thread = threading.Thread(target=self._run, name="talkinghead-stream", daemon=True)
             self._thread.start()
 
-    def push_audio(self, pcm: bytes) -> None:
-        samples = len(pcm) // 2
-        self._pending_samples += samples
-        self.audio_seconds += samples / self.options.sample_rate
-        self._commands.put((_AUDIO, bytes(pcm), time.monotonic()))
+    def push_audio(self, pcm: bytes, arrival: float | None = None) -> None:
+        self._pending_samples += len(pcm) // 2
+        self._commands.put((_AUDIO, bytes(pcm), time.monotonic() if arrival is None else arrival))
 
     def end(self) -> None:
         self._commands.put((_END,))
@@ -75,78 +66,37 @@ class LiveStream:
         """Finish after the queued audio has played (or, not in real time, been made)."""
         self._commands.put((_STOP,))
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
+        """Finish now; returns when the thread has."""
         self._closed = True
         self._commands.put((_STOP,))
         if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+            self._thread.join()
         else:
             self.session.close()
 
-    def __aiter__(self) -> "LiveStream":
-        self._start()
-        return self
-
-    async def __anext__(self) -> StreamFrame:
-        self._start()
-        while not self._out:
-            self._ready.clear()
-            await self._ready.wait()
-        item = self._out.popleft()
-        if item is None:
-            self._out.append(None)
-            raise StopAsyncIteration
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def _deliver(self, item: StreamFrame | BaseException | None) -> None:
-        """On the event loop: queue a frame, dropping the images (then the audio) of the oldest
-        unread frames when the consumer falls behind."""
-        self._out.append(item)
-        frames = [i for i, f in enumerate(self._out) if isinstance(f, StreamFrame) and f.image is not None]
-        for i in frames[: max(0, len(frames) - self._max_queued)]:
-            old = self._out[i]
-            self._out[i] = replace(old, image=None, encoded=None)
-            self.dropped += 1
-        while len(self._out) > MAX_QUEUED_AUDIO_FRAMES and isinstance(self._out[0], StreamFrame):
-            self._out.popleft()
-        self._ready.set()
-
-    # ---- the driver thread
     def _run(self) -> None:
         try:
             self._drive()
-            result: BaseException | None = None
         except BaseException as error:  # handed to the consumer
-            result = error
+            self._deliver(error)
         finally:
             self.session.close()
-        if result is not None:
-            self._post(result)
-        self._post(None)
-
-    def _post(self, item) -> None:
-        assert self._loop is not None
-        try:
-            self._loop.call_soon_threadsafe(self._deliver, item)
-        except RuntimeError:  # the loop has closed: nobody is listening any more
-            pass
+        self._deliver(None)
 
     def _apply(self, command: tuple) -> bool:
         """Apply one command; True when it asks to stop."""
-        session, options = self.session, self.options
+        session = self.session
         if command[0] == _AUDIO:
-            samples = len(command[1]) // 2
-            self._pending_samples -= samples
+            self._pending_samples -= len(command[1]) // 2
             # In real time, audio after a gap starts at its arrival: its first frame is then due one
             # lookahead later, when the lookahead audio has come too.
-            session.push_audio(command[1], at=command[2] - self.started if options.realtime else None)
-            self.arrivals.append((round(session.audio_end * options.sample_rate) - samples, command[2]))
+            session.push_audio(command[1], at=command[2] - self.started if self.options.realtime else None)
         elif command[0] == _END:
             session.end()
         elif command[0] == _INTERRUPT:
-            session.interrupt()
+            at, dropped = session.next_time, session.interrupt()
+            self._deliver({"type": "interrupted", "t": round(at, 3), "dropped_ms": round(dropped * 1000)})
         else:
             return True
         return False
@@ -160,8 +110,7 @@ class LiveStream:
                 return
             timeout = None
             if options.realtime:
-                due = self.started + session.index / fps + options.lookahead
-                timeout = due - time.monotonic()
+                timeout = self.started + session.index / fps + options.lookahead - time.monotonic()
             elif session.frames_ready():
                 timeout = 0.0
             try:
@@ -182,9 +131,123 @@ class LiveStream:
                 frame = session.next_frame()
             else:
                 continue
-            self.frames += 1
-            if frame.image is None:
-                self.dropped += 1
-            elif self._encode is not None:
+            if frame.image is not None and self._encode is not None:
                 frame = replace(frame, encoded=self._encode(frame.image))
-            self._post(frame)
+            self._deliver(frame)
+
+
+def _has_image(frame: StreamFrame) -> bool:
+    return frame.image is not None or frame.encoded is not None
+
+
+class FrameQueue:
+    """Items on their way to a consumer on an event loop. When the consumer falls behind, the
+    oldest waiting frames lose their images (then, past 10 s, go altogether): nothing waits
+    without bound. Counts the frames that came and those that went without an image."""
+
+    def __init__(self, max_images: int = MAX_QUEUED_FRAMES) -> None:
+        self._max_images = max_images
+        self._items: deque[Item] = deque()
+        self._ready = asyncio.Event()
+        self.frames = 0
+        self.dropped = 0  # came without an image (drawn late) or lost it here
+        self.queued = 0.0  # seconds of audio waiting to play after the newest frame
+
+    def put(self, item: Item) -> None:
+        """On the event loop."""
+        self._items.append(item)
+        if isinstance(item, StreamFrame):
+            self.frames += 1
+            self.dropped += not _has_image(item)
+            self.queued = item.queued
+            waiting = [i for i, f in enumerate(self._items) if isinstance(f, StreamFrame) and _has_image(f)]
+            for i in waiting[: max(0, len(waiting) - self._max_images)]:
+                self._items[i] = replace(self._items[i], image=None, encoded=None)
+                self.dropped += 1
+            while len(self._items) > MAX_QUEUED_AUDIO_FRAMES and isinstance(self._items[0], StreamFrame):
+                self._items.popleft()
+        self._ready.set()
+
+    async def get(self) -> StreamFrame | dict | None:
+        """The next frame or event; None once the stream has ended. Raises the driver's error."""
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._items.popleft()
+        if item is None:
+            self._items.append(None)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+class LiveStream:
+    """A Session driven in this process for asyncio code. `push_audio`, `end` and `interrupt`
+    never block; iterate to get the frames (with `events=True`, the `interrupted` events too).
+    `encode`, when given, turns each drawn image into bytes (`StreamFrame.encoded`)."""
+
+    def __init__(self, rig: Rig, options: StreamOptions = StreamOptions(), *, renderer: Renderer | None = None,
+                 encode: Callable[..., bytes] | None = None, events: bool = False) -> None:  # fmt: skip
+        self.options = options
+        self.session = Session(rig, options, renderer=renderer)
+        self.queue = FrameQueue()
+        self._events = events
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._driver = Driver(self.session, self._post, encode=encode)
+        self.audio_seconds = 0.0
+
+    def _post(self, item: Item) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self.queue.put, item)
+        except RuntimeError:  # the loop has closed: nobody is listening any more
+            pass
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.session.renderer.size
+
+    @property
+    def frames(self) -> int:
+        """Frames made so far."""
+        return self.queue.frames
+
+    @property
+    def dropped(self) -> int:
+        """Frames made late (not drawn) or left unread too long (their images dropped)."""
+        return self.queue.dropped
+
+    def start(self) -> None:
+        """Start making frames (iterating starts it too); call it on the event loop."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._driver.start()
+
+    def push_audio(self, pcm: bytes) -> None:
+        self.audio_seconds += len(pcm) // 2 / self.options.sample_rate
+        self._driver.push_audio(pcm)
+
+    def end(self) -> None:
+        self._driver.end()
+
+    def interrupt(self) -> float:
+        return self._driver.interrupt()
+
+    def stop(self) -> None:
+        self._driver.stop()
+
+    async def aclose(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._driver.close)
+
+    def __aiter__(self) -> "LiveStream":
+        self.start()
+        return self
+
+    async def __anext__(self) -> StreamFrame | dict:
+        self.start()
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                raise StopAsyncIteration
+            if self._events or isinstance(item, StreamFrame):
+                return item

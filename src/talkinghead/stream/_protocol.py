@@ -5,6 +5,9 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+import cv2
+import numpy as np
+
 FRAME, AUDIO = 1, 2  # binary message kinds from the server
 SPEAKING = 1  # flag bit
 MAX_AUDIO_MESSAGE_S = 1.0  # the longest audio message a client may send
@@ -27,3 +30,17 @@ def unpack(message: bytes) -> tuple[Header, bytes]:
     """A server binary message's header and payload."""
     kind, flags, _, index, time = _HEADER.unpack_from(message)
     return Header(kind, bool(flags & SPEAKING), index, time), message[HEADER_SIZE:]
+
+
+class FrameEncoder:
+    """RGB frames to JPEG or WebP bytes (a class, not a closure, so it can go to another process)."""
+
+    def __init__(self, kind: str, quality: int) -> None:
+        self.kind, self.quality = kind, quality
+
+    def __call__(self, rgb: np.ndarray) -> bytes:
+        ext, flag = (".jpg", cv2.IMWRITE_JPEG_QUALITY) if self.kind == "jpeg" else (".webp", cv2.IMWRITE_WEBP_QUALITY)
+        ok, data = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [flag, self.quality])
+        if not ok:
+            raise ValueError(f"cannot encode a {self.kind} frame")
+        return data.tobytes()

@@ -58,6 +58,7 @@ class StreamFrame:
     speaking: bool  # the frame plays pushed audio
     encoded: bytes | None = None  # the image encoded by the driver, when it encodes
     params: dict[str, float] = field(default_factory=dict)  # the Track parameters it was drawn from
+    queued: float = 0.0  # s of audio still waiting to play after this frame
 
 
 class Session:
@@ -155,7 +156,8 @@ class Session:
         params = self._motion.frame(self.index, self._speech)
         audio, self.speaking = self._take_audio()
         image = self.renderer.render(params) if render else None
-        frame = StreamFrame(self.index, self.next_time, image, audio, self.speaking, params=params)
+        frame = StreamFrame(self.index, self.next_time, image, audio, self.speaking, params=params,
+                            queued=max(0, self._queue_end - self._sample(self.index + 1)) / self._rate)  # fmt: skip
         self.index += 1
         self._speech.forget_before(self.next_time - HISTORY_S)
         return frame

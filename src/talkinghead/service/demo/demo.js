@@ -143,9 +143,9 @@ class Session {
   }
 
   sendAudio(samples) {
+    if (this.state !== 'live') return;
     const view = new DataView(new ArrayBuffer(samples.length * 2));
     samples.forEach((s, i) => view.setInt16(2 * i, Math.max(-1, Math.min(1, s)) * 32767, true));
-    if (this.state !== 'live') return;
     this.ws.send(view.buffer);
     stats.sentSeconds += samples.length / this.rate;
   }

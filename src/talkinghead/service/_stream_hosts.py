@@ -1,0 +1,236 @@
+"""Processes that host streaming sessions.
+
+Python runs one thread at a time per process, and a 512x512 stream needs about half a core, so a
+server that drew every session itself would stop at two streams whatever its cores. Sessions run
+in a few spawned processes instead, each drawing and encoding its sessions' frames; the server
+process only moves audio in and encoded frames out. Messages go over one pipe per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import multiprocessing
+import threading
+import time
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from .. import _errors as e
+from ..portrait import Rig
+from ..render import Renderer, RenderOptions
+from ..speech._streaming import DECODERS
+from ..stream import Session, StreamFrame, StreamOptions
+from ..stream._live import Driver, FrameQueue, Item
+from ._portraits import load_rig
+
+log = logging.getLogger("talkinghead.service")
+
+
+@functools.lru_cache(maxsize=16)
+def portrait_renderer(storage: Path, portrait_id: str, face: int | None, options: RenderOptions) -> Renderer:
+    """Renderers keep nothing per frame, so the sessions of one portrait share one."""
+    return Renderer(load_rig(storage, portrait_id, face), options)
+
+
+def session_renderer(portrait: tuple[Path, str, int | None] | Rig, options: RenderOptions) -> Renderer:
+    """The renderer of a registered portrait (storage, id, face), shared, or of a rig made for one session."""
+    return Renderer(portrait, options) if isinstance(portrait, Rig) else portrait_renderer(*portrait, options)
+
+
+# ---- inside a host process
+def _host(conn: Connection) -> None:
+    """A host process's loop: commands in; frames, events and errors out."""
+    DECODERS.warm(2)
+    send_lock = threading.Lock()
+    drivers: dict[int, Driver] = {}
+
+    def send(message: tuple) -> None:
+        with send_lock:
+            conn.send(message)
+
+    def deliver(session_id: int, item: Item) -> None:
+        if isinstance(item, StreamFrame):
+            item = replace(item, image=None, params={})  # the encoded image is what travels
+        elif isinstance(item, BaseException) and not isinstance(item, e.TalkingHeadError):
+            log.error("stream session failed", exc_info=item)
+            item = e.TalkingHeadError(f"internal error in the stream: {item!r}")
+        send(("item", session_id, item))
+        if item is None:
+            drivers.pop(session_id, None)
+
+    def start(session_id: int, portrait, options: StreamOptions, encode) -> None:
+        try:
+            renderer = session_renderer(portrait, options.render)
+            session = Session(renderer.rig, options, renderer=renderer)
+        except BaseException as error:
+            send(("item", session_id, error))
+            send(("item", session_id, None))
+            return
+        driver = Driver(session, functools.partial(deliver, session_id), encode=encode)
+        drivers[session_id] = driver
+        send(("ready", session_id, session.renderer.size))
+        driver.start()
+
+    send(("up",))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            break
+        kind, session_id, *args = message
+        if kind == "open":  # rigging and renderers take time: the other sessions' commands go on
+            threading.Thread(target=start, args=(session_id, *args), daemon=True).start()
+        elif kind == "quit":
+            break
+        elif session_id in drivers:
+            driver = drivers[session_id]
+            if kind == "audio":
+                driver.push_audio(*args)
+            elif kind == "close":
+                driver.close()
+            else:
+                getattr(driver, kind)()
+    for driver in list(drivers.values()):
+        driver.close()
+
+
+# ---- in the server
+class RemoteStream:
+    """A session in a host process, driven from the server's event loop like a LiveStream."""
+
+    def __init__(self, host: "_HostProcess", session_id: int, options: StreamOptions) -> None:
+        self.options = options
+        self.queue = FrameQueue()
+        self.audio_seconds = 0.0
+        self.size: tuple[int, int] = (0, 0)
+        self.ready = asyncio.get_running_loop().create_future()
+        self._host = host
+        self._id = session_id
+
+    def push_audio(self, pcm: bytes) -> None:
+        self.audio_seconds += len(pcm) // 2 / self.options.sample_rate
+        self._host.send(("audio", self._id, bytes(pcm), time.monotonic()))
+
+    def end(self) -> None:
+        self._host.send(("end", self._id))
+
+    def interrupt(self) -> None:
+        self._host.send(("interrupt", self._id))
+
+    def stop(self) -> None:
+        self._host.send(("stop", self._id))
+
+    async def aclose(self) -> None:
+        self._host.send(("close", self._id))
+        self._host.sessions.pop(self._id, None)
+
+
+class _HostProcess:
+    def __init__(self, context, index: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sessions: dict[int, RemoteStream] = {}
+        self._lock = threading.Lock()
+        self.up = threading.Event()
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_host, args=(child,), name=f"talkinghead-stream-{index}", daemon=True)
+        self.process.start()
+        child.close()
+        self._reader = threading.Thread(target=self._read, name=f"talkinghead-stream-reader-{index}", daemon=True)
+        self._reader.start()
+
+    def send(self, message: tuple) -> None:
+        with self._lock:
+            self.conn.send(message)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            if message[0] == "up":
+                self.up.set()
+                continue
+            self.loop.call_soon_threadsafe(self._dispatch, message)
+        self.loop.call_soon_threadsafe(self._lost)
+
+    def _dispatch(self, message: tuple) -> None:
+        kind, session_id, payload = message
+        stream = self.sessions.get(session_id)
+        if stream is None:
+            return
+        if kind == "ready":
+            stream.size = payload
+            if not stream.ready.done():
+                stream.ready.set_result(None)
+            return
+        if isinstance(payload, BaseException) and not stream.ready.done():
+            stream.ready.set_exception(payload)
+            return
+        stream.queue.put(payload)
+
+    def _lost(self) -> None:
+        """The process died: its sessions end with an error."""
+        for stream in list(self.sessions.values()):
+            error = e.TalkingHeadError("the process running this stream died")
+            if not stream.ready.done():
+                stream.ready.set_exception(error)
+            stream.queue.put(error)
+        self.sessions.clear()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self) -> None:
+        try:
+            self.send(("quit", 0))
+        except (OSError, ValueError):
+            pass
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+class StreamHosts:
+    """The host processes of one server; a new session goes to the one with the fewest."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._hosts: list[_HostProcess] = []
+        self._ids = itertools.count(1)
+        self._context = multiprocessing.get_context("spawn")
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._hosts = [_HostProcess(self._context, i, loop) for i in range(self.count)]
+
+    async def open(self, portrait: tuple[Path, str, int | None] | Rig, options: StreamOptions, encode) -> RemoteStream:
+        assert self._loop is not None
+        for i, host in enumerate(self._hosts):  # a host that died is replaced
+            if not host.alive:
+                self._hosts[i] = _HostProcess(self._context, i, self._loop)
+        host = min(self._hosts, key=lambda h: len(h.sessions))
+        if not host.up.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, host.up.wait, 60.0)
+        session_id = next(self._ids)
+        stream = RemoteStream(host, session_id, options)
+        host.sessions[session_id] = stream
+        # A rig is megabytes of pickle: it goes through the pipe off the event loop.
+        await asyncio.get_running_loop().run_in_executor(None, host.send, ("open", session_id, portrait, options, encode))
+        try:
+            await stream.ready
+        except BaseException:
+            host.sessions.pop(session_id, None)
+            raise
+        return stream
+
+    def stop(self) -> None:
+        for host in self._hosts:
+            host.stop()
