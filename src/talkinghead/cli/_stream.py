@@ -24,7 +24,7 @@ from ..motion import EXPRESSIONS, FRAME_RATES
 from ..render import FRAMINGS
 from ..speech import load_audio
 from ..speech._streaming import Resampler
-from ..stream import SAMPLE_RATES
+from ..stream import SAMPLE_RATES, StreamClosedError
 from ._exit_codes import OK
 
 
@@ -107,8 +107,11 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _send(client, samples: np.ndarray, realtime: bool) -> None:
-    client.send_speech(samples, realtime=realtime)
-    client.stop()
+    try:
+        client.send_speech(samples, realtime=realtime)
+        client.stop()
+    except StreamClosedError:
+        pass  # the receiving side reports why the server closed
 
 
 def _receive(client, work: Path, sample_rate: int) -> tuple[int, int, dict]:

@@ -4,8 +4,8 @@
 code; the service serves it over a WebSocket and `Client` talks to that.
 """
 
-from ._client import Client, Received
+from ._client import Client, Received, StreamClosedError
 from ._live import LiveStream
 from ._session import SAMPLE_RATES, Session, StreamFrame, StreamOptions
 
-__all__ = ["Client", "LiveStream", "Received", "SAMPLE_RATES", "Session", "StreamFrame", "StreamOptions"]
+__all__ = ["Client", "LiveStream", "Received", "SAMPLE_RATES", "Session", "StreamClosedError", "StreamFrame", "StreamOptions"]

@@ -21,6 +21,10 @@ from ..service._http import error_from
 from ._protocol import AUDIO, FRAME, unpack
 
 
+class StreamClosedError(TalkingHeadError):
+    """Sending on a stream the server has closed (receiving tells why)."""
+
+
 @dataclass(frozen=True)
 class Received:
     """One message from the server: a frame (`data` is the JPEG/WebP), its audio (`data` is
@@ -76,7 +80,10 @@ class Client:
         if self._socket is None:
             raise TalkingHeadError("the stream is not started")
         with self._send_lock:
-            self._socket.send(message)
+            try:
+                self._socket.send(message)
+            except ConnectionClosed:
+                raise StreamClosedError("the stream has closed; iterate it for the reason") from None
 
     def send_audio(self, pcm: bytes | np.ndarray) -> None:
         """PCM16 mono at the session's sample rate, up to 1 s per call."""
