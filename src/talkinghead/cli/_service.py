@@ -57,7 +57,7 @@ def add_service_parsers(commands) -> None:
     serve.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="render processes started with the server; 0 for an API-only server (default: one per core)")
     serve.add_argument("--no-auth", action="store_true", help="no API keys: every caller is one anonymous owner (for a private network)")
     serve.add_argument("--max-streams", type=int, default=None, help="streaming sessions at once on /v1/stream (default: 3 per core)")
-    serve.add_argument("--stream-processes", type=int, default=None, help="processes that draw the streams (default: one per core; 0: in the server process)")
+    serve.add_argument("--stream-processes", type=int, default=None, help="processes that draw the streams (default: two per core; 0: in the server process)")
     serve.add_argument("--max-upload", type=_typed(parse_bytes, "--max-upload"), default=_DEFAULTS.max_upload, help="largest request body (default 200M)")
     serve.add_argument("--sync-max-audio", type=_typed(parse_duration, "--sync-max-audio"), default=_DEFAULTS.sync_max_audio,
                        help="longest audio POST /v1/generate renders while the caller waits (default 60s)")  # fmt: skip

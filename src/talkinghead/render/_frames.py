@@ -160,7 +160,7 @@ class Renderer:
     @staticmethod
     def _blend(layer: np.ndarray, background: np.ndarray) -> np.ndarray:
         alpha = layer[..., 3].astype(np.float32) * (1.0 / 255.0)
-        return cv2.blendLinear(np.ascontiguousarray(layer[..., :3]), background, alpha, 1.0 - alpha)
+        return cv2.blendLinear(cv2.cvtColor(layer, cv2.COLOR_RGBA2RGB), background, alpha, 1.0 - alpha)
 
     def compose(self, layer: np.ndarray) -> np.ndarray:
         """The whole frame: the still image with the moving box laid over its background."""

@@ -70,7 +70,7 @@ class ServiceConfig:
     webhook_timeout: float = 10.0
     public_url: str = ""  # the service's own address, for the URLs inside webhook bodies
     max_streams: int | None = None  # streaming sessions this server runs at once; default 3 per core
-    stream_processes: int | None = None  # processes that draw the streams; default one per core, 0: in the server
+    stream_processes: int | None = None  # processes that draw the streams; default two per core, 0: in the server
 
     @property
     def stream_limit(self) -> int:
@@ -78,7 +78,8 @@ class ServiceConfig:
 
     @property
     def stream_hosts(self) -> int:
-        return self.stream_processes if self.stream_processes is not None else _cores()
+        # Two per core: a process drawing two streams of half a core each is held back by its GIL.
+        return self.stream_processes if self.stream_processes is not None else 2 * _cores()
 
     def __post_init__(self) -> None:
         if self.workers < 0:

@@ -84,6 +84,8 @@ def _host(conn: Connection) -> None:
         kind, session_id, *args = message
         if kind == "open":  # rigging and renderers take time: the other sessions' commands go on
             threading.Thread(target=start, args=(session_id, *args), daemon=True).start()
+        elif kind == "warm":  # another process opened this portrait: the next session here may too
+            threading.Thread(target=portrait_renderer, args=args, daemon=True).start()
         elif kind == "quit":
             break
         elif session_id in drivers:
@@ -220,6 +222,10 @@ class StreamHosts:
         if not host.up.is_set():
             await asyncio.get_running_loop().run_in_executor(None, host.up.wait, 60.0)
         session_id = next(self._ids)
+        if not isinstance(portrait, Rig):
+            for other in self._hosts:
+                if other is not host and other.alive:
+                    other.send(("warm", 0, *portrait, options.render))
         stream = RemoteStream(host, session_id, options)
         host.sessions[session_id] = stream
         # A rig is megabytes of pickle: it goes through the pipe off the event loop.

@@ -70,6 +70,28 @@ class Resampler:
         return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
 
+class PcmConverter:
+    """Interleaved PCM16 at any rate and channel count to mono at one rate, as agent frameworks
+    hand over their TTS audio; `reset` after a cut so no filter state leaks across it."""
+
+    def __init__(self, rate_out: int) -> None:
+        self.rate_out = rate_out
+        self._resampler: Resampler | None = None
+        self._rate_in = 0
+
+    def reset(self) -> None:
+        self._resampler = None
+
+    def __call__(self, data: bytes, rate: int, channels: int) -> np.ndarray:
+        samples = np.frombuffer(data, np.int16)
+        if channels > 1:
+            samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
+        if self._resampler is None or rate != self._rate_in:
+            self._resampler = Resampler(rate, self.rate_out)
+            self._rate_in = rate
+        return self._resampler(samples)
+
+
 class _DecoderPool:
     """Phone decoders take about 150 ms to load; sessions borrow them instead."""
 
@@ -245,7 +267,7 @@ class StreamingSpeech:
         first_hop = self._first_hop
         have = self._utterance_samples
         end_hop = first_hop + (have // HOP if final else max(0, (have - LEVEL_WINDOW // 2 - PITCH_WINDOW // 2) // HOP))
-        if end_hop <= self._done_hops:
+        if end_hop - self._done_hops < (1 if final else 4):  # four hops at a time: 40 ms, well inside the lookahead
             return
         self._grow(end_hop)
         lo, hi = self._done_hops - first_hop, end_hop - first_hop  # hops of the utterance
@@ -305,13 +327,14 @@ class StreamingSpeech:
         return out
 
     # ---- phones
-    def _utterance_phones(self) -> list[Phone]:
+    def _utterance_phones(self, since: float = 0.0) -> list[Phone]:
+        """The current utterance's phones ending after `since`."""
         segments = [(s.word, s.start_frame * FRAME_S, (s.end_frame + 1) * FRAME_S) for s in self._decoder.seg() or ()]
         phones = _clean(segments, self._utterance_start)
         out = []
         for p in phones:
             end = min(p.end, self.known_until)
-            if end - p.start < 1e-6:
+            if end - p.start < 1e-6 or end <= since:
                 continue
             # Phones where nobody speaks are breaths or noise (as `_gate` in the batch analysis).
             times = np.arange(p.start, end, HOP_S)
@@ -323,7 +346,7 @@ class StreamingSpeech:
         """Phones from `since` to `known_until`, the newest ones tentative, gaps filled with silence."""
         found = [p for p in self._final if p.end > since]
         if self._in_utterance:
-            found += [p for p in self._utterance_phones() if p.end > since]
+            found += self._utterance_phones(since)
         out: list[Phone] = []
         t = since
         for p in sorted(found, key=lambda p: p.start):

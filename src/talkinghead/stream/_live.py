@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import replace
 from typing import Callable, Union
 
+import numpy as np
+
 from ..portrait import Rig
 from ..render import Renderer
 from ._session import Session, StreamFrame, StreamOptions
@@ -223,9 +225,11 @@ class LiveStream:
             self._loop = asyncio.get_running_loop()
             self._driver.start()
 
-    def push_audio(self, pcm: bytes) -> None:
-        self.audio_seconds += len(pcm) // 2 / self.options.sample_rate
-        self._driver.push_audio(pcm)
+    def push_audio(self, pcm: bytes | np.ndarray) -> None:
+        """PCM16 mono at the stream's rate, as bytes or an int16 array."""
+        data = pcm.astype("<i2").tobytes() if isinstance(pcm, np.ndarray) else bytes(pcm)
+        self.audio_seconds += len(data) // 2 / self.options.sample_rate
+        self._driver.push_audio(data)
 
     def end(self) -> None:
         self._driver.end()

@@ -19,6 +19,7 @@ from ..motion import MotionOptions
 from ..motion._streaming import StreamingMotion
 from ..portrait import Rig
 from ..render import Renderer, RenderOptions
+from ..speech import SAMPLE_RATE
 from ..speech._streaming import HISTORY_S, Resampler, StreamingSpeech
 
 SAMPLE_RATES = (16_000, 24_000, 48_000)
@@ -70,6 +71,7 @@ class Session:
         self._speech = StreamingSpeech()
         self._motion = StreamingMotion(options.motion_options)
         self._resampler: Resampler | None = None
+        self._unanalysed: deque[tuple[np.ndarray, float | None]] = deque()  # 16 kHz pieces, with their start after a gap
         self._rate = options.sample_rate
         self._queue: deque[tuple[int, np.ndarray]] = deque()  # (first sample on the timeline, samples)
         self._queue_end = 0  # timeline sample after the last queued one
@@ -120,11 +122,22 @@ class Session:
         self._queue.append((start, samples.copy()))
         self._queue_end = start + len(samples)
         self._ended = False
-        self._speech.feed(self._resampler(samples), None if continues else start / self._rate)
+        self._unanalysed.append((self._resampler(samples), None if continues else start / self._rate))
+
+    def _analyse(self, until: float) -> None:
+        """Analyse queued audio up to timeline time `until`, a tenth of a second at a time: a burst
+        of speech pushed at once is analysed as its frames need it, not all before the next frame."""
+        step = SAMPLE_RATE // 10
+        while self._unanalysed and self._speech.known_until < until:
+            samples, start = self._unanalysed.popleft()
+            if len(samples) > step:
+                self._unanalysed.appendleft((samples[step:], None))
+            self._speech.feed(samples[:step], start)
+        if self._ended and not self._unanalysed:
+            self._speech.end_utterance()
 
     def end(self) -> None:
         """The speech queued so far is complete: its last frames need not wait for more."""
-        self._speech.end_utterance()
         self._ended = True
 
     def interrupt(self) -> float:
@@ -135,6 +148,7 @@ class Session:
         self._queue = deque((s, a[: max(0, keep - s)]) for s, a in self._queue if s < keep)
         self._queue_end = min(self._queue_end, keep)
         self._resampler = None
+        self._unanalysed.clear()
         self._speech.truncate(self.next_time)
         self._motion.ease(self.next_time)
         self._ended = True
@@ -147,12 +161,13 @@ class Session:
         if self._ended:
             last = int(np.ceil(self.audio_end * fps - 1e-9))
         else:
-            last = int(np.floor((self._speech.known_until - lookahead) * fps + 1e-9)) + 1
+            last = int(np.floor((self.audio_end - lookahead) * fps + 1e-9)) + 1
         return max(0, last - self.index)
 
     def next_frame(self, *, render: bool = True) -> StreamFrame:
         """Make the next frame (idle where no audio is queued); `render=False` skips drawing it
         (a driver that has fallen behind keeps the timeline and the audio moving)."""
+        self._analyse(self.next_time + self.options.lookahead)
         params = self._motion.frame(self.index, self._speech)
         audio, self.speaking = self._take_audio()
         image = self.renderer.render(params) if render else None

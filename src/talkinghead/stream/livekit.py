@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import numpy as np
 
 from ..portrait import Rig
-from ..speech._streaming import Resampler
+from ..speech._streaming import PcmConverter
 from ._live import LiveStream
 from ._session import StreamOptions
 
@@ -33,7 +32,8 @@ except ImportError:
     rtc = None
     VideoGenerator = object
 
-_MISSING = "TalkingHeadVideoGenerator needs LiveKit Agents: pip install 'livekit-agents>=1.0,<1.2'"
+# The extra pins the releases that install beside MediaPipe (pyproject.toml says why).
+_MISSING = "TalkingHeadVideoGenerator needs LiveKit Agents: pip install 'talkinghead[livekit]'"
 
 
 class TalkingHeadVideoGenerator(VideoGenerator):
@@ -43,8 +43,7 @@ class TalkingHeadVideoGenerator(VideoGenerator):
         if rtc is None:
             raise ImportError(_MISSING)
         self.live = LiveStream(rig, options)
-        self._resampler: Resampler | None = None
-        self._rate_in = 0  # of the audio the resampler takes
+        self._convert = PcmConverter(options.sample_rate)
         self._pushed = 0  # samples of the current utterance pushed ...
         self._played = 0  # ... and yielded in speaking frames
         self._ending = False  # the current utterance has all been pushed
@@ -53,7 +52,7 @@ class TalkingHeadVideoGenerator(VideoGenerator):
     @property
     def avatar_options(self) -> AvatarOptions:
         """The runner's options that match this stream (its tracks take our frames as they are)."""
-        width, height = self.live.session.renderer.size
+        width, height = self.live.size
         return AvatarOptions(video_width=width, video_height=height, video_fps=self.live.options.fps,
                              audio_sample_rate=self.live.options.sample_rate, audio_channels=1)  # fmt: skip
 
@@ -62,7 +61,7 @@ class TalkingHeadVideoGenerator(VideoGenerator):
             self._ending = True
             self.live.end()
             return
-        pcm = self._mono(frame)
+        pcm = self._convert(frame.data, frame.sample_rate, frame.num_channels)
         self._pushed += len(pcm)
         self.live.push_audio(pcm.tobytes())
 
@@ -74,7 +73,7 @@ class TalkingHeadVideoGenerator(VideoGenerator):
         self._stale = self.live.session.index
         self._pushed = self._played = 0
         self._ending = False
-        self._resampler = None
+        self._convert.reset()
 
     def __aiter__(self) -> AsyncIterator[rtc.VideoFrame | rtc.AudioFrame | AudioSegmentEnd]:
         return self._frames()
@@ -85,10 +84,6 @@ class TalkingHeadVideoGenerator(VideoGenerator):
 
     async def _frames(self) -> AsyncIterator[rtc.VideoFrame | rtc.AudioFrame | AudioSegmentEnd]:
         rate = self.live.options.sample_rate
-        # Without real time, speech starts on a frame boundary and the sample count is exact. In
-        # real time speech after a pause starts mid-frame, so the count runs up to a frame ahead:
-        # the utterance is over at the first idle frame once it is reached.
-        exact = not self.live.options.realtime
         async for frame in self.live:
             if frame.image is not None:  # None: drawing was skipped to keep up
                 height, width = frame.image.shape[:2]
@@ -98,17 +93,10 @@ class TalkingHeadVideoGenerator(VideoGenerator):
             if frame.speaking:
                 self._played += len(frame.audio)
                 yield rtc.AudioFrame(frame.audio.tobytes(), rate, 1, len(frame.audio))
-            if self._ending and self._played >= self._pushed and (exact or not frame.speaking):
+            # The utterance has played once no audio waits after a frame and all that was pushed
+            # has been yielded (the agent sends the next one only after that). Counting whole
+            # frames runs a little ahead: speech after a pause starts mid-frame.
+            if self._ending and frame.queued == 0 and self._played >= self._pushed:
                 self._pushed = self._played = 0
                 self._ending = False
                 yield AudioSegmentEnd()
-
-    def _mono(self, frame: rtc.AudioFrame) -> np.ndarray:
-        """The frame as PCM16 mono at the stream's rate (the agent's TTS sets rate and layout)."""
-        samples = np.frombuffer(frame.data, np.int16)
-        if frame.num_channels > 1:
-            samples = samples.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
-        if self._resampler is None or frame.sample_rate != self._rate_in:
-            self._resampler = Resampler(frame.sample_rate, self.live.options.sample_rate)
-            self._rate_in = frame.sample_rate
-        return self._resampler(samples)
