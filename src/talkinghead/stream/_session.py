@@ -23,6 +23,34 @@ from ..speech import SAMPLE_RATE
 from ..speech._streaming import HISTORY_S, Resampler, StreamingSpeech
 
 SAMPLE_RATES = (16_000, 24_000, 48_000)
+ANALYSIS_STEP = SAMPLE_RATE // 50  # 16 kHz samples analysed at a time: 20 ms
+
+
+class _Run:
+    """Contiguous audio waiting for analysis; `start` is its timeline time until its first piece is analysed."""
+
+    def __init__(self, start: float) -> None:
+        self.start: float | None = start
+        self._parts: deque[np.ndarray] = deque()
+        self.length = 0
+
+    def add(self, samples: np.ndarray) -> None:
+        if len(samples):
+            self._parts.append(samples)
+            self.length += len(samples)
+
+    def take(self, n: int) -> np.ndarray:
+        pieces = []
+        while n > 0 and self._parts:
+            part = self._parts.popleft()
+            if len(part) > n:
+                self._parts.appendleft(part[n:])
+                part = part[:n]
+            pieces.append(part)
+            n -= len(part)
+        taken = np.concatenate(pieces) if pieces else np.zeros(0, np.int16)
+        self.length -= len(taken)
+        return taken
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +99,7 @@ class Session:
         self._speech = StreamingSpeech()
         self._motion = StreamingMotion(options.motion_options)
         self._resampler: Resampler | None = None
-        self._unanalysed: deque[tuple[np.ndarray, float | None]] = deque()  # 16 kHz pieces, with their start after a gap
+        self._runs: deque[_Run] = deque()  # queued 16 kHz audio not yet analysed, in contiguous runs
         self._rate = options.sample_rate
         self._queue: deque[tuple[int, np.ndarray]] = deque()  # (first sample on the timeline, samples)
         self._queue_end = 0  # timeline sample after the last queued one
@@ -122,18 +150,24 @@ class Session:
         self._queue.append((start, samples.copy()))
         self._queue_end = start + len(samples)
         self._ended = False
-        self._unanalysed.append((self._resampler(samples), None if continues else start / self._rate))
+        if not continues:
+            self._runs.append(_Run(start / self._rate))
+        self._runs[-1].add(self._resampler(samples))
 
     def _analyse(self, until: float) -> None:
-        """Analyse queued audio up to timeline time `until`, a tenth of a second at a time: a burst
-        of speech pushed at once is analysed as its frames need it, not all before the next frame."""
-        step = SAMPLE_RATE // 10
-        while self._unanalysed and self._speech.known_until < until:
-            samples, start = self._unanalysed.popleft()
-            if len(samples) > step:
-                self._unanalysed.appendleft((samples[step:], None))
-            self._speech.feed(samples[:step], start)
-        if self._ended and not self._unanalysed:
+        """Analyse queued audio up to timeline time `until`, 20 ms at a time on each run's own grid:
+        a burst pushed at once is analysed as its frames need it, not all before the next frame,
+        and the analysis (so the frames) does not depend on how the audio was cut into messages."""
+        while self._runs and self._speech.known_until < until - 1e-6:
+            run = self._runs[0]
+            complete = len(self._runs) > 1 or self._ended
+            if run.length < ANALYSIS_STEP and not complete:
+                break
+            self._speech.feed(run.take(ANALYSIS_STEP), run.start)
+            run.start = None
+            if not run.length and complete:
+                self._runs.popleft()
+        if self._ended and not self._runs:
             self._speech.end_utterance()
 
     def end(self) -> None:
@@ -148,7 +182,7 @@ class Session:
         self._queue = deque((s, a[: max(0, keep - s)]) for s, a in self._queue if s < keep)
         self._queue_end = min(self._queue_end, keep)
         self._resampler = None
-        self._unanalysed.clear()
+        self._runs.clear()
         self._speech.truncate(self.next_time)
         self._motion.ease(self.next_time)
         self._ended = True
