@@ -4,8 +4,6 @@ ends, barge-in, all through LiveKit's own AvatarRunner, queue receiver and media
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
 import time
 
 import numpy as np
@@ -14,22 +12,13 @@ from scipy.signal import resample_poly
 
 import talkinghead
 import talkinghead.stream.livekit as adapter
+from adapterkit import FPS, SIZE, assert_needs_package, options, until
 from conftest import portrait, recording
-from talkinghead import RenderOptions
 from talkinghead.speech import load_audio
-from talkinghead.stream import StreamOptions
-
-SIZE = (160, 128)  # not square: width and height stay apart
-FPS = 25
-
 
 @pytest.fixture(scope="module")
 def rig():
     return talkinghead.prepare_portrait(portrait("obama-240p.jpg"))
-
-
-def options(**changes) -> StreamOptions:
-    return StreamOptions(render=RenderOptions(framing="head", size=SIZE), **changes)
 
 
 def chunks(samples: np.ndarray, rate: int, channels: int = 1):
@@ -40,14 +29,6 @@ def chunks(samples: np.ndarray, rate: int, channels: int = 1):
     for start in range(0, len(samples), step):
         piece = samples[start : start + step]
         yield rtc.AudioFrame(piece.tobytes(), rate, channels, len(piece))
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 def test_speech_in_any_layout_comes_back_as_frames_with_their_audio_then_the_segment_end(rig):
@@ -172,12 +153,4 @@ def test_the_runner_plays_an_utterance_to_its_end_and_barge_in_cuts_the_next(rig
 
 
 def test_without_livekit_the_module_imports_and_construction_says_what_to_install(rig, monkeypatch):
-    for name in ["livekit"] + [n for n in sys.modules if n.startswith("livekit.")]:  # as if never installed
-        monkeypatch.setitem(sys.modules, name, None)
-    try:
-        missing = importlib.reload(adapter)
-        with pytest.raises(ImportError, match=r"pip install 'talkinghead\[livekit\]'"):
-            missing.TalkingHeadVideoGenerator(rig, options())
-    finally:
-        monkeypatch.undo()
-        importlib.reload(adapter)
+    assert_needs_package(monkeypatch, adapter, "livekit", lambda module: module.TalkingHeadVideoGenerator(rig, options()))

@@ -4,8 +4,6 @@ video's pace, idle frames between, barge-in, and the end of the pipeline after t
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
 import time
 
 import numpy as np
@@ -13,22 +11,14 @@ import pytest
 
 import talkinghead
 import talkinghead.stream.pipecat as adapter
+from adapterkit import FPS, SIZE, assert_needs_package, options, until
 from conftest import portrait, recording
-from talkinghead import RenderOptions
 from talkinghead.speech import load_audio
 from talkinghead.stream import LiveStream, StreamOptions
-
-SIZE = (160, 128)  # not square: width and height stay apart
-FPS = 25
-
 
 @pytest.fixture(scope="module")
 def rig():
     return talkinghead.prepare_portrait(portrait("obama-240p.jpg"))
-
-
-def options(**changes) -> StreamOptions:
-    return StreamOptions(render=RenderOptions(framing="head", size=SIZE), **changes)
 
 
 def run_pipeline(rig, stream_options: StreamOptions, script) -> tuple[list, LiveStream]:
@@ -63,14 +53,6 @@ def tts_frames(samples: np.ndarray) -> list:
     from pipecat.frames.frames import TTSAudioRawFrame
 
     return [TTSAudioRawFrame(audio=samples[i : i + 320].tobytes(), sample_rate=16000, num_channels=1) for i in range(0, len(samples), 320)]
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 def test_tts_speech_becomes_images_with_their_speech_then_idle_frames(rig):
@@ -133,12 +115,4 @@ def test_an_interruption_cuts_the_speech_within_a_frame_and_idle_frames_go_on(ri
 
 
 def test_without_pipecat_the_module_imports_and_construction_says_what_to_install(rig, monkeypatch):
-    for name in ["pipecat"] + [n for n in sys.modules if n.startswith("pipecat.")]:  # as if never installed
-        monkeypatch.setitem(sys.modules, name, None)
-    try:
-        missing = importlib.reload(adapter)
-        with pytest.raises(ImportError, match=r"pip install 'talkinghead\[pipecat\]'"):
-            missing.TalkingHeadProcessor(rig, options())
-    finally:
-        monkeypatch.undo()
-        importlib.reload(adapter)
+    assert_needs_package(monkeypatch, adapter, "pipecat", lambda module: module.TalkingHeadProcessor(rig, options()))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._errors import InvalidOptionError
 from .._values import parse_colour, parse_size
@@ -19,6 +19,15 @@ _SUFFIX = {"mp4": ".mp4", "webm": ".webm", "mov": ".mov"}
 MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime"}
 
 
+def _frame_rate(value: int) -> int:
+    if value not in FRAME_RATES:
+        raise ValueError(f"must be one of {', '.join(map(str, FRAME_RATES))}")
+    return value
+
+
+FrameRate = Annotated[int, AfterValidator(_frame_rate)]
+
+
 class JobOptions(BaseModel):
     """What a job renders; the same options as `talkinghead generate`."""
 
@@ -27,7 +36,7 @@ class JobOptions(BaseModel):
     text: str | None = Field(None, max_length=100_000, description="the transcript: exact lip timing when given")
     portrait_id: str | None = Field(None, description="a portrait registered with POST /v1/portraits, instead of an uploaded image")
     face: int | None = Field(None, ge=1, description="which face to animate, numbered left to right; default the largest")
-    fps: int = Field(25, description=f"one of {', '.join(map(str, FRAME_RATES))}")
+    fps: FrameRate = Field(25, description=f"one of {', '.join(map(str, FRAME_RATES))}")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     expression: Literal[EXPRESSIONS] = "neutral"  # type: ignore[valid-type]
     motion: float = Field(1.0, ge=0.0, le=2.0)
@@ -37,13 +46,6 @@ class JobOptions(BaseModel):
     quality: int = Field(75, ge=0, le=100)
     format: Literal["mp4", "webm", "mov"] = "mp4"
     recognizer: Literal[RECOGNIZERS] = "words"  # type: ignore[valid-type]
-
-    @field_validator("fps")
-    @classmethod
-    def _fps(cls, value: int) -> int:
-        if value not in FRAME_RATES:
-            raise ValueError(f"must be one of {', '.join(map(str, FRAME_RATES))}")
-        return value
 
     @field_validator("size")
     @classmethod

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import _errors as e
 from .._api import prepare_portrait
 from .._values import parse_size
-from ..motion import EXPRESSIONS, FRAME_RATES
+from ..motion import EXPRESSIONS
 from ..portrait import Rig, load_image
 from ..render import FRAMINGS, RenderOptions
 from ..speech._streaming import DECODERS
@@ -31,6 +31,7 @@ from ..stream import LiveStream, StreamFrame, StreamOptions
 from ..stream._protocol import AUDIO, FRAME, MAX_AUDIO_MESSAGE_S, FrameEncoder, pack_header
 from ._http import error_body, http_error
 from ._metrics import StreamMetrics
+from ._options import FrameRate
 from ._portraits import get_portrait
 from ._stream_hosts import RemoteStream, StreamHosts, session_renderer
 
@@ -49,7 +50,7 @@ class StartMessage(BaseModel):
     image: str | None = Field(None, description="base64 of a portrait image")
     face: int | None = Field(None, ge=1)
     sample_rate: Literal[16000, 24000, 48000] = 16000
-    fps: int = 25
+    fps: FrameRate = 25
     size: str = "512x512"
     framing: Literal[FRAMINGS] = "head"  # type: ignore[valid-type]
     format: Literal["jpeg", "webp"] = "jpeg"
@@ -60,13 +61,6 @@ class StartMessage(BaseModel):
     expression: Literal[EXPRESSIONS] = "neutral"  # type: ignore[valid-type]
     motion: float = Field(1.0, ge=0.0, le=2.0)
     audio: bool = True
-
-    @field_validator("fps")
-    @classmethod
-    def _fps(cls, value: int) -> int:
-        if value not in FRAME_RATES:
-            raise ValueError(f"must be one of {', '.join(map(str, FRAME_RATES))}")
-        return value
 
     @field_validator("size")
     @classmethod
