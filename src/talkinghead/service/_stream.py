@@ -220,7 +220,7 @@ async def _close_with(websocket: WebSocket, error: BaseException) -> None:
         pass
 
 
-async def _run(websocket: WebSocket, live: LiveStream, start: StartMessage, max_audio: float) -> None:
+async def _run(websocket: WebSocket, live: LiveStream | RemoteStream, start: StartMessage, max_audio: float) -> None:
     """Read control and audio while frames go out; the first side to finish ends the session."""
     reader = asyncio.ensure_future(_read(websocket, live, start, max_audio))
     writer = asyncio.ensure_future(_write(websocket, live, start))
@@ -235,7 +235,7 @@ async def _run(websocket: WebSocket, live: LiveStream, start: StartMessage, max_
     await websocket.close(code=1000)
 
 
-async def _read(websocket: WebSocket, live: LiveStream, start: StartMessage, max_audio: float) -> None:
+async def _read(websocket: WebSocket, live: LiveStream | RemoteStream, start: StartMessage, max_audio: float) -> None:
     limit = int(MAX_AUDIO_MESSAGE_S * start.sample_rate) * 2
     while True:
         message = await websocket.receive()
