@@ -87,6 +87,22 @@ def test_speech_starts_and_ends_smoothly(rig):
     assert jaw[-5:].max() < 0.05 and np.ptp(jaw[-5:]) < 1e-3  # back to a closed, still mouth
 
 
+def test_utterances_sent_back_to_back_play_back_to_back(rig):
+    """An agent's TTS sends sentence after sentence, each ended, the next while one still plays."""
+    first, second = load_audio(recording("cards-001")).samples, load_audio(recording("cards-002")).samples
+    with Session(rig, SMALL) as session:
+        session.push_audio(first)
+        session.end()
+        frames = [session.next_frame(render=False) for _ in range(27)]  # the first is analysed to its end
+        frames += stream_like_live(session, second)  # sent while the first still plays
+    returned = np.concatenate([f.audio for f in frames])
+    sent = np.concatenate([first, second])
+    assert np.array_equal(returned[: len(sent)], sent)
+    assert all(f.speaking for f in frames[: len(sent) // 640])
+    jaw = np.array([f.params["jaw_open"] for f in frames])
+    assert jaw[len(first) // 640 + 5 :].max() > 0.3  # the second sentence moves the mouth too
+
+
 def test_interrupt_drops_queued_audio_and_eases_back_to_idle(rig):
     audio = load_audio(recording("librivox-0870"))
     with Session(rig, SMALL) as session:

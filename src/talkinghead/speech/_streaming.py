@@ -133,6 +133,7 @@ class StreamingSpeech:
         self._decoder.set_cmn(CMN_PRIOR)
         self._in_utterance = False
         self._utterance_start = 0.0  # timeline time of the utterance's first sample
+        self._first_hop = 0  # its hop on the timeline
         self._utterance = np.zeros(0, np.int16)  # the utterance's samples (recent part only)
         self._utterance_offset = 0  # index in the utterance of _utterance[0]
         self._utterance_samples = 0  # samples fed to the decoder in this utterance

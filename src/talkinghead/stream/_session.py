@@ -27,10 +27,11 @@ ANALYSIS_STEP = SAMPLE_RATE // 50  # 16 kHz samples analysed at a time: 20 ms
 
 
 class _Run:
-    """Contiguous audio waiting for analysis; `start` is its timeline time until its first piece is analysed."""
+    """Contiguous audio waiting for analysis; `start` is its timeline time until its first piece is
+    analysed (None: it follows the audio analysed before it)."""
 
-    def __init__(self, start: float) -> None:
-        self.start: float | None = start
+    def __init__(self, start: float | None) -> None:
+        self.start = start
         self._parts: deque[np.ndarray] = deque()
         self.length = 0
 
@@ -150,23 +151,24 @@ class Session:
         self._queue.append((start, samples.copy()))
         self._queue_end = start + len(samples)
         self._ended = False
-        if not continues:
-            self._runs.append(_Run(start / self._rate))
+        if not continues or not self._runs:  # after a gap, or after an utterance marked complete
+            self._runs.append(_Run(None if continues else start / self._rate))
         self._runs[-1].add(self._resampler(samples))
 
     def _analyse(self, until: float) -> None:
         """Analyse queued audio up to timeline time `until`, 20 ms at a time on each run's own grid:
         a burst pushed at once is analysed as its frames need it, not all before the next frame,
         and the analysis (so the frames) does not depend on how the audio was cut into messages."""
-        while self._runs and self._speech.known_until < until - 1e-6:
+        while self._runs:
             run = self._runs[0]
             complete = len(self._runs) > 1 or self._ended
-            if run.length < ANALYSIS_STEP and not complete:
-                break
-            self._speech.feed(run.take(ANALYSIS_STEP), run.start)
-            run.start = None
             if not run.length and complete:
                 self._runs.popleft()
+            elif self._speech.known_until >= until - 1e-6 or (run.length < ANALYSIS_STEP and not complete):
+                break
+            else:
+                self._speech.feed(run.take(ANALYSIS_STEP), run.start)
+                run.start = None
         if self._ended and not self._runs:
             self._speech.end_utterance()
 
