@@ -92,7 +92,7 @@ class StreamingMotion:
         self.options = options
         self.fps = options.fps
         self._nonverbal = NonverbalStream(options)
-        self._mouth_history: deque[np.ndarray] = deque(maxlen=1)
+        self._last_mouth: np.ndarray | None = None
         self._ease_until = -1.0
         self._last_vowel = (-1.0, -10.0)  # (start, end) of the newest vowel seen
         self._last_emphasis = -10.0
@@ -119,11 +119,11 @@ class StreamingMotion:
         hop_times = np.arange(0.0, n / fps + 0.05, 0.01) + t0
         curves = mouth_curves(shifted, speech.loudness(hop_times), 0.01, fps, n, known - t0, self.options.mouth)
         mouth = np.array([curves[name][index - lo] for name in MOUTH_CURVES])
-        if t < self._ease_until and self._mouth_history:
-            # Critically damped glide: 40% of the way to the target per 40 ms frame.
+        if t < self._ease_until and self._last_mouth is not None:
+            # Exponential glide with an 80 ms time constant: 39% of the way per frame at 25 fps.
             weight = 1.0 - np.exp(-(1.0 / fps) / 0.08)
-            mouth = self._mouth_history[-1] + weight * (mouth - self._mouth_history[-1])
-        self._mouth_history.append(mouth)
+            mouth = self._last_mouth + weight * (mouth - self._last_mouth)
+        self._last_mouth = mouth
 
         around = np.arange(t - TALKING_WINDOW_S / 2, t + TALKING_WINDOW_S / 2, 0.01)
         activity = speech.speech(around).astype(np.float64)
