@@ -17,7 +17,8 @@ import pytest
 from conftest import portrait
 
 import talkinghead as th
-from talkinghead._longform import CHUNK_SECONDS, plan_chunks
+from talkinghead._video_job import CHUNK_SECONDS
+from talkinghead._video_job import frame_chunks as plan_chunks
 from talkinghead.media import probe, read_frames
 
 SIZE = (160, 160)

@@ -1,7 +1,16 @@
-"""talkinghead: one portrait photo plus speech audio to a lip-synced talking-head video."""
+"""talkinghead: one portrait photo plus speech audio to a lip-synced talking-head video.
 
-from ._api import GenerateResult, analyze, generate, prepare_portrait
-from ._errors import (
+The engine's names load on first use, so the command line starts at once and imports only the
+stages a command needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ._version import __version__ as __version__
+from .errors import (
     AudioDecodeError,
     AudioTooLongError,
     AuthenticationError,
@@ -11,6 +20,7 @@ from ._errors import (
     FaceTooSmallError,
     ImageDecodeError,
     ImageTooLargeError,
+    InputError,
     InputNotFoundError,
     InvalidOptionError,
     NoFaceError,
@@ -21,55 +31,98 @@ from ._errors import (
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
+    RenderError,
     RenderInterruptedError,
+    ServiceError,
+    StreamClosedError,
+    StreamError,
     TalkingHeadError,
     TrackFormatError,
     TranscriptError,
     UnsupportedMediaError,
     VideoDecodeError,
 )
-from .motion import Track
-from .portrait import Rig
-from .render import RenderOptions, Renderer, render_frames
-from .speech import Audio, load_audio
-from ._version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from ._api import GenerateResult, analyze, generate, prepare_portrait
+    from ._request import GenerateRequest
+    from .motion import Track
+    from .portrait import Rig
+    from .render import FrameRenderer, RenderOptions, render_frames
+    from .speech import Audio, load_audio
+
+_LAZY = {
+    "GenerateRequest": "._request",
+    "GenerateResult": "._api",
+    "analyze": "._api",
+    "generate": "._api",
+    "prepare_portrait": "._api",
+    "Track": ".motion",
+    "Rig": ".portrait",
+    "FrameRenderer": ".render",
+    "RenderOptions": ".render",
+    "render_frames": ".render",
+    "Audio": ".speech",
+    "load_audio": ".speech",
+}
+
+
+_PACKAGES = ("speech", "motion", "portrait", "render", "media", "stream", "service", "cli")
+
+
+def __getattr__(name: str):
+    if name in _PACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name], __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_PACKAGES))
 
 
 __all__ = [
     "Audio",
-    "GenerateResult",
-    "Rig",
-    "RenderOptions",
-    "Renderer",
     "AudioDecodeError",
     "AudioTooLongError",
+    "AuthenticationError",
+    "ConflictError",
     "EmptyAudioError",
     "FaceCutError",
     "FaceTooSmallError",
+    "FrameRenderer",
+    "GenerateRequest",
+    "GenerateResult",
     "ImageDecodeError",
     "ImageTooLargeError",
+    "InputError",
     "InputNotFoundError",
     "InvalidOptionError",
     "NoFaceError",
     "NoSpeechError",
-    "OutputError",
-    "RenderInterruptedError",
-    "TalkingHeadError",
-    "Track",
-    "TrackFormatError",
-    "TranscriptError",
-    "VideoDecodeError",
-    "analyze",
-    "generate",
-    "prepare_portrait",
-    "render_frames",
-    "load_audio",
-    "AuthenticationError",
-    "ConflictError",
     "NotFoundError",
+    "OutputError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitError",
+    "RenderError",
+    "RenderInterruptedError",
+    "RenderOptions",
+    "Rig",
+    "ServiceError",
+    "StreamClosedError",
+    "StreamError",
+    "TalkingHeadError",
+    "Track",
+    "TrackFormatError",
+    "TranscriptError",
     "UnsupportedMediaError",
+    "VideoDecodeError",
+    "analyze",
+    "generate",
+    "load_audio",
+    "prepare_portrait",
+    "render_frames",
 ]

@@ -1,28 +1,32 @@
 """The library's front door: speech to a Track (`analyze`), portrait to a rig
-(`prepare_portrait`), and both to a finished video (`generate`)."""
+(`prepare_portrait`), and both to a finished video (`generate`).
+
+`generate` reads as the data flow: plan (what the output will be), track (the motion), frames
+(everything that decides them), encode (in this process, or in chunks on worker processes).
+"""
 
 from __future__ import annotations
 
 import io
 import logging
-import math
 import os
 import tempfile
 import wave
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
-from ._errors import InvalidOptionError, NoSpeechError, OutputError
-from ._longform import CHUNK_SECONDS, TRACK_FILE, VideoJob, discard, fingerprint, job_frames, render_chunks, work_dir_for
-from .media import EncodeOptions, EncodeResult, OverlayOptions, StagedOutputs, encode_video, join_chunks, output_format, overlay_audio, overlay_background, prefetch
-from .motion import MotionOptions, Track, synthesize_motion
-from .portrait import MAX_PIXELS, ImageSource, Rig, build_rig, detect_faces, load_image, person_matte, select_face
-from .render import Background, Renderer, RenderOptions, contact_sheet
+from ._request import GenerateRequest
 from ._version import __version__
+from ._video_job import CHUNK_SECONDS, TRACK_FILE, VideoJob, discard, fingerprint, job_frames, render_chunks, work_dir_for
+from .errors import InvalidOptionError, NoSpeechError, OutputError
+from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, frames_before, join_chunks, output_format, overlay_audio, overlay_background, prefetch
+from .motion import MotionOptions, Track, frame_count, synthesize_motion
+from .portrait import MAX_PIXELS, ImageSource, Rig, build_rig, detect_faces, load_image, person_matte, select_face
+from .render import contact_sheet, create_renderer
 from .speech import DEFAULT_MAX_DURATION_S, Audio, AudioSource, SpeechOptions, analyze_speech, load_audio
 
 log = logging.getLogger("talkinghead")
@@ -32,12 +36,12 @@ def analyze(
     audio: AudioSource | Audio,
     text: str | None = None,
     *,
-    fps: int = 25,
-    seed: int = 0,
-    expression: str = "neutral",
-    motion: float = 1.0,
-    processes: int = 1,
-    recognizer: str = "words",
+    fps: int = MotionOptions.fps,
+    seed: int = MotionOptions.seed,
+    expression: str = MotionOptions.expression,
+    motion: float = MotionOptions.motion,
+    processes: int = SpeechOptions.processes,
+    recognizer: str = SpeechOptions.recognizer,
     max_duration: float = DEFAULT_MAX_DURATION_S,
     require_speech: bool = False,
 ) -> Track:
@@ -77,116 +81,153 @@ class GenerateResult:
 
 
 def generate(
-    image: ImageSource | np.ndarray | Rig,
-    audio: AudioSource,
-    output: str | os.PathLike,
+    request: GenerateRequest | ImageSource | np.ndarray | Rig,
+    audio: AudioSource | None = None,
+    output: str | os.PathLike | None = None,
     *,
-    text: str | None = None,
-    track: Track | None = None,
-    fps: int = 25,
-    seed: int = 0,
-    expression: str = "neutral",
-    motion: float = 1.0,
-    framing: str = "full",
-    size: tuple[int, int] | None = None,
-    background: Background = "keep",
-    quality: int = 75,
-    face: int | None = None,
-    recognizer: str = "words",
-    max_duration: float = DEFAULT_MAX_DURATION_S,
-    format: str | None = None,
-    preview: str | os.PathLike | None = None,
-    over: str | os.PathLike | None = None,
-    over_options: OverlayOptions = OverlayOptions(),
-    workers: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
+    **options: Any,
 ) -> GenerateResult:
-    """Portrait + speech to a lip-synced video at `output` (MP4, WebM, MOV or a PNG folder).
+    """Portrait + speech to a lip-synced video, as `request` (a GenerateRequest) says; or, for
+    short, `generate(image, audio, output, **options)` with the request's fields as keywords.
 
-    The Track comes from `track` when given (its fps wins), else from analysing `audio` (with
-    `text` as its transcript when known). `background` is "keep", "transparent", an RGB tuple or an
-    RGB image array. `over` lays the avatar over a background video, image or slide folder, placed
-    by `over_options` (see `media.overlay`): the output then takes the background's frame grid
-    and lasts as long as the longer layer. `preview` also writes a contact sheet PNG of telling
-    frames. Nothing is written when anything fails.
+    The Track comes from `request.track` when given (its fps wins), else from analysing the audio.
+    Laid over a background (`over`), the output takes the background's frame grid and lasts as
+    long as the longer layer. Nothing is written when anything fails.
 
-    Videos over two chunks (20 s) render in chunks, on `workers` processes (`None`: one per core),
-    joined without re-encoding; an interrupted run, started again with the same arguments, reuses
-    the chunks it finished (they wait in a hidden folder beside `output`). Worker processes are
-    spawned, so a script that asks for more than one must keep its work under
-    `if __name__ == "__main__":`. `on_progress(done, total)` reports frames, per frame or per
-    chunk; `on_chunk(done, total)` reports chunks.
+    Videos over two chunks (20 s) render in chunks, on `workers` processes, joined without
+    re-encoding; an interrupted run, started again with the same request, reuses the chunks it
+    finished (they wait in a hidden folder beside the output). Worker processes are spawned, so a
+    script that asks for more than one must keep its work under `if __name__ == "__main__":`.
+    `on_progress(done, total)` reports frames, per frame or per chunk; `on_chunk(done, total)`
+    reports chunks.
     """
-    render_options = RenderOptions(framing=framing, size=size, background=background)
-    fmt = output_format(output, format)  # a bad target fails before any work
-    workers = _workers(workers)
-    samples = load_audio(audio, max_duration=max_duration)
-    track_fps = track.fps if track else fps
-    avatar_frames = track.n_frames if track else max(1, round(samples.duration * track_fps))
-    # Laid over a background, the video runs on its frame grid for as long as the longer layer.
-    layer = overlay_background(over, fps=track_fps, duration=avatar_frames / track_fps) if over is not None else None
-    out_fps = layer.output_fps if layer is not None else track_fps
-    n_frames = max(math.ceil(avatar_frames * out_fps / track_fps - 1e-9), layer.frame_count(out_fps)) if layer is not None else avatar_frames
-    encode_options = EncodeOptions(fps=out_fps, quality=quality, alpha=render_options.alpha and layer is None, format=fmt)
-    chunked = n_frames > 2 * CHUNK_SECONDS * out_fps
-    if chunked:
-        key = fingerprint((samples.samples.tobytes(), text or "", track.to_json() if track else "", _image_identity(image), repr(face),
-                           repr((fps, seed, expression, motion, recognizer, render_options, encode_options, over_options)),
-                           _path_identity(over) if over is not None else "", __version__))  # fmt: skip
-        work_dir = work_dir_for(Path(output), key)
-        if track is None and (work_dir / TRACK_FILE).exists():
-            track = Track.from_json((work_dir / TRACK_FILE).read_bytes())
-    if track is None:
-        track = analyze(samples, text, fps=fps, seed=seed, expression=expression, motion=motion, recognizer=recognizer, processes=workers if chunked else 1)
-    elif abs(track.duration - samples.duration) > 1.0 / track.fps + 0.05:
-        log.warning("the track lasts %.2f s but the audio %.2f s; the video follows the track", track.duration, samples.duration)
-    rig = image if isinstance(image, Rig) else prepare_portrait(image, face=face)
+    if not isinstance(request, GenerateRequest):
+        request = GenerateRequest(image=request, audio=audio, output=output, **options)
+    elif audio is not None or output is not None or options:
+        raise TypeError("generate takes a GenerateRequest alone, or the image, audio, output and options")
+    plan = _plan(request)
+    track = _track(plan)
+    subject = request.image if isinstance(request.image, Rig) else prepare_portrait(request.image, face=request.face)
     with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch:
-        audio_source = audio if not hasattr(audio, "read") else samples_to_wav(samples)
-        if layer is not None:
-            speech = Path(audio) if isinstance(audio, (str, os.PathLike)) else Path(scratch) / "speech.wav"
-            if not isinstance(audio, (str, os.PathLike)):
-                speech.write_bytes(samples_to_wav(samples))
-            audio_source = overlay_audio(over_options.audio, speech, layer, Path(scratch))
-        job = VideoJob(rig=rig, track=track, render=render_options, encode=encode_options, over=Path(over) if over is not None else None,
-                       over_options=over_options, n_frames=n_frames)  # fmt: skip
-        if chunked:
-            # Rendered from the Track as saved, so a resumed run draws exactly what the first one did.
-            track = Track.from_json(track.to_json())
-            job = replace(job, track=track)
-            work_dir.mkdir(parents=True, exist_ok=True)
-            partial = work_dir / f"partial-{TRACK_FILE}"
-            partial.write_text(track.to_json())
-            partial.replace(work_dir / TRACK_FILE)
+        job = _job(plan, track, subject)
+        video = _encode(plan, job, _audio_source(plan, Path(scratch)), on_progress=on_progress, on_chunk=on_chunk)
+    return GenerateResult(video=video, track=job.track, preview=_preview(plan, job))
 
-            def chunk_done(chunks_done: int, chunks_total: int, frames_done: int) -> None:
-                if on_chunk is not None:
-                    on_chunk(chunks_done, chunks_total)
-                if on_progress is not None:
-                    on_progress(frames_done, n_frames)
 
-            paths = render_chunks(job, work_dir, workers=workers, on_chunk=chunk_done)
-            video = join_chunks(paths, output, audio=audio_source, options=encode_options)
-            discard(work_dir)
-        else:
-            progress = (lambda i: on_progress(i + 1, n_frames)) if on_progress else None
-            video = encode_video(prefetch(job_frames(job)), output, audio=audio_source, options=encode_options, on_frame=progress)
-    sheet = contact_sheet(Renderer(rig, render_options), track) if preview else None
-    preview_path = None
-    if sheet is not None:
-        with StagedOutputs() as outputs:
-            preview_path = Path(preview)
-            _write_png(outputs.path_for(preview_path), sheet)
-    return GenerateResult(video=video, track=track, preview=preview_path)
+@dataclass(frozen=True)
+class _Plan:
+    """What the output will be, known before any analysis or rendering."""
+
+    request: GenerateRequest
+    samples: Audio
+    layer: Any  # the overlay background, when laid over one
+    n_frames: int  # output frames
+    encode: EncodeOptions
+    workers: int
+    work_dir: Path | None  # a chunked render's folder of finished chunks and its Track
+
+
+def _plan(request: GenerateRequest) -> _Plan:
+    fmt = output_format(request.output, request.format)
+    samples = load_audio(request.audio, max_duration=request.max_duration)
+    track_fps = request.track.fps if request.track else request.fps
+    avatar_frames = request.track.n_frames if request.track else frame_count(samples.duration, track_fps)
+    # Laid over a background, the video runs on its frame grid for as long as the longer layer.
+    layer, out_fps, n_frames = None, track_fps, avatar_frames
+    if request.over is not None:
+        layer = overlay_background(request.over, fps=track_fps, duration=avatar_frames / track_fps)
+        out_fps = layer.output_fps
+        n_frames = max(frames_before(avatar_frames / track_fps, out_fps), layer.frame_count(out_fps))
+    encode = EncodeOptions(fps=out_fps, quality=request.quality, alpha=request.render_options.alpha and layer is None, format=fmt)
+    work_dir = None
+    if n_frames > 2 * CHUNK_SECONDS * out_fps:
+        work_dir = work_dir_for(Path(request.output), _fingerprint(request, samples, encode))
+    return _Plan(request, samples, layer, n_frames, encode, _workers(request.workers), work_dir)
+
+
+def _fingerprint(request: GenerateRequest, samples: Audio, encode: EncodeOptions) -> str:
+    """What decides a chunked render's frames, so a resumed run reuses only chunks it would draw."""
+    r = request
+    return fingerprint((samples.samples.tobytes(), r.text or "", r.track.to_json() if r.track else "", _image_identity(r.image), repr(r.face),
+                        repr((r.fps, r.seed, r.expression, r.motion, r.recognizer, r.render_options, encode, r.over_options)),
+                        _path_identity(r.over) if r.over is not None else "", __version__))  # fmt: skip
+
+
+def _track(plan: _Plan) -> Track:
+    """The request's Track, the one an interrupted chunked run saved, or the audio analysed."""
+    request = plan.request
+    if request.track is not None:
+        if abs(request.track.duration - plan.samples.duration) > 1.0 / request.track.fps + 0.05:
+            log.warning("the track lasts %.2f s but the audio %.2f s; the video follows the track", request.track.duration, plan.samples.duration)
+        return request.track
+    if plan.work_dir is not None and (plan.work_dir / TRACK_FILE).exists():
+        return Track.from_json((plan.work_dir / TRACK_FILE).read_bytes())
+    return analyze(plan.samples, request.text, fps=request.fps, seed=request.seed, expression=request.expression, motion=request.motion,
+                   recognizer=request.recognizer, processes=plan.workers if plan.work_dir else 1)  # fmt: skip
+
+
+def _job(plan: _Plan, track: Track, subject: Rig) -> VideoJob:
+    request = plan.request
+    if plan.work_dir is not None:
+        # Rendered from the Track as saved, so a resumed run draws exactly what the first one did.
+        track = Track.from_json(track.to_json())
+        plan.work_dir.mkdir(parents=True, exist_ok=True)
+        partial = plan.work_dir / f"partial-{TRACK_FILE}"
+        partial.write_text(track.to_json())
+        partial.replace(plan.work_dir / TRACK_FILE)
+    over = Path(request.over) if request.over is not None else None
+    return VideoJob(subject=subject, track=track, render=request.render_options, encode=plan.encode, over=over,
+                    over_options=request.over_options, n_frames=plan.n_frames)  # fmt: skip
+
+
+def _audio_source(plan: _Plan, scratch: Path) -> AudioSource:
+    """What the video's audio track is made from: the speech (decoded once if it came as a file
+    object, which reads only once), or its mix with an overlay background's audio."""
+    audio = plan.request.audio
+    is_path = isinstance(audio, (str, os.PathLike))
+    if plan.layer is None:
+        return audio if not hasattr(audio, "read") else _samples_to_wav(plan.samples)
+    speech = Path(audio) if is_path else scratch / "speech.wav"
+    if not is_path:
+        speech.write_bytes(_samples_to_wav(plan.samples))
+    return overlay_audio(plan.request.over_options.audio, speech, plan.layer, scratch)
+
+
+def _encode(plan: _Plan, job: VideoJob, audio: AudioSource, *, on_progress: Callable[[int, int], None] | None,
+            on_chunk: Callable[[int, int], None] | None) -> EncodeResult:  # fmt: skip
+    output = plan.request.output
+    if plan.work_dir is None:
+        progress = (lambda i: on_progress(i + 1, plan.n_frames)) if on_progress else None
+        return encode_video(prefetch(job_frames(job)), output, audio=audio, options=plan.encode, on_frame=progress)
+
+    def chunk_done(chunks_done: int, chunks_total: int, frames_done: int) -> None:
+        if on_chunk is not None:
+            on_chunk(chunks_done, chunks_total)
+        if on_progress is not None:
+            on_progress(frames_done, plan.n_frames)
+
+    paths = render_chunks(job, plan.work_dir, workers=plan.workers, on_chunk=chunk_done)
+    video = join_chunks(paths, output, audio=audio, options=plan.encode)
+    discard(plan.work_dir)
+    return video
+
+
+def _preview(plan: _Plan, job: VideoJob) -> Path | None:
+    if plan.request.preview is None:
+        return None
+    sheet = contact_sheet(create_renderer(job.subject, job.render), job.track)
+    path = Path(plan.request.preview)
+    with StagedOutputs() as outputs:
+        _write_png(outputs.path_for(path), sheet)
+    return path
 
 
 def _workers(workers: int | None) -> int:
     """The number of render processes: `None` is one per core this process may use."""
     if workers is None:
         return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 1)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InvalidOptionError(f"workers must be a whole number of at least 1; got {workers!r}")
     return workers
 
 
@@ -214,7 +255,7 @@ def _image_identity(image: ImageSource | np.ndarray | Rig) -> bytes:
         return str(image).encode()  # prepare_portrait reports the missing file properly
 
 
-def samples_to_wav(samples: Audio) -> bytes:
+def _samples_to_wav(samples: Audio) -> bytes:
     """A WAV file of decoded samples, for sources that can be read only once."""
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:

@@ -10,7 +10,7 @@ from conftest import portrait, recording
 
 import talkinghead as th
 from talkinghead.media import EncodeOptions, encode_chunk, join_chunks, probe, read_frames
-from talkinghead.render import Renderer, RenderOptions
+from talkinghead.render import MeshRenderer as Renderer, RenderOptions
 
 BITS, BLOCK = 7, 16
 SIZES = (20, 25, 15)  # frames per chunk: uneven, as the last chunk of a render is

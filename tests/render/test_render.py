@@ -11,7 +11,7 @@ from conftest import portrait, recording, transcript
 import talkinghead as th
 from talkinghead.motion import CURVES
 from talkinghead.portrait import LIPS_OUTER, detect_faces, triangle_areas
-from talkinghead.render import Renderer, RenderOptions, render_frames
+from talkinghead.render import MeshRenderer as Renderer, RenderOptions, render_frames
 
 REST = {c: 0.0 for c in CURVES}
 

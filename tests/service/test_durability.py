@@ -69,7 +69,7 @@ def test_a_graceful_stop_gives_the_job_back_without_spending_a_run(sqlite_servic
         _running_with_frames(client, job_id)
     # uvicorn re-raises the signal once shut down, so the exit reports SIGTERM.
     assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
-    released = JobStore(Database(sqlite_services.database_url), sqlite_services.storage).get(job_id)
+    released = JobStore(Database(sqlite_services.database_url)).get(job_id)
     assert (released.status, released.attempts, released.worker) == ("queued", 0, None)
     assert not (sqlite_services.storage / "jobs" / job_id / "run-1").exists()
     restarted = sqlite_services.serve()

@@ -10,7 +10,7 @@ import pytest
 
 
 from talkinghead import ConflictError, RateLimitError
-from talkinghead.service import Database, JobStore, create_key
+from talkinghead.service import Database, JobFiles, JobStore, LocalResultStore, create_key, expire_results
 from talkinghead.service._jobs import NewJob
 from talkinghead.service._keys import take_token
 
@@ -24,7 +24,7 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def store(database_url, tmp_path):
-    return JobStore(Database(database_url), tmp_path / "storage", max_attempts=2)
+    return JobStore(Database(database_url), max_attempts=2)
 
 
 def _queue(store: JobStore, owner: str, n: int, **kw) -> list[str]:
@@ -44,7 +44,7 @@ def test_every_job_is_claimed_exactly_once_under_contention(store, database_url,
     start = threading.Barrier(6)
 
     def worker(name: str) -> None:
-        mine = JobStore(Database(database_url), tmp_path / "storage")
+        mine = JobStore(Database(database_url))
         start.wait()
         while (job := mine.claim(name, lease=30)) is not None:
             with lock:
@@ -121,19 +121,20 @@ def test_cancel_stops_renewal_and_release_does_not_count_a_run(store):
     assert store.claim("w1", lease=30).id == second
 
 
-def test_results_expire_on_time_and_beyond_the_storage_cap(store):
+def test_results_expire_on_time_and_beyond_the_storage_cap(store, tmp_path):
+    files = JobFiles(tmp_path / "storage", LocalResultStore(tmp_path / "storage"))
     ids = _queue(store, "anonymous", 4)
     for job_id, retention in zip(ids, (0.0, 60, 60, 60)):
         job = store.claim("w", lease=30)
         assert job.id == job_id
-        (store.job_dir(job_id) / "run-1").mkdir(parents=True)
+        (files.job_dir(job_id) / "run-1").mkdir(parents=True)
         store.succeed(job, "w", result_name="run-1/video.mp4", result_bytes=1000, frames=1, render_seconds=1, retention=retention)
         time.sleep(0.01)
-    expired = store.expire(max_bytes=2500)  # the first is past its time; of the rest, only the newest two fit
+    expired = expire_results(store, files, max_bytes=2500)  # the first is past its time; of the rest, only the newest two fit
     assert sorted(expired) == sorted(ids[:2])
     assert [store.get(i).status for i in ids] == ["expired", "expired", "succeeded", "succeeded"]
-    assert not store.job_dir(ids[0]).exists() and store.job_dir(ids[3]).exists()
-    assert store.expire(max_bytes=2500) == []
+    assert not files.job_dir(ids[0]).exists() and files.job_dir(ids[3]).exists()
+    assert expire_results(store, files, max_bytes=2500) == []
 
 
 def test_idempotency_key_is_unique_per_owner(store):

@@ -18,7 +18,7 @@ from servicekit import Services, create_key
 from talkinghead import AudioTooLongError, NotFoundError, RateLimitError
 from talkinghead.speech import load_audio
 from talkinghead.stream import Client, StreamClosedError
-from talkinghead.stream._protocol import AUDIO, FRAME, unpack
+from talkinghead.stream.protocol import AUDIO, FRAME, unpack
 
 
 @pytest.fixture(scope="module")

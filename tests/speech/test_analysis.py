@@ -3,7 +3,8 @@ import pytest
 from conftest import recording, transcript, truth_phones, write_wav
 
 from talkinghead import TranscriptError
-from talkinghead.speech import SpeechOptions, analyze_prosody, analyze_speech, load_audio, plan_chunks
+from talkinghead.speech import SpeechOptions, analyze_prosody, analyze_speech, load_audio
+from talkinghead.speech import cut_at_pauses as plan_chunks
 
 LIBRIVOX = ["librivox-0870", "librivox-0880", "librivox-0890", "librivox-0920", "librivox-0930"]
 

@@ -119,7 +119,7 @@ def test_interrupt_drops_queued_audio_and_eases_back_to_idle(rig):
 
 
 def test_audio_at_other_rates_is_analysed_the_same(rig):
-    from talkinghead.speech._streaming import Resampler
+    from talkinghead.speech.streaming import Resampler
 
     audio = load_audio(recording("goforward"))
     with Session(rig, SMALL) as session:

@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from .._errors import TalkingHeadError
+from ..errors import TalkingHeadError
+from ..media import StagedOutputs
+from ._commands import summary
 from ._exit_codes import BATCH_FAILED, OK, USAGE, exit_code
+from ._generate import add_generate_options, run_generate
 
 TEMPLATE = {
     "defaults": {"framing": "head", "size": "512x512", "fps": 25, "background": "keep"},
@@ -24,7 +27,7 @@ _PATH_KEYS = ("image", "audio", "text_file", "track", "output", "preview")
 
 
 def add_batch_parser(commands) -> None:
-    p = commands.add_parser("batch", help="run a list of generate jobs from a JSON file")
+    p = commands.add_parser("batch", help=summary("batch"))
     p.add_argument("jobs", nargs="?", type=Path, help="JSON file: {\"defaults\": {...}, \"jobs\": [{...}, ...]} or a plain list of jobs")
     p.add_argument("--template", action="store_true", help="print an example jobs file and exit")
     p.add_argument("--report", type=Path, help="also write the per-job results as JSON to this file")
@@ -59,8 +62,6 @@ def _load_jobs(path: Path) -> tuple[list[dict], dict]:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from ._main import add_generate_options, run_generate  # the generate command's own options
-
     if args.template:
         print(json.dumps(TEMPLATE, indent=2))
         return OK
@@ -93,8 +94,6 @@ def _batch(args: argparse.Namespace) -> int:
     print(f"{len(results) - failed} of {len(results)} jobs succeeded", file=sys.stderr)
     report = json.dumps({"jobs": results, "succeeded": len(results) - failed, "failed": failed}, indent=2)
     if args.report:
-        from ..media import StagedOutputs
-
         with StagedOutputs() as outputs:
             outputs.write_text(args.report, report + "\n")
     return BATCH_FAILED if failed else OK

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._errors import InvalidOptionError
-from .._values import parse_colour
-from ..media import OUTPUT_FORMATS, OVERLAY_AUDIO, OVERLAY_POSITIONS, OVERLAY_SHAPES, OverlayOptions, overlay
+from ..errors import InvalidOptionError
+from ..render import parse_colour
+from ..media import OUTPUT_FORMATS, OVERLAY_AUDIO, OVERLAY_POSITIONS, OVERLAY_SHAPES, OverlayOptions, format_choices, overlay
+from ._commands import summary
 from ._exit_codes import OK
 from ._progress import ProgressBar
 
@@ -15,10 +16,10 @@ _DEFAULTS = OverlayOptions()
 
 
 def add_overlay_parser(commands) -> None:
-    p = commands.add_parser("overlay", help="composite an avatar video onto a background video, image or folder of slides")
+    p = commands.add_parser("overlay", help=summary("overlay"))
     p.add_argument("--background", required=True, metavar="VIDEO|IMAGE|FOLDER", help="MP4, MOV or WebM video; JPEG, PNG or WebP image; or a folder of slide images (optional durations.txt)")
     p.add_argument("--avatar", required=True, metavar="VIDEO", help="the avatar video: WebM or MOV with alpha, or an opaque MP4/MOV/WebM")
-    p.add_argument("-o", "--output", required=True, help="output: .mp4 (H.264+AAC), .webm (VP9+Opus), .mov (ProRes) or a folder for PNG frames")
+    p.add_argument("-o", "--output", required=True, help=f"output: {format_choices()}")
     p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format when the file name does not say it")
     p.add_argument("--quality", type=int, metavar="0-100", default=75, help="0-100, higher is better and bigger (default 75)")
     add_overlay_options(p)

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 from ..portrait import CRITERIA, PortraitScore, RankOptions, rank_portraits
+from ._commands import summary
 from ._exit_codes import EXIT_CODES, OK
 
 
 def add_portraits_parser(commands) -> None:
-    p = commands.add_parser("portraits", help="work on portrait photos (rank: which makes the best avatar)")
+    p = commands.add_parser("portraits", help=summary("portraits"))
     actions = p.add_subparsers(dest="portraits_command", required=True, metavar="ACTION")
     r = actions.add_parser("rank", help="score photos for use as an avatar and list them best first, with the reasons")
     r.add_argument("paths", nargs="+", type=Path, metavar="DIR|FILE", help="photos, or folders whose .jpg, .jpeg, .png and .webp files are ranked")

@@ -9,21 +9,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .._errors import InvalidOptionError
 from ..service import ServiceConfig, parse_bytes, parse_duration, parse_rate
+from ._commands import summary
 from ._exit_codes import OK
+from ._types import typed
 
 _DEFAULTS = ServiceConfig()
-
-
-def _typed(parse, what: str):
-    def convert(text: str):
-        try:
-            return parse(text, what)
-        except InvalidOptionError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
 
 
 def _add_store_options(p: argparse.ArgumentParser) -> None:
@@ -35,47 +26,51 @@ def _add_store_options(p: argparse.ArgumentParser) -> None:
 
 def _add_worker_options(p: argparse.ArgumentParser) -> None:
     _add_store_options(p)
-    p.add_argument("--retention", type=_typed(parse_duration, "--retention"), default=_DEFAULTS.retention,
+    p.add_argument("--retention", type=typed(parse_duration, "--retention"), default=_DEFAULTS.retention,
                    help="how long finished results are kept, e.g. 30m, 6h, 2d (default 6h)")  # fmt: skip
-    p.add_argument("--max-storage", type=_typed(parse_bytes, "--max-storage"), default=_DEFAULTS.max_storage,
+    p.add_argument("--max-storage", type=typed(parse_bytes, "--max-storage"), default=_DEFAULTS.max_storage,
                    help="bytes of results kept; beyond it the oldest expire early (default 20G)")  # fmt: skip
-    p.add_argument("--lease", type=_typed(parse_duration, "--lease"), default=_DEFAULTS.lease,
+    p.add_argument("--lease", type=typed(parse_duration, "--lease"), default=_DEFAULTS.lease,
                    help="a running job whose worker is silent this long is requeued (default 20s)")  # fmt: skip
     p.add_argument("--max-attempts", type=int, default=_DEFAULTS.max_attempts, help="runs a job gets when its workers die (default 3)")
     p.add_argument("--webhook-allow-private", action="store_true", help="let webhooks reach loopback and private network addresses")
-    p.add_argument("--webhook-backoff", type=_typed(parse_duration, "--webhook-backoff"), default=_DEFAULTS.webhook_backoff,
+    p.add_argument("--webhook-backoff", type=typed(parse_duration, "--webhook-backoff"), default=_DEFAULTS.webhook_backoff,
                    help="wait before a failed webhook's first retry, doubled each time, 8 tries in all (default 5s)")  # fmt: skip
-    p.add_argument("--sweep-interval", type=_typed(parse_duration, "--sweep-interval"), default=_DEFAULTS.sweep_interval,
+    p.add_argument("--sweep-interval", type=typed(parse_duration, "--sweep-interval"), default=_DEFAULTS.sweep_interval,
                    help="how often expired results are deleted (default 10s)")  # fmt: skip
     p.add_argument("--public-url", default="", help="this service's address as clients see it, for URLs in webhook bodies")
 
 
-def add_service_parsers(commands) -> None:
-    serve = commands.add_parser("serve", help="run the HTTP job service (API, render workers, sweeper)")
+def add_serve_parser(commands) -> None:
+    serve = commands.add_parser("serve", help=summary("serve"))
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8000, help="default %(default)s")
     serve.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="render processes started with the server; 0 for an API-only server (default: one per core)")
     serve.add_argument("--no-auth", action="store_true", help="no API keys: every caller is one anonymous owner (for a private network)")
     serve.add_argument("--max-streams", type=int, default=None, help="streaming sessions at once on /v1/stream (default: 3 per core)")
     serve.add_argument("--stream-processes", type=int, default=None, help="processes that draw the streams (default: two per core; 0: in the server process)")
-    serve.add_argument("--max-upload", type=_typed(parse_bytes, "--max-upload"), default=_DEFAULTS.max_upload, help="largest request body (default 200M)")
-    serve.add_argument("--sync-max-audio", type=_typed(parse_duration, "--sync-max-audio"), default=_DEFAULTS.sync_max_audio,
+    serve.add_argument("--max-upload", type=typed(parse_bytes, "--max-upload"), default=_DEFAULTS.max_upload, help="largest request body (default 200M)")
+    serve.add_argument("--sync-max-audio", type=typed(parse_duration, "--sync-max-audio"), default=_DEFAULTS.sync_max_audio,
                        help="longest audio POST /v1/generate renders while the caller waits (default 60s)")  # fmt: skip
     _add_worker_options(serve)
     serve.set_defaults(run=_serve)
 
-    worker = commands.add_parser("worker", help="run render workers against a service's database and storage")
+
+def add_worker_parser(commands) -> None:
+    worker = commands.add_parser("worker", help=summary("worker"))
     worker.add_argument("--workers", type=int, default=1, help="render processes (default %(default)s)")
     _add_worker_options(worker)
     worker.set_defaults(run=_worker)
 
-    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+
+def add_keys_parser(commands) -> None:
+    keys = commands.add_parser("keys", help=summary("keys"))
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="make a key; it is printed once and stored only as a hash")
     create.add_argument("--name", required=True, help="who or what the key is for")
-    create.add_argument("--rate", type=_typed(parse_rate, "--rate"), default=60.0, help="requests that create work, e.g. 60/min, 2/s (default 60/min)")
+    create.add_argument("--rate", type=typed(parse_rate, "--rate"), default=60.0, help="requests that create work, e.g. 60/min, 2/s (default 60/min)")
     create.add_argument("--concurrency", type=int, default=2, help="jobs of this key rendering at once (default %(default)s)")
-    create.add_argument("--max-audio", type=_typed(parse_duration, "--max-audio"), default=3600.0, help="longest audio per job, e.g. 10m, 1h (default 1h)")
+    create.add_argument("--max-audio", type=typed(parse_duration, "--max-audio"), default=3600.0, help="longest audio per job, e.g. 10m, 1h (default 1h)")
     _add_store_options(create)
     create.set_defaults(run=_keys_create)
     listing = actions.add_parser("list", help="the keys, with their limits (never the keys themselves)")
@@ -118,7 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = ServiceConfig(**{**asdict(config), "public_url": public_url})
     logging.getLogger("talkinghead").setLevel(logging.INFO)
     app = create_app(config)
-    if config.auth and not list_keys(app.state.store.db):
+    if config.auth and not list_keys(app.state.service.db):
         print("talkinghead: no API keys yet; make one with: talkinghead keys create --name NAME "
               f"--database-url {config.database_url}", file=sys.stderr)  # fmt: skip
     print(f"talkinghead: serving on {public_url} (docs at {public_url}/docs, demo at {public_url}/demo), database {config.database_url}, "
@@ -133,16 +128,15 @@ def _worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from ..service import open_store
-    from ..service._worker import Housekeeper, WorkerPool
+    from ..service import Housekeeper, WorkerPool, open_files, open_store
 
     logging.getLogger("talkinghead").setLevel(logging.INFO)
     config = _config(args)
-    store = open_store(config)
+    jobs = open_store(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    keeper = Housekeeper(config, store, stop=stop).start()
-    pool = WorkerPool(config, store).start()
+    keeper = Housekeeper(config, jobs, open_files(config), stop=stop).start()
+    pool = WorkerPool(config, jobs).start()
     print(f"talkinghead: {config.workers} render worker(s) on {config.database_url}", file=sys.stderr)
     try:
         stop.wait()

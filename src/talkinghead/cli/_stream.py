@@ -17,37 +17,39 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .._errors import InvalidOptionError, OutputError
-from .._values import parse_size
-from ..media import EncodeOptions, encode_video, output_format
+from ..errors import InvalidOptionError, OutputError
+from ..media import FILE_FORMATS, FORMATS, EncodeOptions, encode_video, output_format, spoken_list
 from ..motion import EXPRESSIONS, FRAME_RATES
-from ..render import FRAMINGS
+from ..render import FRAMINGS, parse_size
 from ..speech import load_audio
-from ..speech._streaming import Resampler
-from ..stream import SAMPLE_RATES, StreamClosedError
+from ..speech.streaming import Resampler
+from ..stream import SAMPLE_RATES, StreamClosedError, StreamOptions
+from ..stream.protocol import FRAME_FORMATS, FRAME_QUALITY
+from ._commands import summary
 from ._exit_codes import OK
 
 
 def add_stream_parser(commands) -> None:
-    p = commands.add_parser("stream", help="stream a speech file through the real-time endpoint and save what comes back")
+    p = commands.add_parser("stream", help=summary("stream"))
     p.add_argument("--audio", required=True, help="speech audio (WAV, MP3, M4A, OGG, FLAC)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", help="portrait photo (sent in the start message)")
     source.add_argument("--portrait-id", help="a portrait registered on the server (POST /v1/portraits)")
-    p.add_argument("-o", "--output", required=True, help="video to write (.mp4, .webm, .mov)")
+    p.add_argument("-o", "--output", required=True, help=f"video to write ({', '.join(FORMATS[name].suffixes[0] for name in FILE_FORMATS)})")
     p.add_argument("--realtime", action="store_true", help="send the audio at its own pace and let the server play it in real time (default: as fast as possible)")
     p.add_argument("--server", help="a running server, e.g. ws://127.0.0.1:8000 (default: a private one for this command)")
     p.add_argument("--api-key", default=os.environ.get("TALKINGHEAD_API_KEY"), help="the server's API key (default $TALKINGHEAD_API_KEY)")
-    p.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, default=16000, help="rate the audio is sent at (default %(default)s)")
-    p.add_argument("--fps", type=int, choices=FRAME_RATES, default=25)
-    p.add_argument("--size", default="512x512", help="frame size (default %(default)s)")
-    p.add_argument("--framing", choices=FRAMINGS, default="head")
-    p.add_argument("--format", dest="frame_format", choices=("jpeg", "webp"), default="jpeg", help="how frames travel (default %(default)s)")
-    p.add_argument("--quality", type=int, default=80, help="frame quality 1-100 (default %(default)s)")
-    p.add_argument("--lookahead", type=int, default=120, metavar="MS", help="speech after a frame that decides its mouth (default %(default)s ms)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--expression", choices=EXPRESSIONS, default="neutral")
-    p.add_argument("--motion", type=float, default=1.0)
+    defaults = StreamOptions()
+    p.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, default=defaults.sample_rate, help="rate the audio is sent at (default %(default)s)")
+    p.add_argument("--fps", type=int, choices=FRAME_RATES, default=defaults.fps)
+    p.add_argument("--size", default="x".join(map(str, defaults.render.size)), help="frame size (default %(default)s)")
+    p.add_argument("--framing", choices=FRAMINGS, default=defaults.render.framing)
+    p.add_argument("--format", dest="frame_format", choices=FRAME_FORMATS, default=FRAME_FORMATS[0], help="how frames travel (default %(default)s)")
+    p.add_argument("--quality", type=int, default=FRAME_QUALITY, help="frame quality 1-100 (default %(default)s)")
+    p.add_argument("--lookahead", type=int, default=round(defaults.lookahead * 1000), metavar="MS", help="speech after a frame that decides its mouth (default %(default)s ms)")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--expression", choices=EXPRESSIONS, default=defaults.expression)
+    p.add_argument("--motion", type=float, default=defaults.motion)
     p.set_defaults(run=_stream)
 
 
@@ -83,8 +85,8 @@ def _stream(args: argparse.Namespace) -> int:
     from ..stream import Client
 
     fmt = output_format(args.output, None)
-    if fmt == "png":
-        raise InvalidOptionError("stream writes a video file: .mp4, .webm or .mov")
+    if FORMATS[fmt].folder:
+        raise InvalidOptionError(f"stream writes a video file: {spoken_list([FORMATS[name].suffixes[0] for name in FILE_FORMATS])}")
     parse_size(args.size)
     audio = load_audio(args.audio)
     samples = audio.samples if args.sample_rate == 16000 else Resampler(16000, args.sample_rate)(np.concatenate([audio.samples, np.zeros(64, np.int16)]))

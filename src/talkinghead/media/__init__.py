@@ -1,7 +1,8 @@
 """Media I/O stage: atomic output files, video encoding (fed from a render thread), and reading
 videos back."""
 
-from ._encode import OUTPUT_FORMATS, EncodeOptions, EncodeResult, encode_chunk, encode_video, join_chunks, output_format
+from ._encode import EncodeOptions, EncodeResult, encode_chunk, encode_video, join_chunks, output_format
+from ._formats import FILE_FORMATS, FORMATS, OUTPUT_FORMATS, OutputFormat, format_choices, spoken_list
 from ._overlay import (
     OVERLAY_AUDIO,
     OVERLAY_POSITIONS,
@@ -9,6 +10,7 @@ from ._overlay import (
     OverlayOptions,
     Placement,
     composite_frames,
+    frames_before,
     overlay,
     overlay_audio,
     overlay_background,
@@ -23,17 +25,22 @@ from ._staging import StagedOutputs
 __all__ = [
     "EncodeOptions",
     "EncodeResult",
+    "FILE_FORMATS",
+    "FORMATS",
     "MediaInfo",
     "OUTPUT_FORMATS",
     "OVERLAY_AUDIO",
     "OVERLAY_POSITIONS",
     "OVERLAY_SHAPES",
+    "OutputFormat",
     "OverlayOptions",
     "Placement",
     "StagedOutputs",
     "composite_frames",
     "encode_chunk",
     "encode_video",
+    "frames_before",
+    "format_choices",
     "join_chunks",
     "overlay",
     "overlay_audio",
@@ -45,4 +52,5 @@ __all__ = [
     "read_frames",
     "shape_mask",
     "slideshow",
+    "spoken_list",
 ]

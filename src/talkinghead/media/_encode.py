@@ -21,16 +21,12 @@ from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
 from av.video.stream import VideoStream
 
-from .._errors import AudioDecodeError, InvalidOptionError, OutputError
+from ..errors import AudioDecodeError, InvalidOptionError, OutputError
 from ..speech import AudioSource, open_audio
+from ._formats import FORMATS, OUTPUT_FORMATS, spoken_list
 from ._staging import StagedOutputs
 
-OUTPUT_FORMATS = ("mp4", "webm", "mov", "png")
-_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".webm": "webm", ".mov": "mov"}
-# What the FFmpeg muxer of each format is called.
-_MUXERS = {"mp4": "mp4", "webm": "webm", "mov": "mov", "png": "image2"}
-# Pieces of a chunked render: one file each; PNG frames travel in QuickTime until joined.
-_CHUNK_MUXERS = {"mp4": "mp4", "webm": "webm", "mov": "mov", "png": "mov"}
+_SUFFIXES = {suffix: f.name for f in FORMATS.values() for suffix in f.suffixes}
 MAX_FPS = 240
 PNG_FRAME_PATTERN = "frame_%06d.png"
 PNG_AUDIO_NAME = "audio.wav"
@@ -116,8 +112,8 @@ def output_format(target: str | os.PathLike, format: str | None = None) -> str:
         return _SUFFIXES[path.suffix.lower()]
     except KeyError:
         raise InvalidOptionError(
-            f"cannot tell the video format from the suffix {path.suffix!r} of {text}: use .mp4, .m4v, "
-            f".webm or .mov, a directory (no suffix, or a trailing /) for PNG frames, or name the format"
+            f"cannot tell the video format from the suffix {path.suffix!r} of {text}: use {spoken_list(list(_SUFFIXES))}, "
+            f"a directory (no suffix, or a trailing /) for PNG frames, or name the format"
         ) from None
 
 
@@ -167,15 +163,16 @@ def _encode_frames(
 ) -> tuple[int, int, int]:
     """Check and encode every frame into a sink opened on the first one (sized by it); returns
     the number of frames, their width and height."""
-    if fmt == "mp4" and options.alpha:
-        raise InvalidOptionError("mp4 (H.264) cannot store alpha: choose webm, mov or png for transparent video")
+    if options.alpha and not FORMATS[fmt].alpha:
+        with_alpha = spoken_list([name for name, f in FORMATS.items() if f.alpha])
+        raise InvalidOptionError(f"{fmt} ({FORMATS[fmt].label}) cannot store alpha: choose {with_alpha} for transparent video")
     channels = 4 if options.alpha else 3
     sink: _Sink | None = None
     n = 0
     for frame in frames:
         if sink is None:
             height, width = _check_frame(frame, 0, None, channels)
-            if fmt in ("mp4", "webm") and (width % 2 or height % 2):
+            if FORMATS[fmt].even_size and (width % 2 or height % 2):
                 raise InvalidOptionError(
                     f"{fmt} needs an even width and height (its colour planes are half size); "
                     f"the frames are {width}x{height}: crop or pad them by a pixel"
@@ -281,7 +278,8 @@ class _Sink:
         else:
             video_path = audio_path = staged.path_for(target)
         container_options = {"movflags": "+faststart"} if fmt == "mp4" and not chunk else {}
-        self._video_out = stack.enter_context(_open_output(video_path, _CHUNK_MUXERS[fmt] if chunk else _MUXERS[fmt], container_options))
+        muxer = FORMATS[fmt].chunk_muxer if chunk else FORMATS[fmt].muxer
+        self._video_out = stack.enter_context(_open_output(video_path, muxer, container_options))
         self._copying = template is not None
         if template is not None:
             self._video_stream = self._video_out.add_stream_from_template(template)

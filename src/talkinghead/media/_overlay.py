@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from av.container import InputContainer
 
-from .._errors import (
+from ..errors import (
     FaceTooSmallError,
     ImageDecodeError,
     InputNotFoundError,
@@ -33,7 +33,8 @@ from .._errors import (
     VideoDecodeError,
 )
 from ..portrait import load_image
-from ..portrait._image import _sniff_format as _image_format
+from ..inputs import read_head
+from ..portrait import image_format
 from ..speech import open_audio
 from ._encode import EncodeOptions, EncodeResult, encode_video, output_format
 from ._prefetch import prefetch
@@ -279,7 +280,7 @@ def overlay_background(path: str | os.PathLike, *, fps: float, duration: float) 
 # --- layers: frames on the output's grid -------------------------------------------------------
 
 
-def _frames_before(t: float, fps: int) -> int:
+def frames_before(t: float, fps: int) -> int:
     """How many frame times n / fps fall before t."""
     return max(0, math.ceil(t * fps - _EPS * fps))
 
@@ -301,7 +302,7 @@ class _Layer:
 
     def frame_count(self, fps: int) -> int:
         """How many frames of a grid at `fps` the layer spans (0 for a still image)."""
-        return _frames_before(self.duration, fps)
+        return frames_before(self.duration, fps)
 
 
 def _on_grid(timed: Iterator[tuple[float, av.VideoFrame]], fps: int, last_length: float, alpha: bool, first: int = 0) -> Iterator[np.ndarray]:
@@ -311,10 +312,10 @@ def _on_grid(timed: Iterator[tuple[float, av.VideoFrame]], fps: int, last_length
     pending: tuple[float, av.VideoFrame] | None = None  # the latest frame, shown until the next starts
     for start, frame in timed:
         if pending is not None:
-            n = yield from _repeat(pending[1], n, _frames_before(start, fps), alpha)
+            n = yield from _repeat(pending[1], n, frames_before(start, fps), alpha)
         pending = (start, frame)
     if pending is not None:
-        yield from _repeat(pending[1], n, _frames_before(pending[0] + last_length, fps), alpha)
+        yield from _repeat(pending[1], n, frames_before(pending[0] + last_length, fps), alpha)
 
 
 def _repeat(frame: av.VideoFrame, n: int, stop: int, alpha: bool):
@@ -388,13 +389,7 @@ def _video_layer(path: Path, what: str, *, alpha: bool) -> _Layer:
 
 def _is_image(path: Path) -> bool:
     """Whether a file is an image by its leading bytes (else it is taken for a video)."""
-    try:
-        with open(path, "rb") as f:
-            return _image_format(f.read(16)) is not None
-    except FileNotFoundError as exc:
-        raise InputNotFoundError(f"background not found: {path}") from exc
-    except OSError as exc:
-        raise InputNotFoundError(f"cannot open background {path}: {exc.strerror}") from exc
+    return image_format(read_head(path, "background")) is not None
 
 
 def _load_still(path: Path) -> np.ndarray:
@@ -469,7 +464,7 @@ def _slideshow_frames(slides: list[tuple[Path, float]], fps: int, first: int = 0
     size = None
     start = 0.0
     for path, seconds in slides:
-        begin, end = _frames_before(start, fps), _frames_before(start + seconds, fps)
+        begin, end = frames_before(start, fps), frames_before(start + seconds, fps)
         count = end - max(begin, first)
         start += seconds
         if count <= 0 and size is not None:

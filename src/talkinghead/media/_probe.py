@@ -15,7 +15,8 @@ from av.codec.context import CodecContext
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from .._errors import InputNotFoundError, InvalidOptionError
+from ..errors import InvalidOptionError
+from ..inputs import read_head
 from ..speech import open_audio
 from ._encode import PNG_AUDIO_NAME
 
@@ -106,13 +107,7 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
 @contextmanager
 def _open_video(path: Path) -> Iterator[InputContainer]:
     """The file opened with the demuxer its leading bytes name, from a short allow-list."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except FileNotFoundError as exc:
-        raise InputNotFoundError(f"video not found: {path}") from exc
-    except OSError as exc:
-        raise InputNotFoundError(f"cannot open video {path}: {exc.strerror}") from exc
+    head = read_head(path, "video")
     if head[4:8] == b"ftyp":
         demuxer = "mov"  # FFmpeg's one demuxer for MOV and MP4
     elif head[:4] == b"\x1a\x45\xdf\xa3":

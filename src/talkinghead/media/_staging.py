@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .._errors import OutputError
+from ..errors import OutputError
 
 
 class StagedOutputs:

@@ -6,7 +6,7 @@ from ..speech import (
 from ._cues import mouth_cues, rhubarb_json, rhubarb_tsv
 from ._mouth import MouthOptions
 from ._nonverbal import EXPRESSIONS
-from ._synthesis import FRAME_RATES, MotionOptions, frame_count, synthesize_motion
+from ._synthesis import FRAME_RATES, MAX_MOTION, MAX_SEED, MotionOptions, frame_count, synthesize_motion
 from ._track import CURVES, MOUTH_SHAPES, MouthCue, Track
 from ._visemes import VISEMES, VOWELS
 
@@ -15,6 +15,8 @@ __all__ = [
     "CURVES",
     "EXPRESSIONS",
     "FRAME_RATES",
+    "MAX_MOTION",
+    "MAX_SEED",
     "MOUTH_SHAPES",
     "MotionOptions",
     "MouthCue",

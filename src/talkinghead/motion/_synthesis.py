@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._errors import InvalidOptionError
+from ..errors import InvalidOptionError
 from ..speech import SpeechAnalysis
 from ._cues import mouth_cues
 from ._mouth import MouthOptions, mouth_curves
@@ -14,6 +14,8 @@ from ._nonverbal import EXPRESSIONS, nonverbal_curves, speech_context
 from ._track import CURVES, Track
 
 FRAME_RATES = (24, 25, 30, 50, 60)
+MAX_SEED = 2**63 - 1
+MAX_MOTION = 2.0  # the liveliest head motion; 1 is natural
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,9 +33,9 @@ class MotionOptions:
             raise InvalidOptionError(f"fps must be one of {', '.join(map(str, FRAME_RATES))}; got {self.fps}")
         if self.expression not in EXPRESSIONS:
             raise InvalidOptionError(f"expression must be one of {', '.join(EXPRESSIONS)}; got {self.expression!r}")
-        if not 0.0 <= self.motion <= 2.0:
-            raise InvalidOptionError(f"motion must be between 0 and 2; got {self.motion}")
-        if not 0 <= self.seed < 2**63:
+        if not 0.0 <= self.motion <= MAX_MOTION:
+            raise InvalidOptionError(f"motion must be between 0 and {MAX_MOTION:g}; got {self.motion}")
+        if not 0 <= self.seed <= MAX_SEED:
             raise InvalidOptionError(f"seed must be a non-negative integer below 2**63; got {self.seed}")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._errors import TrackFormatError
+from ..errors import TrackFormatError
 from ..speech import Phone, Word
 
 FORMAT_VERSION = 1

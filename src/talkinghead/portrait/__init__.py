@@ -1,7 +1,7 @@
 """Portrait stage: load the photo safely, find the face and its landmarks, matte the person."""
 
 from ._face import BORDER_MARGIN_PX, MAX_OUTLINE_OUTSIDE, MIN_FACE_PX, Face, detect_faces, select_face
-from ._image import IMAGE_FORMATS, MAX_PIXELS, MIN_IMAGE_SIDE, ImageSource, load_image
+from ._image import IMAGE_FORMATS, MAX_PIXELS, MIN_IMAGE_SIDE, ImageSource, image_format, load_image
 from ._landmarks import (
     FACE_OVAL,
     FOREHEAD_OUTLINE,
@@ -60,6 +60,7 @@ __all__ = [
     "FOREHEAD_OUTLINE",
     "IMAGE_FORMATS",
     "image_blur",
+    "image_format",
     "image_noise",
     "ImageSource",
     "JAW_BELOW_MOUTH",

@@ -13,7 +13,7 @@ from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from .._errors import FaceCutError, FaceTooSmallError, InvalidOptionError, NoFaceError
+from ..errors import FaceCutError, FaceTooSmallError, InvalidOptionError, NoFaceError
 from . import _landmarks as lm
 
 # The smallest face we animate, measured from the top of the forehead (landmark 10) to the chin

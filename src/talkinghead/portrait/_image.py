@@ -15,24 +15,21 @@ any pixel:
 
 from __future__ import annotations
 
-import io
-import os
 import re
 import struct
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from .._errors import (
+from ..errors import (
     FaceTooSmallError,
     ImageDecodeError,
     ImageTooLargeError,
-    InputNotFoundError,
     InvalidOptionError,
     TalkingHeadError,
 )
+from ..inputs import Source, open_input
 
 # The pixel cap. 40 MP admits 8K UHD frames (7680 x 4320 = 33 MP) and the photos of most cameras
 # and phones (12 to 36 MP), while bounding what one portrait may cost: the decoded RGB image is
@@ -50,13 +47,13 @@ MIN_IMAGE_SIDE = 64
 
 IMAGE_FORMATS = ("jpeg", "png", "webp")
 
-ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+ImageSource = Source
 
 _PILLOW_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _sniff_format(head: bytes) -> str | None:
+def image_format(head: bytes) -> str | None:
     """The allowed format that these leading bytes announce, or None."""
     if head[:3] == b"\xff\xd8\xff":
         return "jpeg"
@@ -131,26 +128,6 @@ def _check_size(name: str, width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _open_source(source: ImageSource) -> tuple[BinaryIO, str, bool]:
-    """A binary stream on the source, its name for messages, and whether we must close it."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return io.BytesIO(bytes(source)), "<bytes>", True
-    if hasattr(source, "read"):
-        name = str(getattr(source, "name", "<stream>"))
-        if not (hasattr(source, "seekable") and source.seekable()):
-            return io.BytesIO(source.read()), name, True
-        return source, name, False  # type: ignore[return-value]
-    path = Path(source)
-    if not path.exists():
-        raise InputNotFoundError(f"portrait file not found: {path}")
-    if not path.is_file():
-        raise InputNotFoundError(f"portrait is not a file: {path}")
-    try:
-        return open(path, "rb"), str(path), True
-    except OSError as exc:
-        raise InputNotFoundError(f"cannot open portrait file {path}: {exc.strerror}") from exc
-
-
 def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode a JPEG, PNG or WebP portrait into an ``(H, W, 3)`` ``uint8`` RGB array.
 
@@ -168,22 +145,14 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
     """
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
         raise InvalidOptionError(f"max_pixels must be a whole number of at least 1, got {max_pixels!r}")
-    stream, name, owned = _open_source(source)
-    try:
-        head = stream.read(32)
-        if not head:
-            raise ImageDecodeError(f"{name}: the file is empty (0 bytes)")
-        fmt = _sniff_format(head)
+    with open_input(source, "portrait file", head=32, empty=ImageDecodeError) as (stream, name, head):
+        fmt = image_format(head)
         if fmt is None:
             raise ImageDecodeError(f"{name}: not a JPEG, PNG or WebP image (it looks like {_describe(head)})")
         size = _header_size(head, fmt)
         if size is not None:
             _check_size(name, *size, max_pixels)
-        stream.seek(-len(head), io.SEEK_CUR)
         return _decode(stream, name, fmt, max_pixels, size)
-    finally:
-        if owned:
-            stream.close()
 
 
 def _decode(stream: BinaryIO, name: str, fmt: str, max_pixels: int, size: tuple[int, int] | None) -> np.ndarray:

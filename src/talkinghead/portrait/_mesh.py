@@ -15,7 +15,7 @@ from collections import deque
 import numpy as np
 from scipy.spatial import Delaunay
 
-from .._errors import TalkingHeadError
+from ..errors import TalkingHeadError
 
 
 def _orientation(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:

@@ -20,7 +20,7 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
-from .._errors import (
+from ..errors import (
     FaceCutError,
     FaceTooSmallError,
     ImageDecodeError,

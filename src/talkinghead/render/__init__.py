@@ -1,8 +1,30 @@
-"""Render stage: Track frames through a portrait's rig to RGB(A) frames."""
+"""Render stage: Track frames through a renderer (by default the mesh warp of the portrait's rig)
+to RGB(A) frames."""
 
 from ._deform import DeformedFace, deform
-from ._frames import FRAMINGS, Background, Renderer, RenderOptions, crop_rect, render_frames
+from ._mesh_renderer import MeshRenderer, crop_rect
+from ._options import FRAMINGS, Background, RenderOptions, parse_colour, parse_size
+from ._renderer import RENDERERS, FrameRenderer, RendererFactory, check_renderer, create_renderer, render_frames
 from ._sheet import contact_sheet, telling_frames
 from ._warp import Warp
 
-__all__ = ["Background", "DeformedFace", "FRAMINGS", "RenderOptions", "Renderer", "Warp", "contact_sheet", "crop_rect", "deform", "render_frames", "telling_frames"]
+__all__ = [
+    "Background",
+    "DeformedFace",
+    "FRAMINGS",
+    "FrameRenderer",
+    "MeshRenderer",
+    "RENDERERS",
+    "RenderOptions",
+    "RendererFactory",
+    "Warp",
+    "check_renderer",
+    "contact_sheet",
+    "create_renderer",
+    "crop_rect",
+    "deform",
+    "parse_colour",
+    "parse_size",
+    "render_frames",
+    "telling_frames",
+]

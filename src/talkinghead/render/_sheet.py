@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ..motion import BILABIALS, Track
-from ._frames import Renderer
+from ._renderer import FrameRenderer
 
 
 def telling_frames(track: Track, count: int = 12) -> list[tuple[int, str]]:
@@ -35,7 +35,7 @@ def telling_frames(track: Track, count: int = 12) -> list[tuple[int, str]]:
     return sorted(picks)[:count]
 
 
-def contact_sheet(renderer: Renderer, track: Track, *, count: int = 12, columns: int = 4, tile_height: int = 256) -> np.ndarray:
+def contact_sheet(renderer: FrameRenderer, track: Track, *, count: int = 12, columns: int = 4, tile_height: int = 256) -> np.ndarray:
     """An RGB sheet of the telling frames, each labelled with its time and why it was picked."""
     tiles = []
     for index, label in telling_frames(track, count):

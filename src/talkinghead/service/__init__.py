@@ -1,16 +1,26 @@
-"""The job service: an HTTP API over a job table (SQLite or PostgreSQL) and render workers.
+"""The job service: an HTTP API over a job table (SQLite or PostgreSQL), render workers, and a
+result store for the files (`ResultStore`; a local folder by default).
 
-The API and the workers load on first use (FastAPI and pydantic are not needed by the rest of
-the command line).
+The API and the workers load on first use (FastAPI and the engine are not needed to manage keys).
 """
 
 from ._config import ServiceConfig, parse_bytes, parse_duration, parse_rate
 from ._db import Database
+from ._files import JobFiles, expire_results, remove_orphans
 from ._jobs import STATUSES, Job, JobStore, job_document
 from ._keys import ApiKey, NewKey, create_key, list_keys, revoke_key
+from ._results import LocalResultStore, ResultStore, StoredFile
 from ._webhooks import SIGNATURE_HEADER, sign, verify_signature
 
-_LAZY = {"create_app": "._app", "Worker": "._worker", "open_store": "._worker", "run_worker": "._worker"}
+_LAZY = {
+    "create_app": "._app",
+    "Housekeeper": "._worker",
+    "Worker": "._worker",
+    "WorkerPool": "._worker",
+    "open_files": "._worker",
+    "open_store": "._worker",
+    "run_worker": "._worker",
+}
 
 
 def __getattr__(name: str):
@@ -26,19 +36,28 @@ __all__ = [
     "STATUSES",
     "ApiKey",
     "Database",
+    "Housekeeper",
     "Job",
+    "JobFiles",
     "JobStore",
+    "LocalResultStore",
     "NewKey",
+    "ResultStore",
     "ServiceConfig",
+    "StoredFile",
     "Worker",
+    "WorkerPool",
     "create_app",
     "create_key",
+    "expire_results",
     "job_document",
     "list_keys",
+    "open_files",
     "open_store",
     "parse_bytes",
     "parse_duration",
     "parse_rate",
+    "remove_orphans",
     "revoke_key",
     "run_worker",
     "sign",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlparse
 
-from .._errors import InvalidOptionError
+from ..errors import InvalidOptionError
 
 SCHEMA_VERSION = 1
 

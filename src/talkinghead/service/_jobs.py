@@ -1,4 +1,5 @@
-"""The job table: every state change of a job is one transaction here.
+"""The job table: every state change of a job is one transaction here. The job's files are
+`JobFiles`'s (in `_files`); callers remove them when a change here says they are done with.
 
 A job is `queued`, then `running` under one worker's lease, then `succeeded`, `failed` or
 `canceled`; a succeeded job becomes `expired` when its files are swept. A running job's worker
@@ -14,7 +15,6 @@ import base64
 import json
 import os
 import secrets
-import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConflictError, NotFoundError
+from ..errors import ConflictError, InvalidOptionError, NotFoundError
 from ._db import Database, Transaction
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED, EXPIRED = "queued", "running", "succeeded", "failed", "canceled", "expired"
@@ -142,42 +142,13 @@ def worker_identity() -> tuple[str, str, int]:
 
 
 class JobStore:
-    """Job rows plus the job's folder under `storage/jobs/<id>/` (`input/`, then `run-<attempt>/`)."""
+    """The job rows (and the workers', counters' and webhook deliveries' rows beside them)."""
 
-    def __init__(self, db: Database, storage: Path, *, max_attempts: int = 3, public_url: str = "", anonymous_secret: str = "") -> None:
+    def __init__(self, db: Database, *, max_attempts: int = 3, public_url: str = "", anonymous_secret: str = "") -> None:
         self.db = db
-        self.storage = Path(storage)
         self.max_attempts = max_attempts
         self.public_url = public_url  # where webhook bodies say the results are
         self.anonymous_secret = anonymous_secret  # signs webhooks of jobs sent without a key
-        (self.storage / "jobs").mkdir(parents=True, exist_ok=True)
-
-    # ---- files
-    def job_dir(self, job_id: str) -> Path:
-        return self.storage / "jobs" / job_id
-
-    def input_dir(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "input"
-
-    def run_dir(self, job: Job) -> Path:
-        return self.job_dir(job.id) / f"run-{job.attempts}"
-
-    def result_path(self, job: Job) -> Path | None:
-        return self.job_dir(job.id) / job.result_name if job.result_name else None
-
-    def remove_runs(self, job_id: str, *, keep: str | None = None) -> None:
-        """Delete a job's partial run folders (all but `keep`)."""
-        folder = self.job_dir(job_id)
-        if folder.is_dir():
-            for run in folder.glob("run-*"):
-                if run.name != keep:
-                    shutil.rmtree(run, ignore_errors=True)
-
-    def remove_run(self, job: Job) -> None:
-        shutil.rmtree(self.run_dir(job), ignore_errors=True)
-
-    def remove_files(self, job_id: str) -> None:
-        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
     def _any(self, sql: str, params: tuple) -> bool:
         """A read-only look before a writing transaction: on SQLite the write lock is taken only
@@ -187,8 +158,8 @@ class JobStore:
 
     # ---- submission and reading
     def insert(self, new: NewJob) -> tuple[Job, bool]:
-        """Queue `new` (its inputs already in `input_dir`). With an idempotency key already used by
-        the same owner, the earlier job comes back instead (created False) and `new`'s files go."""
+        """Queue `new` (its inputs already saved). With an idempotency key already used by the same
+        owner, the earlier job comes back instead (created False): `new`'s files are the caller's to remove."""
         now = time.time()
         try:
             with self.db.transaction() as tx:
@@ -201,9 +172,7 @@ class JobStore:
                 _bump(tx, "jobs_submitted_total", "", 1)
         except Exception as exc:
             if new.idempotency_key is None or not self.db.is_unique_violation(exc):
-                self.remove_files(new.id)
                 raise
-            self.remove_files(new.id)
             with self.db.transaction(write=False) as tx:
                 row = tx.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE owner = ? AND idempotency_key = ?", (new.owner, new.idempotency_key)).one()
             earlier = Job.from_row(row)
@@ -250,13 +219,21 @@ class JobStore:
             ).one()
         return frames / seconds if frames and seconds else None
 
+    def statuses(self, job_ids: set[str]) -> dict[str, str]:
+        """The status of each of these jobs that has a row."""
+        if not job_ids:
+            return {}
+        with self.db.transaction(write=False) as tx:
+            marks = ",".join("?" * len(job_ids))
+            return dict(tx.execute(f"SELECT id, status FROM jobs WHERE id IN ({marks})", tuple(job_ids)).all())
+
     def counters(self) -> dict[tuple[str, str], float]:
         with self.db.transaction(write=False) as tx:
             return {(name, labels): value for name, labels, value in tx.execute("SELECT name, labels, value FROM counters").all()}
 
     # ---- the caller's changes
     def cancel(self, job_id: str, owner: str) -> Job:
-        """Cancel a queued or running job, or drop a finished job's files; either way its files go."""
+        """Cancel a queued or running job, or expire a finished one; either way its files are done with."""
         now = time.time()
         with self.db.transaction() as tx:
             row = tx.execute(f"SELECT owner, status FROM jobs WHERE id = ?{tx.lock_rows()}", (job_id,)).one()
@@ -267,7 +244,6 @@ class JobStore:
                 _bump(tx, "jobs_finished_total", 'status="canceled"', 1)
             elif row[1] == SUCCEEDED:
                 tx.execute("UPDATE jobs SET status = ?, result_name = NULL, expires_at = ? WHERE id = ?", (EXPIRED, now, job_id))
-        self.remove_files(job_id)
         return self.get(job_id)
 
     # ---- the worker's side
@@ -365,8 +341,8 @@ class JobStore:
 
     # ---- housekeeping, safe to run in every process at once
     def reclaim_lapsed(self) -> list[str]:
-        """Requeue running jobs whose lease lapsed, or fail them after `max_attempts` runs; their
-        partial files are removed. Returns the ids touched."""
+        """Requeue running jobs whose lease lapsed, or fail them after `max_attempts` runs. Returns
+        the ids touched: their partial runs are done with."""
         now = time.time()
         touched = []
         if not self._any("SELECT 1 FROM jobs WHERE status = ? AND lease_until < ? LIMIT 1", (RUNNING, now)):
@@ -387,13 +363,11 @@ class JobStore:
                     tx.execute("UPDATE jobs SET status = ?, worker = NULL, lease_until = NULL, frames_done = 0 WHERE id = ?", (QUEUED, job_id))
                 _bump(tx, "jobs_reclaimed_total", "", 1)
                 touched.append(job_id)
-        for job_id in touched:
-            self.remove_runs(job_id)
         return touched
 
     def expire(self, *, max_bytes: int) -> list[str]:
         """Expire succeeded jobs past their `expires_at`, then the oldest ones while the results
-        kept add up to more than `max_bytes`; their files are deleted."""
+        kept add up to more than `max_bytes`. Returns their ids: their files are done with."""
         now = time.time()
         with self.db.transaction() as tx:
             due = [r[0] for r in tx.execute(f"SELECT id FROM jobs WHERE status = ? AND expires_at <= ?{tx.lock_rows(skip_locked=True)}", (SUCCEEDED, now)).all()]
@@ -405,25 +379,7 @@ class JobStore:
                     due.append(job_id)
             for job_id in due:
                 tx.execute("UPDATE jobs SET status = ?, result_name = NULL, expires_at = ? WHERE id = ? AND status = ?", (EXPIRED, now, job_id, SUCCEEDED))
-        for job_id in due:
-            self.remove_files(job_id)
         return due
-
-    def remove_orphans(self, min_age: float = 600.0) -> int:
-        """Delete job folders with no job row (a submission that died between writing its files and
-        its row) and finished jobs' inputs; only folders older than `min_age` seconds."""
-        folders = {p.name: p for p in (self.storage / "jobs").iterdir() if p.is_dir() and time.time() - p.stat().st_mtime > min_age}
-        if not folders:
-            return 0
-        with self.db.transaction(write=False) as tx:
-            marks = ",".join("?" * len(folders))
-            known = dict(tx.execute(f"SELECT id, status FROM jobs WHERE id IN ({marks})", tuple(folders)).all())
-        removed = 0
-        for name, path in folders.items():
-            if name not in known or known[name] in (FAILED, CANCELED, EXPIRED):
-                shutil.rmtree(path, ignore_errors=True)
-                removed += 1
-        return removed
 
     def _queue_webhook(self, tx: Transaction, job_id: str, now: float) -> None:
         """Queue the job's webhook inside the transaction that finishes it, so that a finished job
@@ -503,8 +459,6 @@ def _encode_cursor(job: Job) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[float, str]:
-    from .._errors import InvalidOptionError
-
     try:
         created, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return float(created), str(job_id)

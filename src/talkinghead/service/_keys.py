@@ -8,7 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from .._errors import AuthenticationError, InvalidOptionError, NotFoundError, PermissionDeniedError, RateLimitError
+from ..errors import AuthenticationError, InvalidOptionError, NotFoundError, PermissionDeniedError, RateLimitError
 from ._db import Database
 
 ANONYMOUS = "anonymous"  # the one owner when the service runs without keys

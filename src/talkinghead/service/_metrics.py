@@ -10,6 +10,7 @@ import threading
 from collections import defaultdict
 
 from ._jobs import DURATION_BUCKETS, STATUSES, JobStore
+from ._results import ResultStore
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -81,7 +82,7 @@ class StreamMetrics:
         return out
 
 
-def exposition(store: JobStore, http: HttpMetrics, streams: StreamMetrics, *, worker_window: float) -> str:
+def exposition(store: JobStore, results: ResultStore, http: HttpMetrics, streams: StreamMetrics, *, worker_window: float) -> str:
     counts = store.counts()
     counters = store.counters()
     out = ["# HELP talkinghead_jobs Jobs in the database by status.", "# TYPE talkinghead_jobs gauge"]
@@ -89,6 +90,8 @@ def exposition(store: JobStore, http: HttpMetrics, streams: StreamMetrics, *, wo
     out += ["# HELP talkinghead_queue_depth Jobs waiting for a worker.", "# TYPE talkinghead_queue_depth gauge", f"talkinghead_queue_depth {counts['queued']}"]
     out += ["# HELP talkinghead_workers Render workers seen within one lease.", "# TYPE talkinghead_workers gauge",
             f"talkinghead_workers {store.live_workers(worker_window)}"]  # fmt: skip
+    out += ["# HELP talkinghead_stored_bytes Bytes in the result store: results, previews and portraits.", "# TYPE talkinghead_stored_bytes gauge",
+            f"talkinghead_stored_bytes {results.bytes_used('jobs/') + results.bytes_used('portraits/')}"]  # fmt: skip
 
     def counter(name: str, help_text: str, labelled: bool = False) -> None:
         out.extend([f"# HELP talkinghead_{name} {help_text}", f"# TYPE talkinghead_{name} counter"])

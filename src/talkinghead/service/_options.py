@@ -1,4 +1,5 @@
-"""A job's options as the API takes them, checked before anything is queued."""
+"""A job's options as the API takes them, checked before anything is queued, and the request a
+stored job's options make. Defaults are the engine's own (GenerateRequest)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._errors import InvalidOptionError
-from .._values import parse_colour, parse_size
-from ..motion import EXPRESSIONS, FRAME_RATES
-from ..render import FRAMINGS
+from .. import GenerateRequest
+from ..errors import InvalidOptionError
+from ..media import FILE_FORMATS, FORMATS, OutputFormat, spoken_list
+from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MAX_SEED
+from ..render import FRAMINGS, parse_colour, parse_size
 from ..speech import RECOGNIZERS
 
 # Fields of other talking-head APIs (LongCat-Video-Avatar's request among them) that a request may
 # carry and this engine does not use: accepted, and listed back as ignored.
 IGNORED_FIELDS = ("num_inference_steps", "guidance_scale", "prompt", "negative_prompt")
-_SUFFIX = {"mp4": ".mp4", "webm": ".webm", "mov": ".mov"}
-MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime"}
+DEFAULT_FORMAT = "mp4"  # the API always writes a file; the engine would read the format from its name
 
 
 def _frame_rate(value: int) -> int:
@@ -25,7 +26,11 @@ def _frame_rate(value: int) -> int:
     return value
 
 
+# The engine's ranges, for the job options and the stream's start message alike.
 FrameRate = Annotated[int, AfterValidator(_frame_rate)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+MotionLevel = Annotated[float, Field(ge=0.0, le=MAX_MOTION)]
+_WITH_ALPHA = spoken_list([name for name in FILE_FORMATS if FORMATS[name].alpha])
 
 
 class JobOptions(BaseModel):
@@ -36,16 +41,16 @@ class JobOptions(BaseModel):
     text: str | None = Field(None, max_length=100_000, description="the transcript: exact lip timing when given")
     portrait_id: str | None = Field(None, description="a portrait registered with POST /v1/portraits, instead of an uploaded image")
     face: int | None = Field(None, ge=1, description="which face to animate, numbered left to right; default the largest")
-    fps: FrameRate = Field(25, description=f"one of {', '.join(map(str, FRAME_RATES))}")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    expression: Literal[EXPRESSIONS] = "neutral"  # type: ignore[valid-type]
-    motion: float = Field(1.0, ge=0.0, le=2.0)
-    framing: Literal[FRAMINGS] = "full"  # type: ignore[valid-type]
+    fps: FrameRate = Field(GenerateRequest.fps, description=f"one of {', '.join(map(str, FRAME_RATES))}")
+    seed: Seed = GenerateRequest.seed
+    expression: Literal[EXPRESSIONS] = GenerateRequest.expression  # type: ignore[valid-type]
+    motion: MotionLevel = GenerateRequest.motion
+    framing: Literal[FRAMINGS] = GenerateRequest.framing  # type: ignore[valid-type]
     size: str | None = Field(None, description="WIDTHxHEIGHT; default the framing at the portrait's resolution")
-    background: str = Field("keep", description="keep, transparent (webm or mov) or #RRGGBB")
-    quality: int = Field(75, ge=0, le=100)
-    format: Literal["mp4", "webm", "mov"] = "mp4"
-    recognizer: Literal[RECOGNIZERS] = "words"  # type: ignore[valid-type]
+    background: str = Field(GenerateRequest.background, description=f"keep, transparent ({_WITH_ALPHA}) or #RRGGBB")
+    quality: int = Field(GenerateRequest.quality, ge=0, le=100)
+    format: Literal[FILE_FORMATS] = DEFAULT_FORMAT  # type: ignore[valid-type]
+    recognizer: Literal[RECOGNIZERS] = GenerateRequest.recognizer  # type: ignore[valid-type]
 
     @field_validator("size")
     @classmethod
@@ -63,10 +68,11 @@ class JobOptions(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "JobOptions":
-        if self.background == "transparent" and self.format == "mp4":
-            raise ValueError("a transparent background needs format webm or mov")
-        if self.size and self.format in ("mp4", "webm") and any(side % 2 for side in parse_size(self.size)):
-            raise ValueError("mp4 and webm need an even width and height")
+        if self.background == "transparent" and not FORMATS[self.format].alpha:
+            raise ValueError(f"a transparent background needs format {_WITH_ALPHA}")
+        if self.size and FORMATS[self.format].even_size and any(side % 2 for side in parse_size(self.size)):
+            even = [name for name in FILE_FORMATS if FORMATS[name].even_size]
+            raise ValueError(f"{' and '.join(even)} need an even width and height")
         return self
 
 
@@ -88,25 +94,17 @@ def _message(error: dict) -> str:
     return message.removeprefix("Value error, ")
 
 
-def generate_kwargs(options: dict[str, Any]) -> dict[str, Any]:
-    """`talkinghead.generate` keyword arguments for a job's stored options."""
-    size = options.get("size")
-    background = options.get("background", "keep")
-    return {
-        "text": options.get("text"),
-        "fps": options.get("fps", 25),
-        "seed": options.get("seed", 0),
-        "expression": options.get("expression", "neutral"),
-        "motion": options.get("motion", 1.0),
-        "framing": options.get("framing", "full"),
-        "size": parse_size(size) if size else None,
-        "background": background if background in ("keep", "transparent") else parse_colour(background, "background"),
-        "quality": options.get("quality", 75),
-        "face": options.get("face"),
-        "recognizer": options.get("recognizer", "words"),
-        "format": options.get("format", "mp4"),
-    }
+def generate_request(options: dict[str, Any], **inputs: Any) -> GenerateRequest:
+    """The request a stored job's options make (their text forms read back), with its inputs and
+    the worker's own settings as keywords."""
+    fields = {name: options[name] for name in GenerateRequest.option_names() if name in options}
+    if fields.get("size") is not None:
+        fields["size"] = parse_size(fields["size"])
+    if fields.get("background", "keep") not in ("keep", "transparent"):
+        fields["background"] = parse_colour(fields["background"], "background")
+    return GenerateRequest(**fields, **inputs)
 
 
-def output_suffix(options: dict[str, Any]) -> str:
-    return _SUFFIX[options.get("format", "mp4")]
+def result_format(options: dict[str, Any]) -> OutputFormat:
+    """The output format of a stored job."""
+    return FORMATS[options.get("format", DEFAULT_FORMAT)]

@@ -1,8 +1,8 @@
 """Registered portraits: rigged once at `POST /v1/portraits`, then named by jobs and streams.
 
-The rig is stored beside the image as a pickle written by this service into its own storage (never
-one a caller sent), tagged with the package version: a rig from another version is rebuilt from the
-image rather than trusted.
+The image and its rig are kept in the result store (`portraits/<id>/image`, `.../rig.pickle`). The
+rig is a pickle written by this service into its own store (never one a caller sent), tagged with
+the package version: a rig from another version is rebuilt from the image rather than trusted.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ from __future__ import annotations
 import functools
 import pickle
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from .._api import prepare_portrait
-from .._errors import NotFoundError
-from .._version import __version__
+from .. import __version__, prepare_portrait
+from ..errors import NotFoundError
 from ..portrait import Rig, load_image
 from ._db import Database
+from ._results import ResultStore
 
 _RIG_FILE = "rig.pickle"
 _IMAGE_FILE = "image"
@@ -35,27 +33,25 @@ class Portrait:
     created_at: float
 
 
-def portrait_dir(storage: Path, portrait_id: str) -> Path:
-    return Path(storage) / "portraits" / portrait_id
+def _key(portrait_id: str, name: str = "") -> str:
+    return f"portraits/{portrait_id}/{name}"
 
 
-def register_portrait(db: Database, storage: Path, owner: str, image: bytes, *, face: int | None = None, max_pixels: int) -> Portrait:
+def register_portrait(db: Database, results: ResultStore, owner: str, image: bytes, *, face: int | None = None, max_pixels: int) -> Portrait:
     """Rig `image` (errors as `prepare_portrait` raises them) and keep image and rig."""
     pixels = load_image(image, max_pixels=max_pixels)
     rig = prepare_portrait(pixels, face=face)
     portrait = Portrait("prt_" + secrets.token_hex(8), owner, face, pixels.shape[1], pixels.shape[0], time.time())
-    folder = portrait_dir(storage, portrait.id)
-    folder.mkdir(parents=True)
     try:
-        (folder / _IMAGE_FILE).write_bytes(image)
-        (folder / _RIG_FILE).write_bytes(pickle.dumps((__version__, rig), protocol=pickle.HIGHEST_PROTOCOL))
+        results.put(_key(portrait.id, _IMAGE_FILE), image)
+        results.put(_key(portrait.id, _RIG_FILE), pickle.dumps((__version__, rig), protocol=pickle.HIGHEST_PROTOCOL))
         with db.transaction() as tx:
             tx.execute(
                 "INSERT INTO portraits (id, owner, face, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (portrait.id, owner, face, portrait.width, portrait.height, portrait.created_at),
             )
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        results.delete(_key(portrait.id))
         raise
     return portrait
 
@@ -74,23 +70,24 @@ def list_portraits(db: Database, owner: str) -> list[Portrait]:
     return [Portrait(*row) for row in rows]
 
 
-def delete_portrait(db: Database, storage: Path, portrait_id: str, owner: str) -> None:
+def delete_portrait(db: Database, results: ResultStore, portrait_id: str, owner: str) -> None:
     get_portrait(db, portrait_id, owner)
     with db.transaction() as tx:
         tx.execute("DELETE FROM portraits WHERE id = ?", (portrait_id,))
-    shutil.rmtree(portrait_dir(storage, portrait_id), ignore_errors=True)
+    results.delete(_key(portrait_id))
 
 
 @functools.lru_cache(maxsize=8)
-def load_rig(storage: Path, portrait_id: str, face: int | None) -> Rig:
+def load_rig(results: ResultStore, portrait_id: str, face: int | None) -> Rig:
     """The portrait's rig, from its pickle when this version wrote it, else rebuilt from the image."""
-    folder = portrait_dir(storage, portrait_id)
-    if not folder.is_dir():
+    if results.get(_key(portrait_id, _IMAGE_FILE)) is None:
         raise NotFoundError(f"portrait {portrait_id!r} has been deleted")
     try:
-        version, rig = pickle.loads((folder / _RIG_FILE).read_bytes())
+        with results.open(_key(portrait_id, _RIG_FILE)) as f:
+            version, rig = pickle.load(f)
         if version == __version__ and isinstance(rig, Rig):
             return rig
-    except (OSError, pickle.UnpicklingError, ValueError, AttributeError, ImportError):
+    except (OSError, pickle.UnpicklingError, ValueError, AttributeError, ImportError, EOFError):
         pass
-    return prepare_portrait(folder / _IMAGE_FILE, face=face)
+    with results.open(_key(portrait_id, _IMAGE_FILE)) as f:
+        return prepare_portrait(f.read(), face=face)

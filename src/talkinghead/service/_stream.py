@@ -8,32 +8,28 @@ import base64
 import binascii
 import json
 import logging
-import threading
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
-from fastapi import WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from .. import _errors as e
-from .._api import prepare_portrait
-from .._values import parse_size
+from .. import errors as e
+from .. import prepare_portrait
 from ..motion import EXPRESSIONS
 from ..portrait import Rig, load_image
-from ..render import FRAMINGS, RenderOptions
-from ..speech._streaming import DECODERS
-from ..stream import LiveStream, StreamFrame, StreamOptions
-from ..stream._protocol import AUDIO, FRAME, MAX_AUDIO_MESSAGE_S, FrameEncoder, pack_header
+from ..render import FRAMINGS, RenderOptions, parse_size
+from ..speech.streaming import DECODERS
+from ..stream import LOOKAHEAD_RANGE_S, SAMPLE_RATES, LiveStream, StreamFrame, StreamOptions
+from ..stream.protocol import AUDIO, FRAME, FRAME_FORMATS, FRAME_QUALITY, MAX_AUDIO_MESSAGE_S, FrameEncoder, pack_header
 from ._http import error_body, http_error
-from ._metrics import StreamMetrics
-from ._options import FrameRate
+from ._options import FrameRate, MotionLevel, Seed
 from ._portraits import get_portrait
-from ._stream_hosts import RemoteStream, StreamHosts, session_renderer
+from ._results import ResultStore
+from ._state import Service, service_of
+from ._stream_hosts import RemoteStream, session_subject
 
 log = logging.getLogger("talkinghead.service")
 START_TIMEOUT_S = 30.0
@@ -49,17 +45,17 @@ class StartMessage(BaseModel):
     portrait_id: str | None = None
     image: str | None = Field(None, description="base64 of a portrait image")
     face: int | None = Field(None, ge=1)
-    sample_rate: Literal[16000, 24000, 48000] = 16000
-    fps: FrameRate = 25
-    size: str = "512x512"
-    framing: Literal[FRAMINGS] = "head"  # type: ignore[valid-type]
-    format: Literal["jpeg", "webp"] = "jpeg"
-    quality: int = Field(80, ge=1, le=100)
-    lookahead_ms: int = Field(120, ge=40, le=1000)
-    realtime: bool = True
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    expression: Literal[EXPRESSIONS] = "neutral"  # type: ignore[valid-type]
-    motion: float = Field(1.0, ge=0.0, le=2.0)
+    sample_rate: Literal[SAMPLE_RATES] = StreamOptions.sample_rate  # type: ignore[valid-type]
+    fps: FrameRate = StreamOptions.fps
+    size: str = "x".join(map(str, StreamOptions.render.size))
+    framing: Literal[FRAMINGS] = StreamOptions.render.framing  # type: ignore[valid-type]
+    format: Literal[FRAME_FORMATS] = FRAME_FORMATS[0]  # type: ignore[valid-type]
+    quality: int = Field(FRAME_QUALITY, ge=1, le=100)
+    lookahead_ms: int = Field(round(StreamOptions.lookahead * 1000), ge=round(LOOKAHEAD_RANGE_S[0] * 1000), le=round(LOOKAHEAD_RANGE_S[1] * 1000))
+    realtime: bool = StreamOptions.realtime
+    seed: Seed = StreamOptions.seed
+    expression: Literal[EXPRESSIONS] = StreamOptions.expression  # type: ignore[valid-type]
+    motion: MotionLevel = StreamOptions.motion
     audio: bool = True
 
     @field_validator("size")
@@ -100,64 +96,22 @@ def _json(text: str) -> dict:
     return message
 
 
-class StreamSlots:
-    """Sessions running in this process: at most `limit` in all and a key's concurrency each."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._by_owner: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    @property
-    def running(self) -> int:
-        return sum(self._by_owner.values())
-
-    def take(self, owner: str, concurrency: int | None) -> None:
-        with self._lock:
-            if self.running >= self.limit:
-                raise e.RateLimitError(f"the server runs its most streams ({self.limit}); try again shortly", retry_after=5.0)
-            if concurrency is not None and self._by_owner[owner] >= concurrency:
-                raise e.RateLimitError(f"this key already runs its {concurrency} streams at once", retry_after=5.0)
-            self._by_owner[owner] += 1
-
-    def give(self, owner: str) -> None:
-        with self._lock:
-            self._by_owner[owner] -= 1
-            if self._by_owner[owner] <= 0:
-                del self._by_owner[owner]
-
-
-@dataclass
-class StreamContext:
-    """What the endpoint needs from the service around it."""
-
-    storage: Path
-    db: object
-    max_image_pixels: int
-    default_max_audio: float
-    slots: StreamSlots
-    caller: Callable  # (headers, query) -> Caller
-    spend: Callable  # (Caller) -> None
-    metrics: StreamMetrics
-    hosts: StreamHosts | None  # None: sessions run in this process
-
-
-async def _open(ctx: StreamContext, who, start: StartMessage) -> LiveStream | RemoteStream:
+async def _open(service: Service, who, start: StartMessage) -> LiveStream | RemoteStream:
     options = start.stream_options()
     if start.portrait_id is not None:
-        portrait = get_portrait(ctx.db, start.portrait_id, who.owner)
-        source: tuple[Path, str, int | None] | Rig = (ctx.storage, portrait.id, start.face if start.face is not None else portrait.face)
+        portrait = get_portrait(service.db, start.portrait_id, who.owner)
+        source: tuple[ResultStore, str, int | None] | Rig = (service.results, portrait.id, start.face if start.face is not None else portrait.face)
     else:
         try:
             data = base64.b64decode(start.image or "", validate=True)
         except (binascii.Error, ValueError):
             raise e.InvalidOptionError("image must be base64") from None
-        source = await run_in_threadpool(_rig_from_image, data, start.face, ctx.max_image_pixels)
+        source = await run_in_threadpool(_rig_from_image, data, start.face, service.config.max_image_pixels)
     encode = FrameEncoder(start.format, start.quality)
-    if ctx.hosts is not None:
-        return await ctx.hosts.open(source, options, encode)
-    renderer = await run_in_threadpool(session_renderer, source, options.render)
-    live = await run_in_threadpool(lambda: LiveStream(renderer.rig, options, renderer=renderer, encode=encode, events=True))
+    if service.stream_hosts is not None:
+        return await service.stream_hosts.open(source, options, encode)
+    subject, renderer = await run_in_threadpool(session_subject, source, options.render)
+    live = await run_in_threadpool(lambda: LiveStream(subject, options, renderer=renderer, encode=encode, events=True))
     live.start()
     return live
 
@@ -166,13 +120,18 @@ def _rig_from_image(data: bytes, face: int | None, max_pixels: int) -> Rig:
     return prepare_portrait(load_image(data, max_pixels=max_pixels), face=face)
 
 
-async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
+router = APIRouter(tags=["streaming"])
+
+
+@router.websocket("/v1/stream")
+async def serve_stream(websocket: WebSocket) -> None:
     """One session, from accept to close; every failure closes with 4000 + its HTTP status."""
+    service = service_of(websocket)
     await websocket.accept()
     live: LiveStream | RemoteStream | None = None
     who = None
     try:
-        who = ctx.caller(websocket.headers, websocket.query_params)
+        who = service.caller(websocket.headers, websocket.query_params)
         started = time.monotonic()
         try:
             first = await asyncio.wait_for(websocket.receive(), START_TIMEOUT_S)
@@ -183,12 +142,12 @@ async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
         if first.get("text") is None:
             raise e.ConflictError("audio before start: the first message must be {\"type\": \"start\"}")
         start = parse_start(first["text"])
-        ctx.slots.take(who.owner, who.key.concurrency if who.key else None)
+        service.stream_slots.take(who.owner, who.key.concurrency if who.key else None)
         try:
-            ctx.spend(who)
-            live = await _open(ctx, who, start)
-            ctx.metrics.started()
-            max_audio = who.max_audio if who.max_audio is not None else ctx.default_max_audio
+            service.spend(who)
+            live = await _open(service, who, start)
+            service.stream_metrics.started()
+            max_audio = service.audio_cap(who)
             await websocket.send_text(json.dumps({
                 "type": "ready", "session": uuid.uuid4().hex, "width": live.size[0], "height": live.size[1],
                 "fps": start.fps, "sample_rate": start.sample_rate, "format": start.format, "lookahead_ms": start.lookahead_ms,
@@ -196,7 +155,7 @@ async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
             }))  # fmt: skip
             await _run(websocket, live, start, max_audio)
         finally:
-            ctx.slots.give(who.owner)
+            service.stream_slots.give(who.owner)
     except WebSocketDisconnect:
         pass
     except e.TalkingHeadError as error:
@@ -207,7 +166,7 @@ async def serve_stream(websocket: WebSocket, ctx: StreamContext) -> None:
     finally:
         if live is not None:
             await live.aclose()
-            ctx.metrics.ended(live.queue.frames, live.queue.dropped, live.audio_seconds)
+            service.stream_metrics.ended(live.queue.frames, live.queue.dropped, live.audio_seconds)
 
 
 async def _close_with(websocket: WebSocket, error: BaseException) -> None:

@@ -1,4 +1,4 @@
-"""Processes that host streaming sessions.
+"""Where streaming sessions run: the limit on how many, and the processes that host them.
 
 Python runs one thread at a time per process, and a 512x512 stream needs about half a core, so a
 server that drew every session itself would stop at two streams whatever its cores. Sessions run
@@ -15,30 +15,59 @@ import logging
 import multiprocessing
 import threading
 import time
+from collections import Counter
 from dataclasses import replace
 from multiprocessing.connection import Connection
-from pathlib import Path
 
-from .. import _errors as e
+from .. import errors as e
 from ..portrait import Rig
-from ..render import Renderer, RenderOptions
-from ..speech._streaming import DECODERS
+from ..render import FrameRenderer, RenderOptions, create_renderer
+from ..speech.streaming import DECODERS
 from ..stream import Session, StreamFrame, StreamOptions
-from ..stream._live import Driver, FrameQueue, Item
+from ..stream import Driver, FrameQueue, Item
 from ._portraits import load_rig
+from ._results import ResultStore
 
 log = logging.getLogger("talkinghead.service")
 
 
 @functools.lru_cache(maxsize=16)
-def portrait_renderer(storage: Path, portrait_id: str, face: int | None, options: RenderOptions) -> Renderer:
+def portrait_renderer(results: ResultStore, portrait_id: str, face: int | None, options: RenderOptions) -> FrameRenderer:
     """Renderers keep nothing per frame, so the sessions of one portrait share one."""
-    return Renderer(load_rig(storage, portrait_id, face), options)
+    return create_renderer(load_rig(results, portrait_id, face), options)
 
 
-def session_renderer(portrait: tuple[Path, str, int | None] | Rig, options: RenderOptions) -> Renderer:
-    """The renderer of a registered portrait (storage, id, face), shared, or of a rig made for one session."""
-    return Renderer(portrait, options) if isinstance(portrait, Rig) else portrait_renderer(*portrait, options)
+def session_subject(portrait: tuple[ResultStore, str, int | None] | Rig, options: RenderOptions) -> tuple[Rig, FrameRenderer | None]:
+    """What a session draws and, for a registered portrait (store, id, face), the renderer its
+    sessions share; a rig made for one session gets its own renderer from the session."""
+    return (portrait, None) if isinstance(portrait, Rig) else (load_rig(*portrait), portrait_renderer(*portrait, options))
+
+
+class StreamSlots:
+    """Sessions running in this process: at most `limit` in all and a key's concurrency each."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._by_owner: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> int:
+        return sum(self._by_owner.values())
+
+    def take(self, owner: str, concurrency: int | None) -> None:
+        with self._lock:
+            if self.running >= self.limit:
+                raise e.RateLimitError(f"the server runs its most streams ({self.limit}); try again shortly", retry_after=5.0)
+            if concurrency is not None and self._by_owner[owner] >= concurrency:
+                raise e.RateLimitError(f"this key already runs its {concurrency} streams at once", retry_after=5.0)
+            self._by_owner[owner] += 1
+
+    def give(self, owner: str) -> None:
+        with self._lock:
+            self._by_owner[owner] -= 1
+            if self._by_owner[owner] <= 0:
+                del self._by_owner[owner]
 
 
 # ---- inside a host process
@@ -64,8 +93,8 @@ def _host(conn: Connection) -> None:
 
     def start(session_id: int, portrait, options: StreamOptions, encode) -> None:
         try:
-            renderer = session_renderer(portrait, options.render)
-            session = Session(renderer.rig, options, renderer=renderer)
+            subject, renderer = session_subject(portrait, options.render)
+            session = Session(subject, options, renderer=renderer)
         except BaseException as error:
             send(("item", session_id, error))
             send(("item", session_id, None))
@@ -213,7 +242,7 @@ class StreamHosts:
         self._loop = loop
         self._hosts = [_HostProcess(self._context, i, loop) for i in range(self.count)]
 
-    async def open(self, portrait: tuple[Path, str, int | None] | Rig, options: StreamOptions, encode) -> RemoteStream:
+    async def open(self, portrait: tuple[ResultStore, str, int | None] | Rig, options: StreamOptions, encode) -> RemoteStream:
         assert self._loop is not None
         for i, host in enumerate(self._hosts):  # a host that died is replaced
             if not host.alive:

@@ -19,7 +19,7 @@ import ssl
 import time
 from urllib.parse import urlsplit
 
-from .._errors import InvalidOptionError
+from ..errors import InvalidOptionError
 from ._db import Database
 
 log = logging.getLogger("talkinghead.service")
@@ -142,7 +142,3 @@ def deliver_due(db: Database, *, allow_private: bool, timeout: float, attempts: 
                 tx.execute("UPDATE deliveries SET next_at = ?, last_error = ? WHERE id = ?", (time.time() + retry_in, error, delivery_id))
     return sent
 
-
-def delivery_counts(db: Database) -> dict[str, int]:
-    with db.transaction(write=False) as tx:
-        return dict(tx.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").all())

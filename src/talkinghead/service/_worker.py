@@ -17,21 +17,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._api import generate
-from .._errors import TalkingHeadError
+from .. import generate
+from ..errors import TalkingHeadError
 from ._config import ServiceConfig
 from ._db import Database
+from ._files import PREVIEW_NAME, JobFiles, expire_results, remove_orphans
 from ._http import http_error
 from ._jobs import Job, JobStore, host_identity, worker_identity
-from ._options import generate_kwargs, output_suffix
+from ._options import generate_request, result_format
 from ._portraits import load_rig
+from ._results import LocalResultStore
 from ._webhooks import deliver_due
 
 log = logging.getLogger("talkinghead.service")
 
 RESULT_STEM = "video"
 RENDER_NICENESS = 5
-PREVIEW_NAME = "preview.png"
 
 
 class _Abandon(Exception):
@@ -48,7 +49,13 @@ class _Current:
 
 def open_store(config: ServiceConfig, db: Database | None = None) -> JobStore:
     db = db or Database(config.database_url)
-    return JobStore(db, config.storage, max_attempts=config.max_attempts, public_url=config.public_url, anonymous_secret=anonymous_secret(config))
+    return JobStore(db, max_attempts=config.max_attempts, public_url=config.public_url, anonymous_secret=anonymous_secret(config))
+
+
+def open_files(config: ServiceConfig) -> JobFiles:
+    """The jobs' working folder and the store of finished files, both in `config.storage`."""
+    storage = Path(config.storage)
+    return JobFiles(storage, LocalResultStore(storage))
 
 
 def anonymous_secret(config: ServiceConfig) -> str:
@@ -75,7 +82,8 @@ class Worker:
     def __init__(self, config: ServiceConfig, *, worker_id: str | None = None, stop: threading.Event | None = None, orphan_exit: bool = False) -> None:
         self.config = config
         self.orphan_exit = orphan_exit
-        self.store = open_store(config)
+        self.jobs = open_store(config)
+        self.files = open_files(config)
         generated, self.host, self.pid = worker_identity()
         self.id = worker_id or generated
         self.stop = stop or threading.Event()
@@ -84,19 +92,19 @@ class Worker:
         self._beat = min(1.0, config.lease / 4)
 
     def run(self) -> None:
-        self.store.register_worker(self.id, self.host, self.pid)
+        self.jobs.register_worker(self.id, self.host, self.pid)
         heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         heartbeat.start()
         log.info("worker %s started", self.id)
         try:
             while not self.stop.is_set():
-                job = self.store.claim(self.id, self.config.lease)
+                job = self.jobs.claim(self.id, self.config.lease)
                 if job is None:
                     self.stop.wait(self.config.poll_interval)
                     continue
                 self.execute(job)
         finally:
-            self.store.unregister_worker(self.id)
+            self.jobs.unregister_worker(self.id)
             log.info("worker %s stopped", self.id)
 
     def _heartbeat(self) -> None:
@@ -109,17 +117,17 @@ class Worker:
                 with self._lock:
                     current = self._current
                 if current is None or current.lost:
-                    self.store.renew(None, self.id, self.config.lease)
+                    self.jobs.renew(None, self.id, self.config.lease)
                 else:
-                    ok = self.store.renew(current.job, self.id, self.config.lease, frames_done=current.frames_done, frames_total=current.frames_total)
+                    ok = self.jobs.renew(current.job, self.id, self.config.lease, frames_done=current.frames_done, frames_total=current.frames_total)
                     current.lost = not ok
             except Exception:  # a database blip: the next beat tries again, well within the lease
                 log.exception("heartbeat failed")
 
     def execute(self, job: Job) -> None:
-        store = self.store
-        store.remove_runs(job.id, keep=f"run-{job.attempts}")
-        run_dir = store.run_dir(job)
+        jobs, files = self.jobs, self.files
+        files.remove_runs(job.id, keep=f"run-{job.attempts}")
+        run_dir = files.run_dir(job)
         run_dir.mkdir(parents=True, exist_ok=True)
         current = _Current(job)
         with self._lock:
@@ -130,15 +138,16 @@ class Worker:
             if current.lost or self.stop.is_set():
                 raise _Abandon()
 
-        output = run_dir / f"{RESULT_STEM}{output_suffix(job.options)}"
+        output = run_dir / f"{RESULT_STEM}{result_format(job.options).suffixes[0]}"
         started = time.monotonic()
         try:
-            result = generate(self._portrait(job), store.input_dir(job.id) / "audio", output, **generate_kwargs(job.options),
-                              preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1, on_progress=progress)  # fmt: skip
+            request = generate_request(job.options, image=self._portrait(job), audio=files.input_dir(job.id) / "audio", output=output,
+                                       preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1)  # fmt: skip
+            result = generate(request, on_progress=progress)
         except _Abandon:
-            if not current.lost and store.release(job, self.id):
+            if not current.lost and jobs.release(job, self.id):
                 log.info("job %s released: the worker is stopping", job.id)
-            store.remove_run(job)
+            files.remove_run(job)
             return
         except Exception as error:
             if isinstance(error, TalkingHeadError):
@@ -148,40 +157,39 @@ class Worker:
                 log.exception("job %s failed with an internal error", job.id)
                 status, code, message = 500, "internal_error", f"internal error: {error!r}"
             # Only the run that still holds the job may clear its files; a run that lost it clears its own.
-            if store.fail(job, self.id, code=code, message=message):
-                store.remove_files(job.id)
+            if jobs.fail(job, self.id, code=code, message=message):
+                files.discard(job.id)
                 log.info("job %s failed: %s (%d)", job.id, message, status)
             else:
-                store.remove_run(job)
+                files.remove_run(job)
             return
         finally:
             with self._lock:
                 self._current = None
         render_seconds = time.monotonic() - started
-        name = f"{run_dir.name}/{output.name}"
-        if store.succeed(job, self.id, result_name=name, result_bytes=output.stat().st_size, frames=result.video.n_frames,
-                         render_seconds=render_seconds, retention=self.config.retention):  # fmt: skip
-            # The inputs are done with; the run folder holds the result and preview.
-            for leftover in store.input_dir(job.id).glob("*"):
-                leftover.unlink(missing_ok=True)
+        name, size = files.keep_result(job, output)
+        if jobs.succeed(job, self.id, result_name=name, result_bytes=size, frames=result.video.n_frames,
+                        render_seconds=render_seconds, retention=self.config.retention):  # fmt: skip
+            files.clear_inputs(job.id)
             log.info("job %s succeeded: %d frames in %.1f s", job.id, result.video.n_frames, render_seconds)
         else:  # canceled or reclaimed meanwhile: this run's files are not the job's result
-            store.remove_run(job)
+            files.remove_run(job)
 
     def _portrait(self, job: Job):
         portrait_id = job.options.get("portrait_id")
         if portrait_id:
-            return load_rig(Path(self.config.storage), portrait_id, job.options.get("face"))
-        return self.store.input_dir(job.id) / "image"
+            return load_rig(self.files.results, portrait_id, job.options.get("face"))
+        return self.files.input_dir(job.id) / "image"
 
 
 class Housekeeper:
     """Requeues lapsed jobs, sends webhooks, expires results; runs as a thread in every process
     that should keep the service tidy. Every step is safe to run in many processes at once."""
 
-    def __init__(self, config: ServiceConfig, store: JobStore, *, stop: threading.Event, interval: float = 0.5) -> None:
+    def __init__(self, config: ServiceConfig, jobs: JobStore, files: JobFiles, *, stop: threading.Event, interval: float = 0.5) -> None:
         self.config = config
-        self.store = store
+        self.jobs = jobs
+        self.files = files
         self.stop = stop
         self.interval = interval
         self.sweep_every = config.sweep_interval
@@ -195,14 +203,15 @@ class Housekeeper:
         self._thread.join(timeout)
 
     def tick(self, *, sweep: bool) -> None:
-        config, store = self.config, self.store
-        store.forget_dead_workers(host_identity(), stale_after=config.lease)
-        store.reclaim_lapsed()
-        deliver_due(store.db, allow_private=config.webhook_allow_private, timeout=config.webhook_timeout,
+        config, jobs, files = self.config, self.jobs, self.files
+        jobs.forget_dead_workers(host_identity(), stale_after=config.lease)
+        for job_id in jobs.reclaim_lapsed():
+            files.remove_runs(job_id)
+        deliver_due(jobs.db, allow_private=config.webhook_allow_private, timeout=config.webhook_timeout,
                     attempts=config.webhook_attempts, backoff=config.webhook_backoff)  # fmt: skip
         if sweep:
-            store.expire(max_bytes=config.max_storage)
-            store.remove_orphans()
+            expire_results(jobs, files, max_bytes=config.max_storage)
+            remove_orphans(jobs, files)
 
     def _run(self) -> None:
         last_sweep = 0.0
@@ -228,7 +237,7 @@ def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeep
     # A pool's children ignore Ctrl-C, which reaches the whole process group: the parent stops them.
     signal.signal(signal.SIGINT, signal.SIG_IGN if pooled else stop_now)
     worker = Worker(config, worker_id=worker_id, stop=stop, orphan_exit=pooled)
-    keeper = Housekeeper(config, worker.store, stop=stop).start() if housekeeping else None
+    keeper = Housekeeper(config, worker.jobs, worker.files, stop=stop).start() if housekeeping else None
     worker.run()
     if keeper:
         keeper.join(timeout=5)
@@ -245,9 +254,9 @@ class WorkerPool:
     """The render processes `serve` starts: restarted when one dies (its job's lease lapses at
     once, so the job is requeued without waiting), stopped gently on shutdown."""
 
-    def __init__(self, config: ServiceConfig, store: JobStore) -> None:
+    def __init__(self, config: ServiceConfig, jobs: JobStore) -> None:
         self.config = config
-        self.store = store
+        self.jobs = jobs
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[tuple[multiprocessing.Process, str]] = []
         self._stop = threading.Event()
@@ -275,7 +284,7 @@ class WorkerPool:
                     continue
                 log.warning("worker %s exited with %s; its job is requeued and a new worker started", worker_id, process.exitcode)
                 try:
-                    self.store.lapse_worker(worker_id)
+                    self.jobs.lapse_worker(worker_id)
                 except Exception:
                     log.exception("cannot lapse the jobs of %s", worker_id)
                 self._processes[index] = self._spawn(index)
@@ -291,4 +300,4 @@ class WorkerPool:
             if process.is_alive():
                 process.kill()
                 process.join()
-                self.store.lapse_worker(worker_id)
+                self.jobs.lapse_worker(worker_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._errors import InvalidOptionError, TranscriptError
+from ..errors import InvalidOptionError, TranscriptError
 from . import _decoder
 from ._audio import SAMPLE_RATE, Audio
 from ._prosody import HOP, Prosody, analyze_prosody, runs
@@ -69,7 +69,7 @@ class SpeechAnalysis:
         return any(p.label != _decoder.SILENCE for p in self.phones)
 
 
-def plan_chunks(prosody: Prosody, n_samples: int, *, target_s: float, max_s: float) -> list[tuple[int, int]]:
+def cut_at_pauses(prosody: Prosody, n_samples: int, *, target_s: float, max_s: float) -> list[tuple[int, int]]:
     """Cut long audio at pauses into chunks of at most `max_s`, aiming at `target_s`.
 
     Each cut lies in the middle of the longest pause between half the target and the maximum;
@@ -161,7 +161,7 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
         silence = (Phone(_decoder.SILENCE, 0.0, round(duration, 3)),)
         return SpeechAnalysis(duration, silence, (), prosody, "none", ("no speech found in the audio; the track is idle",))
 
-    chunks = plan_chunks(prosody, len(audio.samples), target_s=options.chunk_target_s, max_s=options.chunk_max_s)
+    chunks = cut_at_pauses(prosody, len(audio.samples), target_s=options.chunk_target_s, max_s=options.chunk_max_s)
     pool = (
         concurrent.futures.ProcessPoolExecutor(max_workers=min(options.processes, len(chunks)))
         if options.processes > 1 and len(chunks) > 1

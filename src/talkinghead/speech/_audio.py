@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import io
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
 
 import av
 import numpy as np
 from av.container import InputContainer
 
-from .._errors import AudioDecodeError, AudioTooLongError, EmptyAudioError, InputNotFoundError
+from ..errors import AudioDecodeError, AudioTooLongError, EmptyAudioError
+from ..inputs import Source, open_input
 
 SAMPLE_RATE = 16_000
 MIN_DURATION_S = 0.1
@@ -24,7 +21,7 @@ DEFAULT_MAX_DURATION_S = 2 * 3600.0
 MAX_SOURCE_RATE = 384_000
 MAX_SOURCE_CHANNELS = 16
 
-AudioSource = str | os.PathLike | bytes | BinaryIO
+AudioSource = Source
 
 
 @dataclass(frozen=True)
@@ -84,20 +81,6 @@ def _sniff_format(head: bytes) -> str | None:
     return None
 
 
-def _open_source(source: AudioSource) -> tuple[BinaryIO, str]:
-    if isinstance(source, bytes):
-        return io.BytesIO(source), "<bytes>"
-    if hasattr(source, "read"):
-        return source, getattr(source, "name", "<stream>")  # type: ignore[return-value]
-    path = Path(source)
-    if not path.is_file():
-        raise InputNotFoundError(f"audio file not found: {path}")
-    try:
-        return open(path, "rb"), str(path)
-    except OSError as exc:
-        raise InputNotFoundError(f"cannot open audio file {path}: {exc.strerror}") from exc
-
-
 @contextmanager
 def open_audio(source: AudioSource) -> Iterator[tuple[InputContainer, str]]:
     """Open an audio source with PyAV, its demuxer chosen from the allow-list by the leading bytes.
@@ -105,17 +88,12 @@ def open_audio(source: AudioSource) -> Iterator[tuple[InputContainer, str]]:
     Yields the container, checked to hold an audio stream within the rate and channel limits, and a
     name for messages. A file object passed in stays open; one opened here is closed on exit.
     """
-    stream, name = _open_source(source)
-    try:
-        head = stream.read(16)
-        if not head:
-            raise EmptyAudioError(f"{name}: the file is empty (0 bytes)")
+    with open_input(source, "audio file", head=16, empty=EmptyAudioError) as (stream, name, head):
         fmt = _sniff_format(head)
         if fmt is None:
             raise AudioDecodeError(
                 f"{name}: not a supported audio file (expected WAV, MP3, M4A/AAC, OGG, Opus, FLAC, WebM or AIFF)"
             )
-        stream.seek(0)
         try:
             container = av.open(stream, mode="r", format=fmt)
         except (av.FFmpegError, ValueError, OSError) as exc:
@@ -129,9 +107,6 @@ def open_audio(source: AudioSource) -> Iterator[tuple[InputContainer, str]]:
             if ctx.channels and ctx.channels > MAX_SOURCE_CHANNELS:
                 raise AudioDecodeError(f"{name}: {ctx.channels} channels is above the {MAX_SOURCE_CHANNELS} channel limit")
             yield container, name
-    finally:
-        if not hasattr(source, "read"):
-            stream.close()
 
 
 def load_audio(source: AudioSource, *, max_duration: float = DEFAULT_MAX_DURATION_S) -> Audio:

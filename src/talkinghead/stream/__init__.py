@@ -4,8 +4,9 @@
 code; the service serves it over a WebSocket and `Client` talks to that.
 """
 
-from ._client import Client, Received, StreamClosedError
-from ._live import LiveStream
-from ._session import SAMPLE_RATES, Session, StreamFrame, StreamOptions
+from ..errors import StreamClosedError
+from ._client import Client, Received
+from ._live import Driver, FrameQueue, Item, LiveStream
+from ._session import LOOKAHEAD_RANGE_S, SAMPLE_RATES, Session, StreamFrame, StreamOptions
 
-__all__ = ["Client", "LiveStream", "Received", "SAMPLE_RATES", "Session", "StreamClosedError", "StreamFrame", "StreamOptions"]
+__all__ = ["Client", "Driver", "FrameQueue", "Item", "LOOKAHEAD_RANGE_S", "LiveStream", "Received", "SAMPLE_RATES", "Session", "StreamClosedError", "StreamFrame", "StreamOptions"]

@@ -16,13 +16,8 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .._errors import TalkingHeadError
-from ..service._http import error_from
-from ._protocol import AUDIO, FRAME, unpack
-
-
-class StreamClosedError(TalkingHeadError):
-    """Sending on a stream the server has closed (receiving tells why)."""
+from ..errors import StreamClosedError, TalkingHeadError
+from .protocol import AUDIO, FRAME, unpack
 
 
 @dataclass(frozen=True)
@@ -145,5 +140,5 @@ class Client:
         if code == 1000:
             return
         if self._error is not None:
-            raise error_from(self._error["code"], self._error["message"])
+            raise TalkingHeadError.from_code(self._error["code"], self._error["message"])
         raise TalkingHeadError(f"the stream closed with code {code}")

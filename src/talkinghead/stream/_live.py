@@ -16,7 +16,7 @@ from typing import Callable, Union
 import numpy as np
 
 from ..portrait import Rig
-from ..render import Renderer
+from ..render import FrameRenderer
 from ._session import Session, StreamFrame, StreamOptions
 
 MAX_QUEUED_FRAMES = 8  # frames with images waiting for a slow consumer; older ones lose their image
@@ -188,10 +188,10 @@ class LiveStream:
     never block; iterate to get the frames (with `events=True`, the `interrupted` events too).
     `encode`, when given, turns each drawn image into bytes (`StreamFrame.encoded`)."""
 
-    def __init__(self, rig: Rig, options: StreamOptions = StreamOptions(), *, renderer: Renderer | None = None,
+    def __init__(self, subject: Rig, options: StreamOptions = StreamOptions(), *, renderer: FrameRenderer | None = None,
                  encode: Callable[..., bytes] | None = None, events: bool = False) -> None:  # fmt: skip
         self.options = options
-        self.session = Session(rig, options, renderer=renderer)
+        self.session = Session(subject, options, renderer=renderer)
         self.queue = FrameQueue()
         self._events = events
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._errors import InvalidOptionError
+from ..errors import InvalidOptionError
 from ..motion import MotionOptions
-from ..motion._streaming import StreamingMotion
+from ..motion.streaming import StreamingMotion
 from ..portrait import Rig
-from ..render import Renderer, RenderOptions
+from ..render import FrameRenderer, RenderOptions, create_renderer
 from ..speech import SAMPLE_RATE
-from ..speech._streaming import HISTORY_S, Resampler, StreamingSpeech
+from ..speech.streaming import HISTORY_S, Resampler, StreamingSpeech
 
 SAMPLE_RATES = (16_000, 24_000, 48_000)
+LOOKAHEAD_RANGE_S = (0.04, 1.0)
 ANALYSIS_STEP = SAMPLE_RATE // 50  # 16 kHz samples analysed at a time: 20 ms
 
 
@@ -62,14 +63,15 @@ class StreamOptions:
     seed: int = 0
     expression: str = "neutral"
     motion: float = 1.0
-    render: RenderOptions = field(default_factory=lambda: RenderOptions(framing="head", size=(512, 512)))
+    render: RenderOptions = RenderOptions(framing="head", size=(512, 512))
     realtime: bool = True  # LiveStream: frames on the wall clock (False: as fast as the audio allows)
 
     def __post_init__(self) -> None:
         if self.sample_rate not in SAMPLE_RATES:
             raise InvalidOptionError(f"sample_rate must be one of {', '.join(map(str, SAMPLE_RATES))}; got {self.sample_rate}")
-        if not 0.04 <= self.lookahead <= 1.0:
-            raise InvalidOptionError(f"lookahead must be between 0.04 and 1 s; got {self.lookahead}")
+        low, high = LOOKAHEAD_RANGE_S
+        if not low <= self.lookahead <= high:
+            raise InvalidOptionError(f"lookahead must be between {low:g} and {high:g} s; got {self.lookahead}")
         if self.render.alpha:
             raise InvalidOptionError("streamed frames have no alpha: pick a background colour or keep the portrait's")
         self.motion_options  # validates fps, seed, expression and motion
@@ -94,9 +96,9 @@ class StreamFrame:
 class Session:
     """One avatar's stream. Not thread-safe: one driver thread calls it."""
 
-    def __init__(self, rig: Rig, options: StreamOptions = StreamOptions(), *, renderer: Renderer | None = None) -> None:
+    def __init__(self, subject: Rig, options: StreamOptions = StreamOptions(), *, renderer: FrameRenderer | None = None) -> None:
         self.options = options
-        self.renderer = renderer or Renderer(rig, options.render)
+        self.renderer = renderer or create_renderer(subject, options.render)
         self._speech = StreamingSpeech()
         self._motion = StreamingMotion(options.motion_options)
         self._resampler: Resampler | None = None

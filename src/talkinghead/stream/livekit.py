@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 
 
 from ..portrait import Rig
-from ..speech._streaming import PcmConverter
+from ..speech.streaming import PcmConverter
 from ._live import LiveStream
 from ._session import StreamOptions
 

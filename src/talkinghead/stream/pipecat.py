@@ -28,7 +28,7 @@ from collections import deque
 
 
 from ..portrait import Rig
-from ..speech._streaming import PcmConverter
+from ..speech.streaming import PcmConverter
 from ._live import LiveStream
 from ._session import StreamOptions
 

@@ -1,45 +1,20 @@
-"""Render: Track frames through the rig to RGB(A) frames, one at a time."""
+"""The mesh renderer: the portrait itself, warped frame by frame through its rig's displaced mesh."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Mapping, Union
+from typing import Mapping
 
 import cv2
 import numpy as np
 
-from .._errors import InvalidOptionError
-from ..motion import Track
 from ..portrait import Rig, split_layers
 from ._deform import DeformedFace, deform
 from ._interior import MouthInterior
+from ._options import Background, RenderOptions
 from ._warp import Warp
 
-FRAMINGS = ("full", "head", "bust")
 # Crop of each framing: side of the square in face heights, and its centre below the face centre.
 _CROPS = {"head": (1.55, -0.02), "bust": (2.6, 0.5)}
-
-Background = Union[str, tuple[int, int, int], np.ndarray]  # "keep", "transparent", RGB colour, RGB image
-
-
-@dataclass(frozen=True, kw_only=True)
-class RenderOptions:
-    framing: str = "full"
-    size: tuple[int, int] | None = None  # output (width, height); default: the crop at the portrait's resolution
-    background: Background = "keep"
-    warp_step: int | None = None  # output px between solved warp points; default from the face size
-
-    def __post_init__(self) -> None:
-        if self.framing not in FRAMINGS:
-            raise InvalidOptionError(f"framing must be one of {', '.join(FRAMINGS)}, not {self.framing!r}")
-        if self.size is not None and (len(self.size) != 2 or min(self.size) < 16 or max(self.size) > 8192):
-            raise InvalidOptionError(f"size must be WIDTHxHEIGHT between 16 and 8192 pixels, not {self.size}")
-        if isinstance(self.background, str) and self.background not in ("keep", "transparent"):
-            raise InvalidOptionError(f"background must be keep, transparent, a colour or an image, not {self.background!r}")
-
-    @property
-    def alpha(self) -> bool:
-        return isinstance(self.background, str) and self.background == "transparent"
 
 
 def _even(n: float) -> int:
@@ -70,7 +45,7 @@ def crop_rect(rig: Rig, framing: str, aspect: float | None) -> tuple[float, floa
     return x, y, cw, ch
 
 
-class Renderer:
+class MeshRenderer:
     """Renders frames for one rig and one set of options; every frame depends only on its parameters."""
 
     def __init__(self, rig: Rig, options: RenderOptions = RenderOptions()) -> None:
@@ -176,9 +151,3 @@ class Renderer:
         self.paint_interior(layer, face, params)
         return self.compose(layer)
 
-
-def render_frames(rig: Rig, track: Track, options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
-    """The frames of a Track, lazily, for callers that want raw frames (uint8 RGB or RGBA)."""
-    renderer = Renderer(rig, options)
-    for index in range(track.n_frames):
-        yield renderer.render(track.frame(index))

@@ -13,12 +13,14 @@ from collections import deque
 import numpy as np
 
 from ..speech import Phone
-from ..speech._streaming import StreamingSpeech
+from ..speech.streaming import StreamingSpeech
 from ._mouth import mouth_curves
 from ._nonverbal import BROW_RAISE, HEAD_STD_DEG, NOD, STYLES, Blink, Breathing, SlowNoise, blink_interval, draw_blink, emphasis_gestures, head_pose, next_fixation, pulse, saccade, smile_level
 from ._synthesis import MotionOptions
 from ._track import CURVES
 from ._visemes import MOUTH_CURVES, SILENCE, VOWELS
+
+__all__ = ["NonverbalStream", "StreamingMotion"]
 
 HISTORY_FRAMES = 10  # frames of the past the mouth model sees: carry-over and closure borrowing
 TALKING_WINDOW_S = 0.4  # the batch model's speech activity smoothing

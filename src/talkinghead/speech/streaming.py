@@ -22,6 +22,8 @@ from ._audio import SAMPLE_RATE
 from ._decoder import ALLPHONE_SETTINGS, FRAME_S, SILENCE
 from ._prosody import HOP, HOP_S, LEVEL_WINDOW, PITCH_WINDOW, SILENCE_DBFS, _level_db, _pitch
 
+__all__ = ["DECODERS", "HISTORY_S", "PcmConverter", "Resampler", "StreamingSpeech"]
+
 # Cepstral mean a fresh stream starts from: the mean of the shared recordings' utterance means
 # (close-talking read speech). The decoder's own default (40, 3, -1, 0...) is far from real
 # speech, and phone recognition of the first seconds suffers until the live mean catches up.

@@ -8,8 +8,12 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+__all__ = ["AUDIO", "FRAME", "FRAME_FORMATS", "FRAME_QUALITY", "HEADER_SIZE", "MAX_AUDIO_MESSAGE_S", "SPEAKING", "FrameEncoder", "Header", "pack_header", "unpack"]
+
 FRAME, AUDIO = 1, 2  # binary message kinds from the server
 SPEAKING = 1  # flag bit
+FRAME_FORMATS = ("jpeg", "webp")  # how frames travel, the first by default
+FRAME_QUALITY = 80  # the encoder's quality (1-100) unless the client asks for another
 MAX_AUDIO_MESSAGE_S = 1.0  # the longest audio message a client may send
 _HEADER = struct.Struct("<BBHId")  # kind, flags, reserved, frame index, timestamp (s)
 HEADER_SIZE = _HEADER.size

@@ -1,6 +1,6 @@
-"""Long renders in parallel and resumable: the Track is cut into chunks that worker processes
-render and encode, then the chunks are joined into one video without re-encoding and the audio is
-muxed once.
+"""A video's frames: everything that decides them (`VideoJob`), made in this process for short
+videos, or for long ones cut into chunks that worker processes render and encode in parallel
+(joined afterwards without re-encoding, the audio muxed once).
 
 Chunks live in a work directory beside the output, named by a fingerprint of everything that
 decides the frames, so running the same command again after an interruption finds the finished
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import math
 import multiprocessing
 import shutil
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -23,18 +22,17 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ._errors import RenderInterruptedError
-from .media import EncodeOptions, OverlayOptions, composite_frames, encode_chunk, overlay_background, prefetch
+from .errors import RenderInterruptedError
+from .media import FORMATS, EncodeOptions, OverlayOptions, composite_frames, encode_chunk, frames_before, overlay_background, prefetch
 from .motion import Track
 from .portrait import Rig
-from .render import Renderer, RenderOptions
+from .render import RenderOptions, create_renderer
 
 log = logging.getLogger("talkinghead")
 
 # Ten seconds a chunk: long enough that each starts on its own keyframe at little cost, short
 # enough that two cores share the last chunks evenly and an interruption loses little.
 CHUNK_SECONDS = 10
-_CHUNK_SUFFIX = {"mp4": ".mp4", "webm": ".webm", "mov": ".mov", "png": ".mov"}
 TRACK_FILE = "track.json"
 
 
@@ -47,7 +45,7 @@ class VideoJob:
     the two, and avatar frame n shows the Track frame covering n / fps.
     """
 
-    rig: Rig
+    subject: Rig  # what the renderer draws
     track: Track
     render: RenderOptions
     encode: EncodeOptions
@@ -65,7 +63,7 @@ class _Frames:
 
     def __init__(self, job: VideoJob) -> None:
         self.job = job
-        self.renderer = Renderer(job.rig, job.render)
+        self.renderer = create_renderer(job.subject, job.render)
         self.background = overlay_background(job.over, fps=job.track.fps, duration=job.track.n_frames / job.track.fps) if job.over else None
 
     def __call__(self, first: int, end: int) -> Iterator[np.ndarray]:
@@ -73,12 +71,12 @@ class _Frames:
         if self.background is None:
             return (self.renderer.render(track.frame(index)) for index in range(first, end))
         fps = job.encode.fps
-        shown = min(end, math.ceil(track.n_frames * fps / track.fps - 1e-9))  # output frames the avatar covers
+        shown = min(end, frames_before(track.n_frames / track.fps, fps))  # output frames the avatar covers
         avatar = (self.renderer.render(track.frame(min(int(n * track.fps / fps + 1e-9), track.n_frames - 1))) for n in range(first, shown))
         return itertools.islice(composite_frames(self.background.frames_at(fps, first), avatar, job.over_options), end - first)
 
 
-def plan_chunks(n_frames: int, fps: int, seconds: int = CHUNK_SECONDS) -> list[tuple[int, int]]:
+def frame_chunks(n_frames: int, fps: int, seconds: int = CHUNK_SECONDS) -> list[tuple[int, int]]:
     """(first, end) frame ranges covering the video; the last chunk takes the remainder."""
     size = max(seconds * fps, 1)
     return [(start, min(start + size, n_frames)) for start in range(0, n_frames, size)]
@@ -133,9 +131,9 @@ def render_chunks(
     """Every chunk of the job's video as a file in `work_dir` (finished ones from an earlier run
     are kept). `on_chunk(chunks_done, chunks_total, frames_done)` runs as each chunk completes."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    chunks = plan_chunks(job.total, job.encode.fps)
-    fmt = job.encode.format
-    paths = [work_dir / f"chunk_{k:06d}{_CHUNK_SUFFIX[fmt]}" for k in range(len(chunks))]
+    chunks = frame_chunks(job.total, job.encode.fps)
+    suffix = FORMATS[job.encode.format].chunk_suffix
+    paths = [work_dir / f"chunk_{k:06d}{suffix}" for k in range(len(chunks))]
     done = [path.exists() for path in paths]
     frames_done = sum(end - first for (first, end), ok in zip(chunks, done) if ok)
 

@@ -1,0 +1,87 @@
+"""One generate job, as a value: every option with its default, checked when the request is made.
+
+The command line, batch files and the service all build a `GenerateRequest`; defaults live on
+the stage options they configure (MotionOptions, RenderOptions, EncodeOptions, SpeechOptions)
+and are read from there, so each is written once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+import numpy as np
+
+from .errors import InvalidOptionError
+from .media import EncodeOptions, OverlayOptions, output_format
+from .motion import MotionOptions, Track
+from .portrait import ImageSource, Rig
+from .render import Background, RenderOptions, check_renderer
+from .speech import DEFAULT_MAX_DURATION_S, AudioSource, SpeechOptions
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateRequest:
+    """Portrait + speech to a video at `output`, and how.
+
+    - `image`: the portrait (a path, bytes, an RGB array, or a Rig from `prepare_portrait`);
+      `face` picks a face by number (1 = leftmost; default the largest).
+    - `audio`: the speech (a path, bytes or a binary file object), at most `max_duration` s;
+      `text` its transcript when known; `track` a Track made earlier (its fps wins).
+    - `output`: .mp4, .webm, .mov or a folder for PNG frames (`format` names it otherwise).
+    - motion: `fps`, `seed`, `expression`, `motion`; analysis: `recognizer` (without `text`).
+    - picture: `framing`, `size` (width, height), `background` ("keep", "transparent", an RGB
+      tuple or an RGB image array), `quality` (0..100), `renderer` (a name in
+      `talkinghead.render.RENDERERS`).
+    - `over`: a background video, image or slide folder to lay the avatar over, placed by
+      `over_options`. `preview`: also write a contact sheet PNG there.
+    - `workers`: processes for chunked renders (None: one per core).
+    """
+
+    image: ImageSource | np.ndarray | Rig
+    audio: AudioSource
+    output: str | os.PathLike
+    text: str | None = None
+    track: Track | None = None
+    fps: int = MotionOptions.fps
+    seed: int = MotionOptions.seed
+    expression: str = MotionOptions.expression
+    motion: float = MotionOptions.motion
+    recognizer: str = SpeechOptions.recognizer
+    max_duration: float = DEFAULT_MAX_DURATION_S
+    framing: str = RenderOptions.framing
+    size: tuple[int, int] | None = RenderOptions.size
+    background: Background = RenderOptions.background
+    renderer: str = RenderOptions.renderer
+    face: int | None = None
+    quality: int = EncodeOptions.quality
+    format: str | None = EncodeOptions.format
+    preview: str | os.PathLike | None = None
+    over: str | os.PathLike | None = None
+    over_options: OverlayOptions = OverlayOptions()
+    workers: int | None = 1
+    # The stage options the values above make, each checking its own values when made.
+    motion_options: MotionOptions = field(init=False, repr=False, compare=False)
+    render_options: RenderOptions = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        motion = MotionOptions(fps=self.fps, seed=self.seed, expression=self.expression, motion=self.motion)
+        render = RenderOptions(framing=self.framing, size=self.size, background=self.background, renderer=self.renderer)
+        object.__setattr__(self, "motion_options", motion)
+        object.__setattr__(self, "render_options", render)
+        SpeechOptions(recognizer=self.recognizer)
+        EncodeOptions(quality=self.quality, format=self.format)
+        output_format(self.output, self.format)  # a bad target fails before any work
+        check_renderer(self.renderer)
+        if self.face is not None and (isinstance(self.face, bool) or not isinstance(self.face, int) or self.face < 1):
+            raise InvalidOptionError(f"face must be a whole number of at least 1; got {self.face!r}")
+        if not self.max_duration > 0:
+            raise InvalidOptionError(f"max_duration must be above 0 seconds; got {self.max_duration!r}")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1):
+            raise InvalidOptionError(f"workers must be a whole number of at least 1; got {self.workers!r}")
+        if not isinstance(self.over_options, OverlayOptions):
+            raise InvalidOptionError(f"over_options must be OverlayOptions; got {type(self.over_options).__name__}")
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The options a caller sets, inputs aside: what a stored service job may hold."""
+        return tuple(f.name for f in fields(cls) if f.init and f.name not in ("image", "audio", "output"))

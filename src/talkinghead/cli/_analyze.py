@@ -1,0 +1,65 @@
+"""`talkinghead analyze`: speech to its motion Track (JSON) or Rhubarb Lip Sync mouth cues."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import analyze
+from ..media import StagedOutputs
+from ..motion import rhubarb_json, rhubarb_tsv
+from ..speech import SpeechOptions, load_audio
+from ._commands import summary
+from ._exit_codes import OK
+from ._options import add_motion_options, read_transcript
+from ._types import positive_int
+
+FORMATS = ("json", "rhubarb-tsv", "rhubarb-json")
+
+
+def add_analyze_parser(commands) -> None:
+    p = commands.add_parser("analyze", help=summary("analyze"))
+    p.add_argument("audio", help="WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF file")
+    text = p.add_mutually_exclusive_group()
+    text.add_argument("--text", help="transcript of the audio: phones come from forced alignment")
+    text.add_argument("--text-file", type=Path, help="file holding the transcript (UTF-8)")
+    p.add_argument("-o", "--output", default="-", help="output file; '-' (default) writes to standard output")
+    p.add_argument("--format", choices=FORMATS, default="json", help="json: the full Track; rhubarb-tsv / rhubarb-json: Rhubarb Lip Sync's mouth cue formats")
+    add_motion_options(p)
+    p.add_argument("--processes", type=positive_int, default=SpeechOptions.processes, help="decode long audio in this many processes")
+    p.add_argument("--require-speech", action="store_true", help="fail (exit 7) instead of writing an idle track when the audio holds no speech")
+    p.add_argument("--plot", type=Path, help="also draw the curves over the waveform to this PNG")
+    p.set_defaults(run=_analyze)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    transcript = read_transcript(args.text_file) if args.text_file else args.text
+    audio = load_audio(args.audio, max_duration=args.max_duration)
+    track = analyze(
+        audio,
+        transcript,
+        fps=args.fps,
+        seed=args.seed,
+        expression=args.expression,
+        motion=args.motion,
+        processes=args.processes,
+        recognizer=args.recognizer,
+        require_speech=args.require_speech,
+    )
+    if args.format == "json":
+        document = track.to_json()
+    elif args.format == "rhubarb-tsv":
+        document = rhubarb_tsv(track)
+    else:
+        document = rhubarb_json(track, str(Path(args.audio).resolve()))
+    with StagedOutputs() as outputs:
+        if args.plot:
+            from ._plot import plot_track  # matplotlib loads only when a plot is asked for
+
+            plot_track(track, audio, outputs.path_for(args.plot))
+        if args.output != "-":
+            outputs.write_text(args.output, document)
+    if args.output == "-":
+        sys.stdout.write(document)
+    return OK

@@ -1,0 +1,107 @@
+"""`talkinghead generate`: portrait + speech to a lip-synced video. Batch files take the same
+options (`_batch`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import GenerateRequest, GenerateResult, generate
+from ..errors import InputNotFoundError, TrackFormatError
+from ..media import OUTPUT_FORMATS, format_choices
+from ..motion import Track
+from ..portrait import load_image
+from ..render import FRAMINGS, Background, parse_colour, parse_size
+from ._commands import summary
+from ._exit_codes import OK
+from ._options import add_motion_options, read_transcript
+from ._types import positive_int, typed
+from ._overlay import add_overlay_options, overlay_options
+from ._progress import ProgressBar
+
+
+def add_generate_parser(commands) -> None:
+    p = commands.add_parser("generate", help=summary("generate"))
+    add_generate_options(p, required=True)
+    p.set_defaults(run=_generate)
+
+
+def add_generate_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    """The options of one generate job; batch files take the same names. Defaults are the
+    request's own."""
+    p.add_argument("--image", required=required, help="portrait photo: JPEG, PNG or WebP")
+    p.add_argument("--audio", required=required, help="speech: WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--text", help="transcript of the audio (exact phone timing by forced alignment)")
+    source.add_argument("--text-file", type=Path, help="file holding the transcript (UTF-8)")
+    source.add_argument("--track", type=Path, help="a Track JSON from `talkinghead analyze` to render instead of analysing the audio")
+    p.add_argument("-o", "--output", required=required, help=f"output: {format_choices()}")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format when the file name does not say it")
+    add_motion_options(p)
+    p.add_argument("--framing", choices=FRAMINGS, default=GenerateRequest.framing, help="full: the whole portrait (default); head or bust: crop around the face")
+    p.add_argument("--size", type=typed(parse_size, "size"), help="output size WIDTHxHEIGHT (even numbers for mp4/webm); default: the framing at the portrait's resolution")
+    p.add_argument("--background", default=GenerateRequest.background, help="keep (default), transparent (webm/mov/png), a colour #RRGGBB, or an image file")
+    p.add_argument("--quality", type=int, default=GenerateRequest.quality, help=f"0-100, higher is better and bigger (default {GenerateRequest.quality})")
+    p.add_argument("--face", type=positive_int, help="which face to animate, numbered left to right (default: the largest)")
+    p.add_argument("--over", metavar="VIDEO|IMAGE|FOLDER", help="lay the avatar over this background (as `overlay` does, one step); placed by the --over-* options")
+    add_overlay_options(p, prefix="over-")
+    p.add_argument("--workers", type=positive_int, help="render processes for videos over 20 s (default: every core)")
+    p.add_argument("--preview", type=Path, help="also write a contact sheet PNG of telling frames (closures, widest openings, blinks, head poses)")
+
+
+def parse_background(text: str) -> Background:
+    """keep | transparent | #RRGGBB | an image file (loaded with the portrait's safety checks)."""
+    if text in ("keep", "transparent"):
+        return text
+    if text.startswith("#"):
+        return parse_colour(text, "background colour")
+    return load_image(text)
+
+
+def read_track(path: Path) -> Track:
+    try:
+        return Track.from_json(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise InputNotFoundError(f"track file not found: {path}") from exc
+    except OSError as exc:
+        raise TrackFormatError(f"cannot read track {path}: {exc.strerror}") from exc
+
+
+def generate_request(args: argparse.Namespace) -> GenerateRequest:
+    """The request the options of `add_generate_options` describe."""
+    return GenerateRequest(
+        image=args.image,
+        audio=args.audio,
+        output=args.output,
+        text=read_transcript(args.text_file) if args.text_file else args.text,
+        track=read_track(args.track) if args.track else None,
+        fps=args.fps,
+        seed=args.seed,
+        expression=args.expression,
+        motion=args.motion,
+        recognizer=args.recognizer,
+        max_duration=args.max_duration,
+        framing=args.framing,
+        size=args.size,
+        background=parse_background(args.background),
+        face=args.face,
+        quality=args.quality,
+        format=args.format,
+        preview=args.preview,
+        over=args.over,
+        over_options=overlay_options(args),
+        workers=args.workers,  # None: every core, where the engine's own default is one process
+    )
+
+
+def run_generate(args: argparse.Namespace, *, progress: bool = True) -> GenerateResult:
+    request = generate_request(args)
+    bar = ProgressBar("rendering") if progress else None
+    return generate(request, on_progress=bar, on_chunk=bar.chunks if bar else None)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    video = run_generate(args).video
+    print(f"{video.path}: {video.width}x{video.height}, {video.n_frames} frames, {video.duration:.2f} s", file=sys.stderr)
+    return OK

@@ -1,0 +1,39 @@
+"""What `analyze` and `generate` share: the motion and analysis options, and transcripts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputNotFoundError, TranscriptError
+from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MotionOptions
+from ..speech import DEFAULT_MAX_DURATION_S, RECOGNIZERS, SpeechOptions
+
+
+def motion_level(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= MAX_MOTION:
+        raise argparse.ArgumentTypeError(f"must be between 0 (still head) and {MAX_MOTION:g} (lively)")
+    return value
+
+
+def add_motion_options(p: argparse.ArgumentParser) -> None:
+    """How the speech becomes motion: `analyze` and `generate` take the same."""
+    p.add_argument("--fps", type=int, choices=FRAME_RATES, default=MotionOptions.fps)
+    p.add_argument("--seed", type=int, default=MotionOptions.seed, help="seed of the non-verbal motion (blinks, gaze, head)")
+    p.add_argument("--expression", choices=EXPRESSIONS, default=MotionOptions.expression)
+    p.add_argument("--motion", type=motion_level, default=MotionOptions.motion,
+                   help=f"head motion: 0 still, 1 natural (default {MotionOptions.motion:g}), {MAX_MOTION:g} lively")  # fmt: skip
+    p.add_argument("--recognizer", choices=RECOGNIZERS, default=SpeechOptions.recognizer,
+                   help="without a transcript: recognise words then align them (default), or recognise phones (faster, less exact)")  # fmt: skip
+    p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S,
+                   help=f"refuse audio longer than this many seconds (default {DEFAULT_MAX_DURATION_S:g})")  # fmt: skip
+
+
+def read_transcript(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputNotFoundError(f"transcript file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TranscriptError(f"cannot read transcript {path}: {exc}") from exc

@@ -1,0 +1,102 @@
+"""A job's files: its uploaded inputs and its runs in progress in a working folder every server
+and worker of one database shares (`<root>/jobs/<id>/input/`, `run-<attempt>/`), and its result
+and preview, once rendered, in the result store (`jobs/<id>/run-<attempt>/video.mp4`). With the
+default store on the same folder, a finished run's files are kept where they were written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ._jobs import CANCELED, EXPIRED, FAILED, Job, JobStore
+from ._results import ResultStore
+
+PREVIEW_NAME = "preview.png"
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    root: Path  # the shared working folder
+    results: ResultStore
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.root / "jobs" / job_id
+
+    def input_dir(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / "input"
+
+    def run_dir(self, job: Job) -> Path:
+        return self.job_dir(job.id) / f"run-{job.attempts}"
+
+    @staticmethod
+    def _prefix(job_id: str) -> str:
+        return f"jobs/{job_id}/"
+
+    def result_key(self, job: Job) -> str:
+        return self._prefix(job.id) + job.result_name
+
+    def preview_key(self, job: Job) -> str:
+        return self._prefix(job.id) + str(PurePosixPath(job.result_name).with_name(PREVIEW_NAME))
+
+    def keep_result(self, job: Job, video: Path) -> tuple[str, int]:
+        """Put a finished run's video and its preview (beside it) in the result store; the
+        result's name (as the job row keeps it) and size."""
+        name = f"{self.run_dir(job).name}/{video.name}"
+        stored = self.results.put(self._prefix(job.id) + name, video)
+        preview = video.with_name(PREVIEW_NAME)
+        if preview.exists():
+            self.results.put(self._prefix(job.id) + str(PurePosixPath(name).with_name(PREVIEW_NAME)), preview)
+        return name, stored.size
+
+    def clear_inputs(self, job_id: str) -> None:
+        """The inputs of a job that has its result are done with."""
+        for leftover in self.input_dir(job_id).glob("*"):
+            leftover.unlink(missing_ok=True)
+
+    def remove_runs(self, job_id: str, *, keep: str | None = None) -> None:
+        """Delete a job's partial run folders (all but `keep`)."""
+        folder = self.job_dir(job_id)
+        if folder.is_dir():
+            for run in folder.glob("run-*"):
+                if run.name != keep:
+                    shutil.rmtree(run, ignore_errors=True)
+
+    def remove_run(self, job: Job) -> None:
+        """Delete one run's files: its working folder and whatever of it reached the store."""
+        shutil.rmtree(self.run_dir(job), ignore_errors=True)
+        self.results.delete(f"{self._prefix(job.id)}{self.run_dir(job).name}/")
+
+    def discard(self, job_id: str) -> None:
+        """Delete everything of a job: inputs, runs, result and preview."""
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+        self.results.delete(self._prefix(job_id))
+
+    def idle_jobs(self, min_age: float) -> set[str]:
+        """The jobs with files that nobody has touched for `min_age` seconds, working or stored."""
+        now = time.time()
+        jobs = self.root / "jobs"
+        idle = {p.name for p in jobs.iterdir() if p.is_dir() and now - p.stat().st_mtime > min_age} if jobs.is_dir() else set()
+        idle |= {stored.key.split("/")[1] for stored in self.results.list("jobs/") if now - stored.modified > min_age}
+        return idle
+
+
+def expire_results(jobs: JobStore, files: JobFiles, *, max_bytes: int) -> list[str]:
+    """Expire the jobs whose retention has passed, or beyond the storage cap, and delete their files."""
+    expired = jobs.expire(max_bytes=max_bytes)
+    for job_id in expired:
+        files.discard(job_id)
+    return expired
+
+
+def remove_orphans(jobs: JobStore, files: JobFiles, *, min_age: float = 600.0) -> int:
+    """Delete the files of jobs with no row (a submission that died between saving its inputs and
+    writing its row) and of failed, canceled and expired jobs; only files idle for `min_age` s."""
+    idle = files.idle_jobs(min_age)
+    statuses = jobs.statuses(idle)
+    done_with = [job_id for job_id in idle if job_id not in statuses or statuses[job_id] in (FAILED, CANCELED, EXPIRED)]
+    for job_id in done_with:
+        files.discard(job_id)
+    return len(done_with)

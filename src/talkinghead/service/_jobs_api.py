@@ -1,0 +1,140 @@
+"""The job routes: queue, read, list and cancel jobs, fetch results, and render short audio while
+the caller waits."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import AudioTooLongError, ConflictError, InvalidOptionError
+from ..media import FILE_FORMATS, FORMATS
+from ._http import error_body, status_for_code
+from ._jobs import CANCELED, EXPIRED, FAILED, STATUSES, SUCCEEDED, TERMINAL, Job, job_document
+from ._options import result_format
+from ._results import StoredFile
+from ._state import Service, service_of
+from ._submission import accept_work, admit
+
+router = APIRouter(tags=["jobs"])
+
+
+def _job_response(service: Service, job: Job, request: Request, status_code: int = 200, **headers: str) -> JSONResponse:
+    return JSONResponse(job_document(job, service.base_url(request)), status_code=status_code, headers=headers or None)
+
+
+def _finished_file(service: Service, job_id: str, request: Request, *, preview: bool) -> tuple[Job, StoredFile]:
+    job = service.jobs.get(job_id, service.caller(request.headers).owner)
+    if job.status == EXPIRED:
+        raise ConflictError(f"job {job_id}'s files have expired or were deleted")
+    if job.status != SUCCEEDED:
+        raise ConflictError(f"job {job_id} is {job.status}; its result exists once it has succeeded")
+    stored = service.results.get(service.files.preview_key(job) if preview else service.files.result_key(job))
+    if stored is None:
+        raise ConflictError(f"job {job_id}'s files have expired")
+    return job, stored
+
+
+def _serve(stored: StoredFile, media_type: str, filename: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    """The file from this machine (HTTP Range supported), or a redirect to where the store keeps it."""
+    if stored.path is None:
+        return RedirectResponse(stored.url, status_code=307, headers=headers)
+    return FileResponse(stored.path, media_type=media_type, filename=filename, headers=headers)
+
+
+@router.post("/v1/jobs", status_code=202, summary="Queue a job: portrait (or portrait_id) + audio, with options")
+async def submit_job(request: Request):
+    service, who, submission = await accept_work(request)
+    job, created = await run_in_threadpool(admit, service, who, submission, request.headers.get("idempotency-key"), audio_cap=service.audio_cap(who))
+    headers = {"Location": f"/v1/jobs/{job.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return _job_response(service, job, request, 202, **headers)
+
+
+@router.get("/v1/jobs/{job_id}", summary="A job's status, progress, ETA, error and result URLs")
+def get_job(job_id: str, request: Request):
+    service = service_of(request)
+    who = service.caller(request.headers)
+    return _job_response(service, service.jobs.get(job_id, who.owner), request)
+
+
+@router.get("/v1/jobs", summary="The caller's jobs, newest first")
+def list_jobs(request: Request, status: str | None = None, limit: int = 50, cursor: str | None = None):
+    service = service_of(request)
+    who = service.caller(request.headers)
+    if status is not None and status not in STATUSES:
+        raise InvalidOptionError(f"status must be one of {', '.join(STATUSES)}")
+    if not 1 <= limit <= 200:
+        raise InvalidOptionError("limit must be between 1 and 200")
+    jobs, next_cursor = service.jobs.list(who.owner, status=status, limit=limit, cursor=cursor)
+    return {"jobs": [job_document(job, service.base_url(request)) for job in jobs], "next_cursor": next_cursor}
+
+
+@router.get("/v1/jobs/{job_id}/result", summary="The video (HTTP Range supported)", response_class=FileResponse,
+            responses={200: {"content": {FORMATS[name].media_type: {} for name in FILE_FORMATS}}})  # fmt: skip
+def job_result(job_id: str, request: Request):
+    job, stored = _finished_file(service_of(request), job_id, request, preview=False)
+    return _serve(stored, result_format(job.options).media_type, filename=f"{job.id}{result_format(job.options).suffixes[0]}")
+
+
+@router.get("/v1/jobs/{job_id}/preview", summary="A contact sheet of telling frames (PNG)", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}}}})  # fmt: skip
+def job_preview(job_id: str, request: Request):
+    _, stored = _finished_file(service_of(request), job_id, request, preview=True)
+    return _serve(stored, "image/png")
+
+
+@router.delete("/v1/jobs/{job_id}", summary="Cancel a queued or running job; delete a job's files")
+def delete_job(job_id: str, request: Request):
+    service = service_of(request)
+    return _job_response(service, _cancel(service, job_id, service.caller(request.headers).owner), request)
+
+
+@router.post("/v1/generate", tags=["generate"], summary="Render short audio while the caller waits: the video, or {\"video\": base64}",
+             responses={200: {"content": {"video/mp4": {}, "application/json": {}}}})  # fmt: skip
+async def generate_now(request: Request):
+    service, who, submission = await accept_work(request)
+    config = service.config
+    as_json = str(submission.fields.pop("response_format", "")).lower() == "json" or "application/json" in request.headers.get("accept", "")
+    cap = min(service.audio_cap(who), config.sync_max_audio)
+    try:
+        job, _ = await run_in_threadpool(admit, service, who, submission, request.headers.get("idempotency-key"), audio_cap=cap)
+    except AudioTooLongError as exc:
+        raise AudioTooLongError(f"{exc}; POST /v1/generate renders up to {cap:g} s, longer audio goes to POST /v1/jobs") from None
+    deadline = time.monotonic() + config.sync_timeout
+    while job.status not in TERMINAL:
+        if await request.is_disconnected() or time.monotonic() > deadline:
+            await run_in_threadpool(_cancel, service, job.id, who.owner)
+            return JSONResponse(error_body(504, "timeout", f"job {job.id} did not finish within {config.sync_timeout:g} s"), status_code=504)
+        await asyncio.sleep(0.1)
+        job = await run_in_threadpool(service.jobs.get, job.id)
+    if job.status == FAILED:
+        status = status_for_code(job.error_code)
+        return JSONResponse(error_body(status, job.error_code, job.error_message), status_code=status, headers={"X-Job-Id": job.id})
+    if job.status in (CANCELED, EXPIRED):
+        return JSONResponse(error_body(409, "canceled", f"job {job.id} was {job.status}"), status_code=409, headers={"X-Job-Id": job.id})
+    fmt = result_format(job.options)
+    stored = service.results.get(service.files.result_key(job))
+    if stored is None:
+        raise ConflictError(f"job {job.id}'s files have expired")
+    if as_json:
+        video = await run_in_threadpool(_read, service, service.files.result_key(job))
+        return {"video": base64.b64encode(video).decode(), "media_type": fmt.media_type, "job": job_document(job, service.base_url(request))}
+    return _serve(stored, fmt.media_type, filename=f"{job.id}{fmt.suffixes[0]}", headers={"X-Job-Id": job.id})
+
+
+def _cancel(service: Service, job_id: str, owner: str) -> Job:
+    """Cancel the job, or expire its result; either way its files go."""
+    job = service.jobs.cancel(job_id, owner)
+    service.files.discard(job_id)
+    return job
+
+
+def _read(service: Service, key: str) -> bytes:
+    with service.results.open(key) as f:
+        return f.read()

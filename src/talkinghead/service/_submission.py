@@ -1,0 +1,166 @@
+"""A job request as it arrives (multipart or JSON), checked and queued."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from ..errors import InvalidOptionError, UnsupportedMediaError
+from ..portrait import load_image
+from ..speech import load_audio
+from ._jobs import Job, NewJob, new_job_id
+from ._options import parse_options
+from ._portraits import get_portrait
+from ._state import Caller, Service, service_of
+from ._webhooks import resolve_webhook
+
+
+@dataclass
+class Submission:
+    """A job request after parsing, before its inputs are checked."""
+
+    fields: dict[str, Any]
+    image: bytes | None = None
+    audio: bytes | None = None
+    uploads: dict[str, UploadFile] = field(default_factory=dict)
+
+
+def _b64(value: Any, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidOptionError(f"{name} must be a base64 string")
+    if value.startswith("data:") and "," in value:  # a data: URL
+        value = value.split(",", 1)[1]
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidOptionError(f"{name} is not valid base64 ({exc})") from None
+
+
+async def accept_work(request: Request) -> tuple[Service, Caller, Submission]:
+    """A request that creates work: the service, the caller (charged one token of their rate
+    limit before the body is read) and what they sent."""
+    service = service_of(request)
+    who = await run_in_threadpool(service.caller, request.headers)
+    await run_in_threadpool(service.spend, who)
+    return service, who, await read_submission(request)
+
+
+async def read_submission(request: Request) -> Submission:
+    """Multipart form (files `image` and `audio`, options as fields or an `options` JSON field) or
+    JSON (`image` or `reference_image` and `audio` in base64, options at the top level or under
+    `options`)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=4, max_fields=64)
+        submission = Submission(fields={})
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                submission.uploads[name] = value
+            elif name == "options":
+                submission.fields.update(_json_object(value, "options"))
+            else:
+                submission.fields[name] = value
+        for name in ("image", "reference_image", "audio"):
+            if name in submission.fields:  # sent as text, not a file: base64
+                setattr(submission, "audio" if name == "audio" else "image", _b64(submission.fields.pop(name), name))
+        return submission
+    if kind == "application/json":
+        try:
+            document = await request.json()
+        except ValueError as exc:
+            raise InvalidOptionError(f"the body is not valid JSON ({exc})") from None
+        if not isinstance(document, dict):
+            raise InvalidOptionError("the JSON body must be an object")
+        fields = dict(document)
+        fields.update(_json_object(fields.pop("options", None) or {}, "options"))
+        image = fields.pop("image", None) or fields.pop("reference_image", None)
+        fields.pop("reference_image", None)
+        audio = fields.pop("audio", None)
+        return Submission(fields=fields, image=_b64(image, "image") if image is not None else None, audio=_b64(audio, "audio") if audio is not None else None)
+    raise UnsupportedMediaError(f"send multipart/form-data or application/json, not {kind or 'no content type'}")
+
+
+def _json_object(value: Any, name: str) -> dict:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise InvalidOptionError(f"{name} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InvalidOptionError(f"{name} must be a JSON object")
+    return value
+
+
+def uploaded_image(submission: Submission) -> UploadFile | None:
+    return submission.uploads.get("image") or submission.uploads.get("reference_image")
+
+
+def _save(submission: Submission, name: str, data: bytes | None, destination: Path) -> bool:
+    upload = uploaded_image(submission) if name == "image" else submission.uploads.get(name)
+    if upload is not None:
+        upload.file.seek(0)
+        with destination.open("wb") as out:
+            shutil.copyfileobj(upload.file, out, 1 << 20)
+        return True
+    if data is not None:
+        destination.write_bytes(data)
+        return True
+    return False
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def admit(service: Service, who: Caller, submission: Submission, idempotency_key: str | None, *, audio_cap: float) -> tuple[Job, bool]:
+    """Check a submission's options and inputs and queue it; (job, created)."""
+    config, files = service.config, service.files
+    fields = dict(submission.fields)
+    webhook_url = fields.pop("webhook_url", None)
+    options, ignored = parse_options(fields)
+    if webhook_url is not None:
+        resolve_webhook(str(webhook_url), allow_private=config.webhook_allow_private)
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
+        raise InvalidOptionError("Idempotency-Key must be 1 to 255 characters")
+    new_id = new_job_id()
+    inputs = files.input_dir(new_id)
+    inputs.mkdir(parents=True)
+    try:
+        portrait = get_portrait(service.db, options.portrait_id, who.owner) if options.portrait_id else None
+        has_image = _save(submission, "image", submission.image, inputs / "image")
+        if portrait is None and not has_image:
+            raise InvalidOptionError("an image is required (or a portrait_id from POST /v1/portraits)")
+        if portrait is not None and has_image:
+            raise InvalidOptionError("send an image or a portrait_id, not both")
+        if not _save(submission, "audio", submission.audio, inputs / "audio"):
+            raise InvalidOptionError("audio is required")
+        if has_image:
+            load_image(inputs / "image", max_pixels=config.max_image_pixels)
+        audio = load_audio(inputs / "audio", max_duration=audio_cap)
+        canonical = json.dumps([options.model_dump(), webhook_url], sort_keys=True)
+        digest = hashlib.sha256(canonical.encode())
+        for path in (inputs / "image", inputs / "audio"):
+            digest.update(_sha256(path).encode() if path.exists() else b"-")
+        new = NewJob(owner=who.owner, options=options.model_dump(exclude_none=True), ignored=ignored, audio_seconds=audio.duration,
+                     request_hash=digest.hexdigest(), idempotency_key=idempotency_key, webhook_url=webhook_url, id=new_id)  # fmt: skip
+        job, created = service.jobs.insert(new)
+    except BaseException:
+        files.discard(new_id)
+        raise
+    if not created:  # the earlier job of this idempotency key: the new inputs are not needed
+        files.discard(new_id)
+    return job, created
