@@ -31,7 +31,7 @@ import talkinghead
 from talkinghead.media import EncodeOptions, encode_video, read_frames
 from talkinghead.motion import BILABIALS, CURVES
 from talkinghead.portrait import triangle_areas
-from talkinghead.render import Renderer, RenderOptions, contact_sheet
+from talkinghead.render import MeshRenderer as Renderer, RenderOptions, contact_sheet
 from talkinghead.speech import load_audio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

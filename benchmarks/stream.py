@@ -63,7 +63,7 @@ from talkinghead.motion import CURVES, Track
 from talkinghead.portrait import load_image
 from talkinghead.speech import load_audio
 from talkinghead.stream import Client, Session, StreamFrame, StreamOptions
-from talkinghead.stream._protocol import FrameEncoder
+from talkinghead.stream.protocol import FrameEncoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, machine, recordings  # noqa: E402
