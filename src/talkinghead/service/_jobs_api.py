@@ -79,7 +79,8 @@ def list_jobs(request: Request, status: str | None = None, limit: int = 50, curs
             responses={200: {"content": {FORMATS[name].media_type: {} for name in FILE_FORMATS}}})  # fmt: skip
 def job_result(job_id: str, request: Request):
     job, stored = _finished_file(service_of(request), job_id, request, preview=False)
-    return _serve(stored, result_format(job.options).media_type, filename=f"{job.id}{result_format(job.options).suffixes[0]}")
+    fmt = result_format(job.options)
+    return _serve(stored, fmt.media_type, filename=f"{job.id}{fmt.suffixes[0]}")
 
 
 @router.get("/v1/jobs/{job_id}/preview", summary="A contact sheet of telling frames (PNG)", response_class=FileResponse,

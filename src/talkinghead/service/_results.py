@@ -70,13 +70,12 @@ class LocalResultStore:
         return self.root.joinpath(*parts)
 
     def _stored(self, key: str, path: Path) -> StoredFile | None:
+        """The file at `path`, or None when there is no regular file there."""
         try:
             info = path.stat()
         except FileNotFoundError:
             return None
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        return StoredFile(key, info.st_size, info.st_mtime, path=path)
+        return StoredFile(key, info.st_size, info.st_mtime, path=path) if stat.S_ISREG(info.st_mode) else None
 
     def put(self, key: str, source: Path | bytes) -> StoredFile:
         target = self._path(key)
@@ -94,9 +93,8 @@ class LocalResultStore:
                 shutil.copyfile(source, staged)  # another file system: copy, then rename into place
                 os.replace(staged, target)
                 Path(source).unlink()
-        stored = self._stored(key, target)
-        assert stored is not None
-        return stored
+        info = target.stat()
+        return StoredFile(key, info.st_size, info.st_mtime, path=target)
 
     def get(self, key: str) -> StoredFile | None:
         return self._stored(key, self._path(key))
