@@ -39,7 +39,7 @@ class JobFiles:
         return self._prefix(job.id) + job.result_name
 
     def preview_key(self, job: Job) -> str:
-        return self._prefix(job.id) + str(PurePosixPath(job.result_name).with_name(PREVIEW_NAME))
+        return self._prefix(job.id) + _beside(job.result_name, PREVIEW_NAME)
 
     def keep_result(self, job: Job, video: Path) -> tuple[str, int]:
         """Put a finished run's video and its preview (beside it) in the result store; the
@@ -48,7 +48,7 @@ class JobFiles:
         stored = self.results.put(self._prefix(job.id) + name, video)
         preview = video.with_name(PREVIEW_NAME)
         if preview.exists():
-            self.results.put(self._prefix(job.id) + str(PurePosixPath(name).with_name(PREVIEW_NAME)), preview)
+            self.results.put(self._prefix(job.id) + _beside(name, PREVIEW_NAME), preview)
         return name, stored.size
 
     def clear_inputs(self, job_id: str) -> None:
@@ -81,6 +81,11 @@ class JobFiles:
         idle = {p.name for p in jobs.iterdir() if p.is_dir() and now - p.stat().st_mtime > min_age} if jobs.is_dir() else set()
         idle |= {stored.key.split("/")[1] for stored in self.results.list("jobs/") if now - stored.modified > min_age}
         return idle
+
+
+def _beside(result_name: str, name: str) -> str:
+    """The name of a file in the same run folder as the result."""
+    return str(PurePosixPath(result_name).with_name(name))
 
 
 def expire_results(jobs: JobStore, files: JobFiles, *, max_bytes: int) -> list[str]:
