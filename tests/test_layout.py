@@ -19,11 +19,12 @@ TIERS = {
     "talkinghead.motion": 2,
     "talkinghead.render": 3,
     "talkinghead.media": 4,
-    "talkinghead": 5,  # the API: generate, analyze, GenerateRequest (the root package's own modules)
-    "talkinghead.stream": 6,
-    "talkinghead.service": 7,
-    "talkinghead.cli": 8,
-    "talkinghead.__main__": 8,
+    "talkinghead.avatar": 5,
+    "talkinghead": 6,  # the API: generate, analyze, GenerateRequest (the root package's own modules)
+    "talkinghead.stream": 7,
+    "talkinghead.service": 8,
+    "talkinghead.cli": 9,
+    "talkinghead.__main__": 9,
 }
 
 

@@ -14,10 +14,12 @@ from .errors import (
     AudioDecodeError,
     AudioTooLongError,
     AuthenticationError,
+    AvatarFormatError,
     ConflictError,
     EmptyAudioError,
     FaceCutError,
     FaceTooSmallError,
+    FootageError,
     ImageDecodeError,
     ImageTooLargeError,
     InputError,
@@ -44,7 +46,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._api import GenerateResult, analyze, generate, prepare_portrait
+    from ._api import GenerateResult, analyze, dub, generate, prepare_portrait
+    from .avatar import Avatar, create_avatar, load_avatar
     from ._request import GenerateRequest
     from .motion import Track
     from .portrait import Rig
@@ -55,6 +58,10 @@ _LAZY = {
     "GenerateRequest": "._request",
     "GenerateResult": "._api",
     "analyze": "._api",
+    "dub": "._api",
+    "Avatar": ".avatar",
+    "create_avatar": ".avatar",
+    "load_avatar": ".avatar",
     "generate": "._api",
     "prepare_portrait": "._api",
     "Track": ".motion",
@@ -67,7 +74,7 @@ _LAZY = {
 }
 
 
-_PACKAGES = ("speech", "motion", "portrait", "render", "media", "stream", "service", "cli")
+_PACKAGES = ("speech", "motion", "portrait", "render", "media", "avatar", "stream", "service", "cli")
 
 
 def __getattr__(name: str):
@@ -85,12 +92,15 @@ def __dir__() -> list[str]:
 __all__ = [
     "Audio",
     "AudioDecodeError",
+    "Avatar",
     "AudioTooLongError",
     "AuthenticationError",
+    "AvatarFormatError",
     "ConflictError",
     "EmptyAudioError",
     "FaceCutError",
     "FaceTooSmallError",
+    "FootageError",
     "FrameRenderer",
     "GenerateRequest",
     "GenerateResult",
@@ -121,8 +131,11 @@ __all__ = [
     "UnsupportedMediaError",
     "VideoDecodeError",
     "analyze",
+    "create_avatar",
+    "dub",
     "generate",
     "load_audio",
+    "load_avatar",
     "prepare_portrait",
     "render_frames",
 ]

@@ -24,7 +24,8 @@ from ._version import __version__
 from ._video_job import CHUNK_SECONDS, TRACK_FILE, VideoJob, discard, fingerprint, job_frames, render_chunks, work_dir_for
 from .errors import InvalidOptionError, NoSpeechError, OutputError
 from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, frames_before, join_chunks, output_format, overlay_audio, overlay_background, prefetch
-from .motion import MotionOptions, Track, frame_count, synthesize_motion
+from .avatar import Avatar, create_avatar, load_avatar, script_avatar
+from .motion import FOOTAGE_CURVES, MotionOptions, nearest_frame_rate, Track, frame_count, synthesize_motion
 from .portrait import MAX_PIXELS, ImageSource, Rig, build_rig, detect_faces, load_image, person_matte, select_face
 from .render import contact_sheet, create_renderer
 from .speech import DEFAULT_MAX_DURATION_S, Audio, AudioSource, SpeechOptions, analyze_speech, load_audio
@@ -81,7 +82,7 @@ class GenerateResult:
 
 
 def generate(
-    request: GenerateRequest | ImageSource | np.ndarray | Rig,
+    request: GenerateRequest | ImageSource | np.ndarray | Rig | None = None,
     audio: AudioSource | None = None,
     output: str | os.PathLike | None = None,
     *,
@@ -90,7 +91,8 @@ def generate(
     **options: Any,
 ) -> GenerateResult:
     """Portrait + speech to a lip-synced video, as `request` (a GenerateRequest) says; or, for
-    short, `generate(image, audio, output, **options)` with the request's fields as keywords.
+    short, `generate(image, audio, output, **options)` with the request's fields as keywords
+    (`generate(audio=..., output=..., avatar=...)` for an avatar made from footage).
 
     The Track comes from `request.track` when given (its fps wins), else from analysing the audio.
     Laid over a background (`over`), the output takes the background's frame grid and lasts as
@@ -108,12 +110,38 @@ def generate(
     elif audio is not None or output is not None or options:
         raise TypeError("generate takes a GenerateRequest alone, or the image, audio, output and options")
     plan = _plan(request)
+    subject = _subject(request)
     track = _track(plan)
-    subject = request.image if isinstance(request.image, Rig) else prepare_portrait(request.image, face=request.face)
+    if isinstance(subject, Avatar) and FOOTAGE_CURVES[0] not in track.curves:
+        track = script_avatar(subject, track, plan.samples, seed=request.seed, keep_frames=request.dub)
     with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch:
         job = _job(plan, track, subject)
         video = _encode(plan, job, _audio_source(plan, Path(scratch)), on_progress=on_progress, on_chunk=on_chunk)
     return GenerateResult(video=video, track=job.track, preview=_preview(plan, job))
+
+
+def _subject(request: GenerateRequest) -> Rig | Avatar:
+    """What the renderer draws: the portrait's rig, or the avatar's footage."""
+    if request.avatar is not None:
+        return request.avatar if isinstance(request.avatar, Avatar) else load_avatar(request.avatar)
+    return request.image if isinstance(request.image, Rig) else prepare_portrait(request.image, face=request.face)
+
+
+def dub(
+    video: str | os.PathLike,
+    audio: AudioSource,
+    output: str | os.PathLike,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    **options: Any,
+) -> GenerateResult:
+    """Re-sync the mouth of an existing video (of one person speaking, with its own sound) to new
+    speech, keeping its frames; where the new speech is longer, the footage loops on as a video
+    texture. Options are GenerateRequest's; `fps` defaults to the video's rate (the nearest of
+    FRAME_RATES)."""
+    avatar = create_avatar(video)
+    options.setdefault("fps", nearest_frame_rate(avatar.fps))
+    return generate(GenerateRequest(avatar=avatar, audio=audio, output=output, dub=True, **options), on_progress=on_progress)
 
 
 @dataclass(frozen=True)
@@ -150,7 +178,7 @@ def _plan(request: GenerateRequest) -> _Plan:
 def _fingerprint(request: GenerateRequest, samples: Audio, encode: EncodeOptions) -> str:
     """What decides a chunked render's frames, so a resumed run reuses only chunks it would draw."""
     r = request
-    return fingerprint((samples.samples.tobytes(), r.text or "", r.track.to_json() if r.track else "", _image_identity(r.image), repr(r.face),
+    return fingerprint((samples.samples.tobytes(), r.text or "", r.track.to_json() if r.track else "", _image_identity(r.image), _avatar_identity(r.avatar), repr((r.face, r.dub)),
                         repr((r.fps, r.seed, r.expression, r.motion, r.recognizer, r.render_options, encode, r.over_options)),
                         _path_identity(r.over) if r.over is not None else "", __version__))  # fmt: skip
 
@@ -168,7 +196,7 @@ def _track(plan: _Plan) -> Track:
                    recognizer=request.recognizer, processes=plan.workers if plan.work_dir else 1)  # fmt: skip
 
 
-def _job(plan: _Plan, track: Track, subject: Rig) -> VideoJob:
+def _job(plan: _Plan, track: Track, subject: Rig | Avatar) -> VideoJob:
     request = plan.request
     if plan.work_dir is not None:
         # Rendered from the Track as saved, so a resumed run draws exactly what the first one did.
@@ -239,8 +267,19 @@ def _path_identity(path: str | os.PathLike) -> str:
     return repr([(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()])
 
 
-def _image_identity(image: ImageSource | np.ndarray | Rig) -> bytes:
+def _avatar_identity(avatar: Avatar | str | os.PathLike | None) -> bytes:
+    """What identifies an avatar for the resume fingerprint: its file's bytes or its footage."""
+    if avatar is None:
+        return b""
+    if isinstance(avatar, Avatar):
+        return avatar.frames.offsets.tobytes() + avatar.landmarks.tobytes()
+    return _path_identity(avatar).encode() if Path(avatar).exists() else str(avatar).encode()
+
+
+def _image_identity(image: ImageSource | np.ndarray | Rig | None) -> bytes:
     """What identifies a portrait for the resume fingerprint: its file's bytes or its pixels."""
+    if image is None:
+        return b""
     if isinstance(image, Rig):
         return image.image.tobytes() + image.face.landmarks.tobytes()
     if isinstance(image, np.ndarray):

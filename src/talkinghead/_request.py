@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field, fields
 import numpy as np
 
+from .avatar import Avatar
 from .errors import InvalidOptionError
 from .media import EncodeOptions, OverlayOptions, output_format
 from .motion import MotionOptions, Track
@@ -19,12 +20,17 @@ from .render import Background, RenderOptions, check_renderer
 from .speech import DEFAULT_MAX_DURATION_S, AudioSource, SpeechOptions
 
 
+FOOTAGE_RENDERER = "footage"
+
+
 @dataclass(frozen=True, kw_only=True)
 class GenerateRequest:
     """Portrait + speech to a video at `output`, and how.
 
     - `image`: the portrait (a path, bytes, an RGB array, or a Rig from `prepare_portrait`);
-      `face` picks a face by number (1 = leftmost; default the largest).
+      `face` picks a face by number (1 = leftmost; default the largest). Or instead `avatar`: an
+      avatar made from the person's footage (an Avatar, or the path of its file); with `dub` its
+      footage plays in its own order (re-syncing a video) rather than looped as a texture.
     - `audio`: the speech (a path, bytes or a binary file object), at most `max_duration` s;
       `text` its transcript when known; `track` a Track made earlier (its fps wins).
     - `output`: .mp4, .webm, .mov or a folder for PNG frames (`format` names it otherwise).
@@ -37,9 +43,11 @@ class GenerateRequest:
     - `workers`: processes for chunked renders (None: one per core).
     """
 
-    image: ImageSource | np.ndarray | Rig
+    image: ImageSource | np.ndarray | Rig | None = None
     audio: AudioSource
     output: str | os.PathLike
+    avatar: Avatar | str | os.PathLike | None = None
+    dub: bool = False
     text: str | None = None
     track: Track | None = None
     fps: int = MotionOptions.fps
@@ -64,6 +72,12 @@ class GenerateRequest:
     render_options: RenderOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if (self.image is None) == (self.avatar is None):
+            raise InvalidOptionError("give a portrait image or an avatar (one of the two)")
+        if self.dub and self.avatar is None:
+            raise InvalidOptionError("dub re-syncs footage: it needs an avatar (or a video to dub)")
+        if self.avatar is not None and self.renderer == RenderOptions.renderer:
+            object.__setattr__(self, "renderer", FOOTAGE_RENDERER)  # footage is drawn by its own renderer
         motion = MotionOptions(fps=self.fps, seed=self.seed, expression=self.expression, motion=self.motion)
         render = RenderOptions(framing=self.framing, size=self.size, background=self.background, renderer=self.renderer)
         object.__setattr__(self, "motion_options", motion)
@@ -84,4 +98,4 @@ class GenerateRequest:
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
         """The options a caller sets, inputs aside: what a stored service job may hold."""
-        return tuple(f.name for f in fields(cls) if f.init and f.name not in ("image", "audio", "output"))
+        return tuple(f.name for f in fields(cls) if f.init and f.name not in ("image", "audio", "output", "avatar"))

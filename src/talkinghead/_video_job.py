@@ -25,6 +25,7 @@ import numpy as np
 from .errors import RenderInterruptedError
 from .media import FORMATS, EncodeOptions, OverlayOptions, composite_frames, encode_chunk, frames_before, overlay_background, prefetch
 from .motion import Track
+from .avatar import Avatar
 from .portrait import Rig
 from .render import RenderOptions, create_renderer
 
@@ -45,7 +46,7 @@ class VideoJob:
     the two, and avatar frame n shows the Track frame covering n / fps.
     """
 
-    subject: Rig  # what the renderer draws
+    subject: Rig | Avatar  # what the renderer draws
     track: Track
     render: RenderOptions
     encode: EncodeOptions

@@ -134,6 +134,18 @@ class VideoDecodeError(InputError):
     code, http_status, exit_code = "unsupported_video", 415, 17
 
 
+class AvatarFormatError(InputError):
+    """An avatar file is not one, is damaged, or was written by a newer version."""
+
+    code, http_status, exit_code = "bad_avatar", 422, 28
+
+
+class FootageError(InputError):
+    """A clip cannot make an avatar: too short, or too few frames show the whole face."""
+
+    code, http_status, exit_code = "unusable_footage", 422, 29
+
+
 # ---- render: making and writing the video -------------------------------------------------------
 class RenderError(TalkingHeadError):
     """The video could not be made or written."""

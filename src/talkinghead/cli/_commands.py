@@ -5,6 +5,8 @@ loading any of them, and only the command that runs loads its module (and the st
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "analyze": ("._analyze", "add_analyze_parser", "speech audio to a motion Track (JSON) or Rhubarb mouth cues"),
     "generate": ("._generate", "add_generate_parser", "portrait + speech to a lip-synced video (MP4, WebM, MOV or PNG frames)"),
+    "avatar": ("._avatar", "add_avatar_parser", "make an avatar from a clip of the person speaking (create), or show what one holds (info)"),
+    "dub": ("._avatar", "add_dub_parser", "re-sync the mouth of an existing video to new speech, keeping its frames"),
     "batch": ("._batch", "add_batch_parser", "run a list of generate jobs from a JSON file"),
     "overlay": ("._overlay", "add_overlay_parser", "composite an avatar video onto a background video, image or folder of slides"),
     "portraits": ("._portraits", "add_portraits_parser", "work on portrait photos (rank: which makes the best avatar)"),

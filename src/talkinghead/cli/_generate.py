@@ -4,6 +4,7 @@ options (`_batch`)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -27,10 +28,13 @@ def add_generate_parser(commands) -> None:
     p.set_defaults(run=_generate)
 
 
-def add_generate_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+def add_generate_options(p: argparse.ArgumentParser, *, required: bool, subject: bool = True) -> None:
     """The options of one generate job; batch files take the same names. Defaults are the
-    request's own."""
-    p.add_argument("--image", required=required, help="portrait photo: JPEG, PNG or WebP")
+    request's own. `subject`: the --image / --avatar choice (dub names its video instead)."""
+    if subject:
+        who = p.add_mutually_exclusive_group(required=required)
+        who.add_argument("--image", help="portrait photo: JPEG, PNG or WebP")
+        who.add_argument("--avatar", help="an avatar made from the person's footage (`talkinghead avatar create`)")
     p.add_argument("--audio", required=required, help="speech: WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--text", help="transcript of the audio (exact phone timing by forced alignment)")
@@ -71,7 +75,8 @@ def read_track(path: Path) -> Track:
 def generate_request(args: argparse.Namespace) -> GenerateRequest:
     """The request the options of `add_generate_options` describe."""
     return GenerateRequest(
-        image=args.image,
+        image=getattr(args, "image", None),
+        avatar=getattr(args, "avatar", None),
         audio=args.audio,
         output=args.output,
         text=read_transcript(args.text_file) if args.text_file else args.text,
@@ -95,8 +100,9 @@ def generate_request(args: argparse.Namespace) -> GenerateRequest:
     )
 
 
-def run_generate(args: argparse.Namespace, *, progress: bool = True) -> GenerateResult:
-    request = generate_request(args)
+def run_generate(args: argparse.Namespace, *, progress: bool = True, **changes) -> GenerateResult:
+    """Run the job the options describe; `changes` replace request fields (dub's avatar)."""
+    request = dataclasses.replace(generate_request(args), **changes) if changes else generate_request(args)
     bar = ProgressBar("rendering") if progress else None
     return generate(request, on_progress=bar, on_chunk=bar.chunks if bar else None)
 

@@ -2,6 +2,7 @@
 videos back."""
 
 from ._encode import EncodeOptions, EncodeResult, encode_chunk, encode_video, join_chunks, output_format
+from ._frame_store import FrameStore
 from ._formats import FILE_FORMATS, FORMATS, OUTPUT_FORMATS, OutputFormat, format_choices, spoken_list
 from ._overlay import (
     OVERLAY_AUDIO,
@@ -27,6 +28,7 @@ __all__ = [
     "EncodeResult",
     "FILE_FORMATS",
     "FORMATS",
+    "FrameStore",
     "MediaInfo",
     "OUTPUT_FORMATS",
     "OVERLAY_AUDIO",

@@ -6,14 +6,15 @@ from ..speech import (
 from ._cues import mouth_cues, rhubarb_json, rhubarb_tsv
 from ._mouth import MouthOptions
 from ._nonverbal import EXPRESSIONS
-from ._synthesis import FRAME_RATES, MAX_MOTION, MAX_SEED, MotionOptions, frame_count, synthesize_motion
-from ._track import CURVES, MOUTH_SHAPES, MouthCue, Track
+from ._synthesis import FRAME_RATES, MAX_MOTION, MAX_SEED, MotionOptions, frame_count, nearest_frame_rate, synthesize_motion
+from ._track import CURVES, FOOTAGE_CURVES, MOUTH_SHAPES, MouthCue, Track
 from ._visemes import VISEMES, VOWELS
 
 __all__ = [
     "BILABIALS",
     "CURVES",
     "EXPRESSIONS",
+    "FOOTAGE_CURVES",
     "FRAME_RATES",
     "MAX_MOTION",
     "MAX_SEED",
@@ -26,6 +27,7 @@ __all__ = [
     "VOWELS",
     "frame_count",
     "mouth_cues",
+    "nearest_frame_rate",
     "rhubarb_json",
     "rhubarb_tsv",
     "synthesize_motion",

@@ -18,6 +18,11 @@ MAX_SEED = 2**63 - 1
 MAX_MOTION = 2.0  # the liveliest head motion; 1 is natural
 
 
+def nearest_frame_rate(fps: float) -> int:
+    """The frame rate of FRAME_RATES closest to a video's own (29.97 -> 30, 22.1 -> 24)."""
+    return min(FRAME_RATES, key=lambda rate: abs(rate - fps))
+
+
 @dataclass(frozen=True, kw_only=True)
 class MotionOptions:
     """`motion`: 0 keeps the head still, 1 moves it naturally, 2 is lively."""

@@ -16,6 +16,9 @@ CURVES = (
     "blink_l", "blink_r", "gaze_x", "gaze_y", "brow_raise", "smile",
     "head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "breath",
 )  # fmt: skip
+# Optional curves of a Track made for an avatar from footage: the footage frame each video frame
+# shows (its head, eyes and background) and the frame whose mouth is laid over it.
+FOOTAGE_CURVES = ("clip_frame", "mouth_frame")
 MOUTH_SHAPES = "ABCDEFGHX"  # Rhubarb Lip Sync's mouth shapes
 DECIMALS = 4  # four decimals are far below what a renderer can show and keep files small
 
@@ -44,7 +47,10 @@ class Track:
         missing = [c for c in CURVES if c not in self.curves]
         if missing:
             raise TrackFormatError(f"track is missing curves: {', '.join(missing)}")
-        lengths = {len(self.curves[c]) for c in CURVES}
+        unknown = [c for c in self.curves if c not in CURVES and c not in FOOTAGE_CURVES]
+        if unknown:
+            raise TrackFormatError(f"track has unknown curves: {', '.join(unknown)}")
+        lengths = {len(v) for v in self.curves.values()}
         if len(lengths) != 1:
             raise TrackFormatError(f"track curves differ in length: {sorted(lengths)}")
 
@@ -54,7 +60,11 @@ class Track:
 
     def frame(self, index: int) -> dict[str, float]:
         """All parameters of one frame, as a renderer consumes them."""
-        return {c: float(self.curves[c][index]) for c in CURVES}
+        return {c: float(v[index]) for c, v in self.curves.items()}
+
+    def with_curves(self, **extra: np.ndarray) -> "Track":
+        """This Track with more curves (FOOTAGE_CURVES), each one value a frame."""
+        return Track(self.fps, self.duration, {**self.curves, **extra}, self.phones, self.words, self.cues, dict(self.meta))
 
     def to_dict(self) -> dict:
         return {
@@ -64,7 +74,7 @@ class Track:
             "duration": round(self.duration, 6),
             "n_frames": self.n_frames,
             "meta": self.meta,
-            "curves": {c: np.round(self.curves[c].astype(np.float64), DECIMALS).tolist() for c in CURVES},
+            "curves": {c: np.round(v.astype(np.float64), DECIMALS).tolist() for c, v in self.curves.items()},
             "phones": [{"phone": p.label, "start": p.start, "end": p.end} for p in self.phones],
             "words": [{"word": w.text, "start": w.start, "end": w.end} for w in self.words],
             "mouth_cues": [{"start": c.start, "end": c.end, "value": c.shape} for c in self.cues],
@@ -88,7 +98,8 @@ class Track:
         if doc.get("version") != FORMAT_VERSION:
             raise TrackFormatError(f"unsupported track version {doc.get('version')!r}; this build reads version {FORMAT_VERSION}")
         try:
-            curves = {c: np.asarray(doc["curves"][c], dtype=np.float32) for c in CURVES}
+            named = [c for c in FOOTAGE_CURVES if c in doc["curves"]]
+            curves = {c: np.asarray(doc["curves"][c], dtype=np.float32) for c in (*CURVES, *named)}
             track = cls(
                 fps=int(doc["fps"]),
                 duration=float(doc["duration"]),

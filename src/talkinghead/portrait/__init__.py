@@ -1,6 +1,6 @@
 """Portrait stage: load the photo safely, find the face and its landmarks, matte the person."""
 
-from ._face import BORDER_MARGIN_PX, MAX_OUTLINE_OUTSIDE, MIN_FACE_PX, Face, detect_faces, select_face
+from ._face import BORDER_MARGIN_PX, MAX_OUTLINE_OUTSIDE, MIN_FACE_PX, Face, FaceTracker, detect_faces, select_face
 from ._image import IMAGE_FORMATS, MAX_PIXELS, MIN_IMAGE_SIDE, ImageSource, image_format, load_image
 from ._landmarks import (
     FACE_OVAL,
@@ -37,7 +37,7 @@ from ._layers import split_layers
 from ._quality import image_blur, image_noise
 from ._matte import person_matte
 from ._rank import CRITERIA, Criterion, PortraitScore, RankOptions, head_pose, portrait_files, rank_portraits, score_portrait
-from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, triangle_areas
+from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, face_frame, triangle_areas
 
 __all__ = [
     "BORDER_MARGIN_PX",
@@ -51,6 +51,8 @@ __all__ = [
     "score_portrait",
     "EyeRig",
     "FaceFrame",
+    "FaceTracker",
+    "face_frame",
     "Rig",
     "RigOptions",
     "build_rig",

@@ -200,6 +200,36 @@ def detect_faces(image: np.ndarray, *, max_faces: int = DEFAULT_MAX_FACES) -> li
     return sorted(faces, key=lambda f: f.center[0])
 
 
+class FaceTracker:
+    """Face Mesh in video mode: one face followed from frame to frame of a clip, each frame's
+    landmarks found from the last (steadier than detecting anew, and about 3x faster).
+
+    Use as a context manager; `find(frame)` gives the frame's Face, or None where no face is found.
+    """
+
+    def __init__(self) -> None:
+        with quiet_mediapipe():
+            self._mesh = _solutions().face_mesh.FaceMesh(
+                static_image_mode=False, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.5, min_tracking_confidence=0.5
+            )
+
+    def __enter__(self) -> "FaceTracker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._mesh.close()
+
+    def find(self, frame: np.ndarray) -> Face | None:
+        frame = check_image(frame)
+        h, w = frame.shape[:2]
+        with quiet_mediapipe():
+            result = self._mesh.process(frame)
+        if not result.multi_face_landmarks:
+            return None
+        points = np.array([(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], dtype=np.float64)
+        return Face(points * (w, h, w)) if len(points) == lm.N_LANDMARKS else None
+
+
 def _mesh(solutions, image: np.ndarray, max_faces: int, offset: tuple[int, int] = (0, 0)) -> list[Face]:
     h, w = image.shape[:2]
     with solutions.face_mesh.FaceMesh(

@@ -42,7 +42,7 @@ from ._rig import (
     LEFT_EYE_OUTER,
     RIGHT_CHEEK,
     RIGHT_EYE_OUTER,
-    _face_frame,
+    face_frame,
 )
 
 # The weights sum to 1. The total is the weighted geometric mean of the sub-scores, so a weak
@@ -377,7 +377,7 @@ def score_portrait(source: ImageSource | np.ndarray, *, options: RankOptions = R
     except _PER_FILE_ERRORS as error:
         return PortraitScore(path, 0.0, MappingProxyType({}), str(error), type(error))
     points = face.landmarks[:, :2].astype(np.float64)
-    local = _face_frame(points).to_local(points)  # upright: v runs down the face whatever its roll
+    local = face_frame(points).to_local(points)  # upright: v runs down the face whatever its roll
     crop, outline = _face_crop(image, face, options)
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     criteria = {

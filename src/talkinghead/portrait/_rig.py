@@ -124,7 +124,9 @@ class Rig:
         return len(self.local)
 
 
-def _face_frame(points: np.ndarray) -> FaceFrame:
+def face_frame(points: np.ndarray) -> FaceFrame:
+    """The face's frame from its landmarks (pixels, 2 or 3 columns): eye line across, forehead to chin down."""
+    points = np.asarray(points, np.float64)[:, :2]
     across = points[LEFT_EYE_OUTER] - points[RIGHT_EYE_OUTER]
     u = across / np.linalg.norm(across)
     v = np.array([-u[1], u[0]])  # u turned a quarter clockwise on screen: points down the face
@@ -271,7 +273,7 @@ def build_rig(image: np.ndarray, face: "Face", matte: np.ndarray, *, options: Ri
     h, w = image.shape[:2]
     landmarks = face.landmarks.astype(np.float64)
     pts, depth = landmarks[:, :2], landmarks[:, 2]
-    frame = _face_frame(pts)
+    frame = face_frame(pts)
     lm_local = frame.to_local(pts)
     F = frame.height
 

@@ -2,7 +2,7 @@
 to RGB(A) frames."""
 
 from ._deform import DeformedFace, deform
-from ._mesh_renderer import MeshRenderer, crop_rect
+from ._mesh_renderer import MeshRenderer, background_pixels, crop_rect
 from ._options import FRAMINGS, Background, RenderOptions, parse_colour, parse_size
 from ._renderer import RENDERERS, FrameRenderer, RendererFactory, check_renderer, create_renderer, render_frames
 from ._sheet import contact_sheet, telling_frames
@@ -10,6 +10,7 @@ from ._warp import Warp
 
 __all__ = [
     "Background",
+    "background_pixels",
     "DeformedFace",
     "FRAMINGS",
     "FrameRenderer",

@@ -7,7 +7,7 @@ from typing import Mapping
 import cv2
 import numpy as np
 
-from ..portrait import Rig, split_layers
+from ..portrait import FaceFrame, Rig, split_layers
 from ._deform import DeformedFace, deform
 from ._interior import MouthInterior
 from ._options import Background, RenderOptions
@@ -26,16 +26,30 @@ def _resample(image: np.ndarray, to_source: np.ndarray, size: tuple[int, int]) -
     return cv2.warpAffine(image, to_source, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
-def crop_rect(rig: Rig, framing: str, aspect: float | None) -> tuple[float, float, float, float]:
-    """(x, y, width, height) of the portrait region a framing shows, inside the image."""
-    w, h = rig.size
+def background_pixels(background: Background, size: tuple[int, int]) -> np.ndarray | None:
+    """A colour or image background as uint8 RGB of `size` (an image scaled to cover the frame,
+    its overflow cropped); None for "keep" and "transparent"."""
+    w, h = size
+    if isinstance(background, str):
+        return None
+    if isinstance(background, tuple):
+        return np.ascontiguousarray(np.broadcast_to(np.array(background, np.uint8), (h, w, 3)))
+    image = np.asarray(background)
+    scale = max(w / image.shape[1], h / image.shape[0])
+    resized = cv2.resize(image, (max(w, round(image.shape[1] * scale)), max(h, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    y0, x0 = (resized.shape[0] - h) // 2, (resized.shape[1] - w) // 2
+    return np.ascontiguousarray(resized[y0 : y0 + h, x0 : x0 + w])
+
+
+def crop_rect(size: tuple[int, int], face: FaceFrame, framing: str, aspect: float | None) -> tuple[float, float, float, float]:
+    """(x, y, width, height) of the region of an image of `size` that a framing of `face` shows."""
+    w, h = size
     if framing == "full":
         cx, cy, cw, ch = w / 2.0, h / 2.0, float(w), float(h)
     else:
         side, below = _CROPS[framing]
-        centre = rig.frame.origin + below * rig.frame.height * rig.frame.axes[1]
-        cx, cy = centre
-        cw = ch = side * rig.frame.height
+        cx, cy = face.origin + below * face.height * face.axes[1]
+        cw = ch = side * face.height
     if aspect is not None:  # grow the crop to the output's shape
         cw, ch = max(cw, ch * aspect), max(ch, cw / aspect)
     fit = min(1.0, w / cw, h / ch)
@@ -52,7 +66,7 @@ class MeshRenderer:
         self.rig = rig
         self.options = options
         aspect = options.size[0] / options.size[1] if options.size else None
-        x, y, cw, ch = crop_rect(rig, options.framing, aspect)
+        x, y, cw, ch = crop_rect(rig.size, rig.frame, options.framing, aspect)
         self.size = options.size or (_even(cw), _even(ch))
         out_w, out_h = self.size
         self.scale = out_w / cw  # output px per image px
@@ -89,18 +103,9 @@ class MeshRenderer:
 
     def _background(self, background: Background, plate: np.ndarray, to_source: np.ndarray) -> np.ndarray | None:
         """What the person is laid over (uint8 RGB at output size), None for a transparent frame."""
-        w, h = self.size
         if isinstance(background, str):
-            if background == "transparent":
-                return None
-            return _resample(plate, to_source, self.size)
-        if isinstance(background, tuple):
-            return np.ascontiguousarray(np.broadcast_to(np.array(background, np.uint8), (h, w, 3)))
-        image = np.asarray(background)
-        scale = max(w / image.shape[1], h / image.shape[0])  # cover the frame, crop the overflow
-        resized = cv2.resize(image, (max(w, round(image.shape[1] * scale)), max(h, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-        y0, x0 = (resized.shape[0] - h) // 2, (resized.shape[1] - w) // 2
-        return np.ascontiguousarray(resized[y0 : y0 + h, x0 : x0 + w])
+            return None if background == "transparent" else _resample(plate, to_source, self.size)
+        return background_pixels(background, self.size)
 
     def to_output(self, points: np.ndarray) -> np.ndarray:
         return (points - self.origin) * self.scale

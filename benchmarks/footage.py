@@ -1,0 +1,238 @@
+"""Avatars from footage, measured against the real speakers: self-reenactment on the shared clips.
+
+    python benchmarks/footage.py [--json benchmarks/results/footage.json] [--sheets DIR]
+
+Per clip of ../shared/data/video: enrol an avatar on the first 60% of the clip, generate the last
+40% from its own audio, and compare the video with the real last 40%, both measured by Face Mesh
+on every frame (video mode):
+
+- mouth-gap Pearson r (and the best r within +-5 frames of lag);
+- closure F1 (gap under 0.02 face heights in both);
+- p95 opening ratio (generated / real) and pause-closed ratio (share of pause frames closed,
+  generated / real; pauses: 40 ms windows 35 dB under the loudest speech);
+- mouth sharpness ratio (variance of the Laplacian around the lips, generated / real);
+- jitter: the skull landmarks' frame-to-frame acceleration (face heights), generated and real:
+  smooth head motion scores low, wobble and texture jumps high.
+
+Then quality against footage length (the longest clip enrolled on its first 30%, 45% and 60%) and
+render speed: frames per second of the footage renderer at 512x512 (head framing) on one core.
+Contact sheets (real frames left, generated right, mouth region at full resolution) go to --sheets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+import talkinghead
+from talkinghead.avatar import CLOSED_GAP, create_avatar, mouth_gap, script_avatar
+from talkinghead.portrait import FaceTracker
+from talkinghead.render import RenderOptions, create_renderer
+from talkinghead.speech import load_audio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, machine  # noqa: E402
+
+ENROL_SHARE = 0.6
+LAGS = 5
+SKULL_POINTS = (33, 133, 362, 263, 168, 6, 4, 10, 234, 454)
+TARGETS = {"r": 0.55, "closure_f1": 0.6, "p95_ratio": (0.85, 1.15), "pause_closed_ratio": (0.85, 1.15), "sharpness_ratio": 0.9, "render_fps_one_core": 25.0}
+
+
+def track_video(frames) -> np.ndarray:
+    """(n, 478, 3) Face Mesh landmarks per frame (NaN where no face)."""
+    out = []
+    with FaceTracker() as tracker:
+        for image in frames:
+            face = tracker.find(np.ascontiguousarray(image[..., :3]))
+            out.append(face.landmarks if face is not None else np.full((478, 3), np.nan, np.float32))
+    return np.array(out)
+
+
+def decode(path: Path) -> tuple[list[np.ndarray], float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [f.to_ndarray(format="rgb24") for f in container.decode(stream)], float(stream.average_rate)
+
+
+def cut_clip(source: Path, target: Path, seconds: float) -> None:
+    """The clip's first `seconds`, video and audio copied without re-encoding."""
+    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
+        video, audio = inp.streams.video[0], inp.streams.audio[0]
+        streams = {video.index: out.add_stream_from_template(video), audio.index: out.add_stream_from_template(audio)}
+        for packet in inp.demux(video, audio):
+            if packet.dts is None or packet.pts is None or float(packet.pts * packet.time_base) >= seconds:
+                continue
+            packet.stream = streams[packet.stream_index]
+            out.mux(packet)
+
+
+def write_wav(samples: np.ndarray, path: Path) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(samples.astype("<i2").tobytes())
+
+
+def pauses(speech: Path, times: np.ndarray) -> np.ndarray:
+    """Frames between words (the recogniser's word timings): where the speaker pauses."""
+    words = talkinghead.analyze(speech).words
+    inside = np.zeros(len(times), bool)
+    for word in words:
+        inside |= (times >= word.start) & (times < word.end)
+    return ~inside
+
+
+def sharpness(frames: list[np.ndarray], landmarks: np.ndarray) -> float:
+    """Mean variance of the Laplacian over a box around the lips (half a face height wide)."""
+    values = []
+    for image, points in zip(frames, landmarks):
+        if not np.isfinite(points[0, 0]):
+            continue
+        height = np.linalg.norm(points[152, :2] - points[10, :2])
+        cx, cy = points[[61, 291], :2].mean(axis=0)
+        x0, x1, y0, y1 = int(cx - 0.25 * height), int(cx + 0.25 * height), int(cy - 0.12 * height), int(cy + 0.12 * height)
+        box = cv2.cvtColor(np.ascontiguousarray(image[max(y0, 0) : y1, max(x0, 0) : x1]), cv2.COLOR_RGB2GRAY)
+        if box.size:
+            values.append(cv2.Laplacian(box, cv2.CV_64F).var())
+    return float(np.mean(values))
+
+
+def jitter(landmarks: np.ndarray) -> float:
+    """Mean size of the skull landmarks' frame-to-frame acceleration, in face heights: smooth head
+    motion scores near 0, wobble and jumps score high."""
+    skull = landmarks[:, list(SKULL_POINTS), :2]
+    height = np.nanmedian(np.linalg.norm(landmarks[:, 152, :2] - landmarks[:, 10, :2], axis=1))
+    return float(np.nanmean(np.linalg.norm(np.diff(skull, n=2, axis=0), axis=2)) / height)
+
+
+def lagged_r(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    best = (-1.0, 0)
+    for lag in range(-LAGS, LAGS + 1):
+        x, y = (a[lag:], b[: len(b) - lag]) if lag >= 0 else (a[:lag], b[-lag:])
+        ok = np.isfinite(x) & np.isfinite(y)
+        best = max(best, (float(np.corrcoef(x[ok], y[ok])[0, 1]), lag))
+    return best
+
+
+def reenact(clip: Path, share: float, work: Path, sheets: Path | None = None) -> dict:
+    """Enrol on the first `share` of the clip, generate the last 40%, score against the real frames."""
+    real_frames, clip_fps = decode(clip)
+    n = len(real_frames)
+    first_test = int(n * ENROL_SHARE)  # the test part is always the last 40%
+    enrol_end = int(n * share)
+    reference = work / f"{clip.stem}-{share:.2f}.mp4"
+    cut_clip(clip, reference, enrol_end / clip_fps)
+    audio = load_audio(clip).samples
+    speech = work / f"{clip.stem}-test.wav"
+    write_wav(audio[int(first_test / clip_fps * 16000) :], speech)
+    started = time.perf_counter()
+    avatar = create_avatar(reference)
+    enrol_s = time.perf_counter() - started
+    output = work / f"{clip.stem}-{share:.2f}-out.mp4"
+    fps = talkinghead.motion.nearest_frame_rate(clip_fps)
+    talkinghead.generate(avatar=avatar, audio=speech, output=output, fps=fps)
+    generated, _ = decode(output)
+    times = np.arange(len(generated)) / fps
+    real_index = np.clip(first_test + np.round(times * clip_fps).astype(int), 0, n - 1)
+    real_landmarks = track_video(real_frames)  # tracked as one video, as a person would watch it
+    truth = mouth_gap(real_landmarks)[real_index]
+    gen_landmarks = track_video(generated)
+    gap = mouth_gap(gen_landmarks)
+    ok = np.isfinite(gap) & np.isfinite(truth)
+    r = float(np.corrcoef(gap[ok], truth[ok])[0, 1])
+    best_r, best_lag = lagged_r(gap, truth)
+    closed_gen, closed_real = gap < CLOSED_GAP, truth < CLOSED_GAP
+    f1 = 2 * np.sum(closed_gen & closed_real) / max(closed_gen.sum() + closed_real.sum(), 1)
+    paused = pauses(speech, times)
+    pause_real = float(closed_real[paused].mean()) if paused.any() else float("nan")
+    pause_gen = float(closed_gen[paused].mean()) if paused.any() else float("nan")
+    real_test = [real_frames[i] for i in real_index]
+    sharp = sharpness(generated, gen_landmarks) / sharpness(real_test, real_landmarks[real_index])
+    if sheets is not None:
+        write_sheet(real_test, generated, real_landmarks[real_index], sheets / f"footage-{clip.stem}-{share:.2f}.png")
+    return {
+        "clip": clip.name, "enrol_s_of_footage": round(enrol_end / clip_fps, 2), "test_s": round(len(generated) / fps, 2), "fps": fps,
+        "r": round(r, 3), "best_r": round(best_r, 3), "best_lag": best_lag, "closure_f1": round(float(f1), 3),
+        "p95_ratio": round(float(np.nanpercentile(gap, 95) / np.percentile(truth, 95)), 3),
+        "pause_frames": int(paused.sum()), "pause_closed_real": round(pause_real, 3), "pause_closed_generated": round(pause_gen, 3),
+        "pause_closed_ratio": round(pause_gen / pause_real, 3) if pause_real > 0 else None,
+        "sharpness_ratio": round(sharp, 3),
+        "jitter_generated": round(jitter(gen_landmarks), 5), "jitter_real": round(jitter(real_landmarks[first_test:]), 5),
+        "enrol_s": round(enrol_s, 2), "coverage_missing": list(avatar.coverage.missing),
+    }  # fmt: skip
+
+
+def write_sheet(real: list[np.ndarray], generated: list[np.ndarray], landmarks: np.ndarray, path: Path) -> None:
+    """Six moments, real mouth region left and generated right, at full resolution."""
+    cx, cy = np.nanmedian(landmarks[:, 13, :2], axis=0)
+    half = int(0.45 * np.nanmedian(np.linalg.norm(landmarks[:, 152, :2] - landmarks[:, 10, :2], axis=1)))
+    rows = []
+    for k in np.linspace(0, len(generated) - 1, 6).astype(int):
+        crop = [im[max(int(cy) - half, 0) : int(cy) + half, max(int(cx) - half, 0) : int(cx) + half] for im in (real[k], generated[k])]
+        rows.append(np.concatenate(crop, axis=1))
+    sheet = np.concatenate([np.concatenate(rows[:3], axis=0), np.concatenate(rows[3:], axis=0)], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def render_speed(clip: Path, work: Path) -> dict:
+    """Frames per second of the footage renderer alone, at 512x512 head framing, one thread."""
+    cv2.setNumThreads(1)
+    avatar = create_avatar(clip)
+    speech = work / "speed.wav"
+    write_wav(load_audio(clip).samples, speech)
+    track = script_avatar(avatar, talkinghead.analyze(speech), load_audio(speech))
+    renderer = create_renderer(avatar, RenderOptions(renderer="footage", framing="head", size=(512, 512)))
+    started = time.perf_counter()
+    for i in range(track.n_frames):
+        renderer.render(track.frame(i))
+    seconds = time.perf_counter() - started
+    return {"clip": clip.name, "frames": track.n_frames, "render_fps_one_core": round(track.n_frames / seconds, 1), "realtime_factor": round(track.n_frames / track.fps / seconds, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results" / "footage.json")
+    parser.add_argument("--sheets", type=Path, help="write contact sheets (real | generated) here")
+    parser.add_argument("--data", type=Path, default=DATA / "video")
+    args = parser.parse_args()
+    clips = sorted(args.data.glob("*.mp4"))
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        rows = [reenact(clip, ENROL_SHARE, work, args.sheets) for clip in clips]
+        longest = max(clips, key=lambda c: decode(c)[0].__len__())
+        growth = [reenact(longest, share, work) for share in (0.3, 0.45)] + [next(r for r in rows if r["clip"] == longest.name)]
+        speed = render_speed(clips[0], work)
+    keys = ("r", "best_r", "closure_f1", "p95_ratio", "pause_closed_ratio", "sharpness_ratio")
+    mean = {k: round(float(np.mean([r[k] for r in rows if r[k] is not None])), 3) for k in keys}
+    print(f"\nself-reenactment: enrol on the first {ENROL_SHARE:.0%}, generate the last 40% from its audio (Face Mesh on both)")
+    header = f"{'clip':44s} {'footage s':>9s} {'r':>6s} {'best r':>7s} {'lag':>4s} {'F1':>5s} {'p95':>5s} {'pause':>12s} {'sharp':>6s} {'jitter gen/real':>16s}"
+    print(header)
+    for r in rows + [{"clip": "mean", **mean}]:
+        pause = f"{r.get('pause_closed_generated', ''):}/{r.get('pause_closed_real', '')}" if "pause_closed_real" in r else f"{r['pause_closed_ratio']}"
+        shake = f"{r.get('jitter_generated')}/{r.get('jitter_real')}" if "jitter_real" in r else ""
+        print(f"{r['clip']:44s} {r.get('enrol_s_of_footage', ''):>9} {r['r']:6.3f} {r['best_r']:7.3f} {r.get('best_lag', ''):>4} {r['closure_f1']:5.2f} "
+              f"{r['p95_ratio']:5.2f} {pause:>12s} {r['sharpness_ratio']:6.2f} {shake:>16s}")  # fmt: skip
+    print(f"\nquality against footage length ({longest.name}, same test part)")
+    for r in growth:
+        print(f"  {r['enrol_s_of_footage']:5.1f} s of footage: r {r['r']:.3f}, closure F1 {r['closure_f1']:.2f}, p95 ratio {r['p95_ratio']:.2f}")
+    print(f"\nrender speed, 512x512 head framing, one thread: {speed['render_fps_one_core']} frames/s ({speed['realtime_factor']}x real time at 25 fps)")
+    result = {"machine": machine(), "targets": TARGETS, "mean": mean, "clips": rows, "footage_length": growth, "render_speed": speed}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
