@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._measure import SKULL
+
 JUMPS_KEPT = 4  # best jump targets kept per frame
 MIN_BACK_S = 1.0  # a jump goes back at least this far: shorter loops repeat visibly
 PLAY_S = (2.0, 6.0)  # plays this long (seeded, uniform) between jumps it chooses
@@ -22,8 +24,6 @@ _SKULL_WEIGHT, _EYE_WEIGHT, _THUMB_WEIGHT = 1.0 / 0.03, 1.0 / 0.08, 1.0 / 0.06
 
 
 def _descriptors(landmarks: np.ndarray, eyes: np.ndarray, thumbnails: np.ndarray) -> np.ndarray:
-    from ._measure import SKULL
-
     skull = landmarks[:, list(SKULL), :2].astype(np.float64)
     height = np.nanmedian(np.linalg.norm(landmarks[:, 152, :2] - landmarks[:, 10, :2], axis=1))
     centre = np.nanmedian(skull.mean(axis=1), axis=0)
