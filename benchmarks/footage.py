@@ -14,6 +14,9 @@ on every frame (video mode):
 - jitter: the skull landmarks' frame-to-frame acceleration (face heights), generated and real:
   smooth head motion scores low, wobble and texture jumps high.
 
+The same test parts are also made through a stream session (`Session`, 200 ms messages, frames
+chosen as they are made), the way an agent streams an avatar.
+
 Then quality against footage length (the longest clip enrolled on its first 30%, 45% and 60%) and
 render speed: frames per second of the footage renderer at 512x512 (head framing) on one core.
 Contact sheets (real frames left, generated right, mouth region at full resolution) go to --sheets.
@@ -38,6 +41,7 @@ from talkinghead.avatar import CLOSED_GAP, create_avatar, mouth_gap, script_avat
 from talkinghead.portrait import FaceTracker
 from talkinghead.render import RenderOptions, create_renderer
 from talkinghead.speech import load_audio
+from talkinghead.stream import Session, StreamOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, machine  # noqa: E402
@@ -125,8 +129,9 @@ def lagged_r(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
     return best
 
 
-def reenact(clip: Path, share: float, work: Path, sheets: Path | None = None) -> dict:
-    """Enrol on the first `share` of the clip, generate the last 40%, score against the real frames."""
+def reenact(clip: Path, share: float, work: Path, sheets: Path | None = None, *, streamed: bool = False) -> dict:
+    """Enrol on the first `share` of the clip, generate the last 40% (in one piece, or through a
+    stream session fed 200 ms messages), score against the real frames."""
     real_frames, clip_fps = decode(clip)
     n = len(real_frames)
     first_test = int(n * ENROL_SHARE)  # the test part is always the last 40%
@@ -139,10 +144,13 @@ def reenact(clip: Path, share: float, work: Path, sheets: Path | None = None) ->
     started = time.perf_counter()
     avatar = create_avatar(reference)
     enrol_s = time.perf_counter() - started
-    output = work / f"{clip.stem}-{share:.2f}-out.mp4"
     fps = talkinghead.motion.nearest_frame_rate(clip_fps)
-    talkinghead.generate(avatar=avatar, audio=speech, output=output, fps=fps)
-    generated, _ = decode(output)
+    if streamed:
+        generated = stream_frames(avatar, speech, fps)
+    else:
+        output = work / f"{clip.stem}-{share:.2f}-out.mp4"
+        talkinghead.generate(avatar=avatar, audio=speech, output=output, fps=fps)
+        generated, _ = decode(output)
     times = np.arange(len(generated)) / fps
     real_index = np.clip(first_test + np.round(times * clip_fps).astype(int), 0, n - 1)
     real_landmarks = track_video(real_frames)  # tracked as one video, as a person would watch it
@@ -160,7 +168,7 @@ def reenact(clip: Path, share: float, work: Path, sheets: Path | None = None) ->
     real_test = [real_frames[i] for i in real_index]
     sharp = sharpness(generated, gen_landmarks) / sharpness(real_test, real_landmarks[real_index])
     if sheets is not None:
-        write_sheet(real_test, generated, real_landmarks[real_index], sheets / f"footage-{clip.stem}-{share:.2f}.png")
+        write_sheet(real_test, generated, real_landmarks[real_index], sheets / f"footage-{clip.stem}-{share:.2f}{'-stream' if streamed else ''}.png")
     return {
         "clip": clip.name, "enrol_s_of_footage": round(enrol_end / clip_fps, 2), "test_s": round(len(generated) / fps, 2), "fps": fps,
         "r": round(r, 3), "best_r": round(best_r, 3), "best_lag": best_lag, "closure_f1": round(float(f1), 3),
@@ -171,6 +179,19 @@ def reenact(clip: Path, share: float, work: Path, sheets: Path | None = None) ->
         "jitter_generated": round(jitter(gen_landmarks), 5), "jitter_real": round(jitter(real_landmarks[first_test:]), 5),
         "enrol_s": round(enrol_s, 2), "coverage_missing": list(avatar.coverage.missing),
     }  # fmt: skip
+
+
+def stream_frames(avatar, speech: Path, fps: int) -> list[np.ndarray]:
+    """The frames a stream session makes of the speech, pushed as 200 ms messages."""
+    pcm = load_audio(speech).samples
+    frames = []
+    with Session(avatar, StreamOptions(fps=fps, render=RenderOptions())) as session:
+        for start in range(0, len(pcm), 3200):
+            session.push_audio(pcm[start : start + 3200])
+            frames += [session.next_frame().image for _ in range(session.frames_ready())]
+        session.end()
+        frames += [session.next_frame().image for _ in range(session.frames_ready())]
+    return frames
 
 
 def write_sheet(real: list[np.ndarray], generated: list[np.ndarray], landmarks: np.ndarray, path: Path) -> None:
@@ -211,24 +232,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         rows = [reenact(clip, ENROL_SHARE, work, args.sheets) for clip in clips]
+        streamed = [reenact(clip, ENROL_SHARE, work, args.sheets, streamed=True) for clip in clips]
         longest = max(clips, key=lambda c: decode(c)[0].__len__())
         growth = [reenact(longest, share, work) for share in (0.3, 0.45)] + [next(r for r in rows if r["clip"] == longest.name)]
         speed = render_speed(clips[0], work)
     keys = ("r", "best_r", "closure_f1", "p95_ratio", "pause_closed_ratio", "sharpness_ratio")
     mean = {k: round(float(np.mean([r[k] for r in rows if r[k] is not None])), 3) for k in keys}
-    print(f"\nself-reenactment: enrol on the first {ENROL_SHARE:.0%}, generate the last 40% from its audio (Face Mesh on both)")
-    header = f"{'clip':44s} {'footage s':>9s} {'r':>6s} {'best r':>7s} {'lag':>4s} {'F1':>5s} {'p95':>5s} {'pause':>12s} {'sharp':>6s} {'jitter gen/real':>16s}"
-    print(header)
-    for r in rows + [{"clip": "mean", **mean}]:
-        pause = f"{r.get('pause_closed_generated', ''):}/{r.get('pause_closed_real', '')}" if "pause_closed_real" in r else f"{r['pause_closed_ratio']}"
-        shake = f"{r.get('jitter_generated')}/{r.get('jitter_real')}" if "jitter_real" in r else ""
-        print(f"{r['clip']:44s} {r.get('enrol_s_of_footage', ''):>9} {r['r']:6.3f} {r['best_r']:7.3f} {r.get('best_lag', ''):>4} {r['closure_f1']:5.2f} "
-              f"{r['p95_ratio']:5.2f} {pause:>12s} {r['sharpness_ratio']:6.2f} {shake:>16s}")  # fmt: skip
+    stream_mean = {k: round(float(np.mean([r[k] for r in streamed if r[k] is not None])), 3) for k in keys}
+    for title, table, average in (("", rows, mean), (" through a stream session (200 ms messages)", streamed, stream_mean)):
+        print(f"\nself-reenactment{title}: enrol on the first {ENROL_SHARE:.0%}, generate the last 40% from its audio (Face Mesh on both)")
+        print(f"{'clip':44s} {'footage s':>9s} {'r':>6s} {'best r':>7s} {'lag':>4s} {'F1':>5s} {'p95':>5s} {'pause':>12s} {'sharp':>6s} {'jitter gen/real':>16s}")
+        for r in table + [{"clip": "mean", **average}]:
+            pause = f"{r.get('pause_closed_generated', ''):}/{r.get('pause_closed_real', '')}" if "pause_closed_real" in r else f"{r['pause_closed_ratio']}"
+            shake = f"{r.get('jitter_generated')}/{r.get('jitter_real')}" if "jitter_real" in r else ""
+            print(f"{r['clip']:44s} {r.get('enrol_s_of_footage', ''):>9} {r['r']:6.3f} {r['best_r']:7.3f} {r.get('best_lag', ''):>4} {r['closure_f1']:5.2f} "
+                  f"{r['p95_ratio']:5.2f} {pause:>12s} {r['sharpness_ratio']:6.2f} {shake:>16s}")  # fmt: skip
     print(f"\nquality against footage length ({longest.name}, same test part)")
     for r in growth:
         print(f"  {r['enrol_s_of_footage']:5.1f} s of footage: r {r['r']:.3f}, closure F1 {r['closure_f1']:.2f}, p95 ratio {r['p95_ratio']:.2f}")
     print(f"\nrender speed, 512x512 head framing, one thread: {speed['render_fps_one_core']} frames/s ({speed['realtime_factor']}x real time at 25 fps)")
-    result = {"machine": machine(), "targets": TARGETS, "mean": mean, "clips": rows, "footage_length": growth, "render_speed": speed}
+    result = {"machine": machine(), "targets": TARGETS, "mean": mean, "clips": rows, "stream_mean": stream_mean, "stream_clips": streamed,
+              "footage_length": growth, "render_speed": speed}  # fmt: skip
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.json}")

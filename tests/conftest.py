@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from talkinghead.avatar import create_avatar
 from talkinghead.speech import Phone, load_audio
 
 # The service fixtures: real servers on loopback, SQLite and a PostgreSQL server started for the tests.
@@ -80,3 +81,14 @@ def joined_recording(tmp_path_factory) -> tuple[Path, str]:
             words.append(transcript(name))
     path = tmp_path_factory.mktemp("long") / "joined.wav"
     return write_wav(path, np.concatenate(pieces)), " ".join(words)
+
+
+CLIP = DATA / "video" / "v05_woman_blue_bg.mp4"  # 6.6 s, 700 x 700, 30 fps, a woman speaking
+
+
+@pytest.fixture(scope="session")
+def avatar_file(tmp_path_factory) -> Path:
+    """An avatar enrolled once on CLIP for every test that needs one."""
+    path = tmp_path_factory.mktemp("avatar") / "woman.avatar"
+    create_avatar(CLIP).save(path)
+    return path

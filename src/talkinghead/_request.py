@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field, fields
 import numpy as np
 
-from .avatar import Avatar
+from .avatar import FOOTAGE_RENDERER, Avatar
 from .errors import InvalidOptionError
 from .media import EncodeOptions, OverlayOptions, output_format
 from .motion import MotionOptions, Track
@@ -20,7 +20,6 @@ from .render import Background, RenderOptions, check_renderer
 from .speech import DEFAULT_MAX_DURATION_S, AudioSource, SpeechOptions
 
 
-FOOTAGE_RENDERER = "footage"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,15 +14,14 @@ import numpy as np
 import pytest
 
 import talkinghead
-from talkinghead.avatar import CLOSED_GAP, Avatar, create_avatar, load_avatar, mouth_gap, script_avatar
+from talkinghead.avatar import CLOSED_GAP, FORMAT_VERSION, Avatar, create_avatar, load_avatar, mouth_gap, script_avatar
 from talkinghead.errors import AvatarFormatError, EmptyAudioError, FootageError, NoFaceError
 from talkinghead.media import EncodeOptions, encode_video, probe, read_frames
 from talkinghead.portrait import FaceTracker
 from talkinghead.speech import load_audio
 
-from conftest import DATA, recording
+from conftest import CLIP, DATA, recording
 
-CLIP = DATA / "video" / "v05_woman_blue_bg.mp4"  # 6.6 s, 700 x 700, 30 fps, a woman speaking
 
 
 def clip_of(frames, audio: Path | None, path: Path, fps: int = 30) -> Path:
@@ -38,13 +37,6 @@ def gaps(video: Path) -> np.ndarray:
             face = tracker.find(np.ascontiguousarray(image[..., :3]))
             out.append(mouth_gap(face.landmarks) if face is not None else np.nan)
     return np.array(out)
-
-
-@pytest.fixture(scope="module")
-def avatar_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("avatar") / "woman.avatar"
-    create_avatar(CLIP).save(path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +194,7 @@ def test_damaged_avatar_files(avatar_file, tmp_path):
         load_avatar(b"GIF89a" + bytes(100))
     newer = tmp_path / "newer.avatar"
     with zipfile.ZipFile(avatar_file) as old, zipfile.ZipFile(newer, "w") as new:
-        new.writestr("avatar.json", old.read("avatar.json").replace(b'"version": 1', b'"version": 99'))
+        new.writestr("avatar.json", old.read("avatar.json").replace(f'"version": {FORMAT_VERSION}'.encode(), b'"version": 99'))
         new.writestr("arrays.npz", old.read("arrays.npz"))
     with pytest.raises(AvatarFormatError, match="version 99"):
         load_avatar(newer)

@@ -15,7 +15,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from ..media import FrameStore, StagedOutputs
 from ._model import MouthModel
 
 FORMAT = "talkinghead.avatar"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the mouth model keeps the clip's mean spectrum (for streams)
 MAX_FILE_BYTES = 4 << 30  # a 10-minute 1080p clip stores in well under 1 GiB
 
 # Viseme classes a clip may hold, by the phones that make them (ARPAbet).
@@ -108,6 +108,10 @@ class Avatar:
     @property
     def duration(self) -> float:
         return self.n_frames / self.fps
+
+    def reader(self) -> "Avatar":
+        """The same avatar with frame decoders of its own, for another thread (see FrameStore)."""
+        return replace(self, frames=self.frames.reader(), atlas=self.atlas.reader())
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the avatar file (atomically: a failed write leaves nothing)."""

@@ -25,7 +25,7 @@ from ..portrait import BORDER_MARGIN_PX, MIN_FACE_PX, Face, FaceTracker, head_po
 from ..speech import SpeechOptions, analyze_speech, load_audio
 from ._avatar import GOOD_SECONDS, MIN_VISEME_FRAMES, OPENINGS, VISEME_CLASSES, VISEME_NAMES, Avatar, Coverage
 from ._measure import SKULL, eye_openness, mouth_state, teeth_shown
-from ._model import MouthModel, acoustic_features, phone_features
+from ._model import MouthModel, phone_features, spectral_context
 from ._texture import jump_table
 
 # Landmarks the mouth patch and its blend need inside the frame: the whole outline below the eyes,
@@ -86,7 +86,9 @@ def create_avatar(
     track = synthesize_motion(speech, MotionOptions())
     times = np.arange(n) / fps
     state = mouth_state(landmarks)
-    model = MouthModel.fit(phone_features(track, times)[usable], acoustic_features(audio, times)[usable], state[usable])
+    context = spectral_context(audio.float32(), audio.sample_rate, times)
+    centre = context.mean(axis=0)
+    model = MouthModel.fit(phone_features(track, times)[usable], (context - centre)[usable], state[usable], centre)
     viseme = _visemes(speech.phones, times)
     pose = np.full((n, 3), np.nan)
     pose[usable] = [head_pose(Face(points)) for points in landmarks[usable]]

@@ -46,22 +46,28 @@ def _mel_filters(sample_rate: int, n_fft: int) -> np.ndarray:
     return filters
 
 
-def log_mel(audio: Audio, times: np.ndarray) -> np.ndarray:
-    """(len(times), MEL_BANDS): log mel energies of a window centred at each time (s)."""
-    samples = audio.float32().astype(np.float64)
-    n_fft = int(WINDOW_S * audio.sample_rate)
-    starts = np.round(np.asarray(times) * audio.sample_rate).astype(np.int64) - n_fft // 2
+def log_mel(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
+    """(len(times), MEL_BANDS): log mel energies of a window centred at each time (s from the
+    first sample; silence outside the samples)."""
+    samples = np.asarray(samples, np.float64)
+    n_fft = int(WINDOW_S * sample_rate)
+    starts = np.round(np.asarray(times) * sample_rate).astype(np.int64) - n_fft // 2
     padded = np.pad(samples, (n_fft, n_fft))
     index = starts[:, None] + n_fft + np.arange(n_fft)[None, :]
-    frames = padded[np.clip(index, 0, len(padded) - 1)] * np.hanning(n_fft)
+    frames = np.where((index >= 0) & (index < len(padded)), padded[np.clip(index, 0, len(padded) - 1)], 0.0) * np.hanning(n_fft)
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    return np.log(power @ _mel_filters(audio.sample_rate, n_fft).T + 1e-8)
+    return np.log(power @ _mel_filters(sample_rate, n_fft).T + 1e-8)
+
+
+def spectral_context(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
+    """Log-mel at each time and its neighbours (LAGS_S), before normalisation."""
+    return np.concatenate([log_mel(samples, sample_rate, np.asarray(times) + lag) for lag in LAGS_S], axis=1)
 
 
 def acoustic_features(audio: Audio, times: np.ndarray) -> np.ndarray:
-    """Mean-normalised log-mel at each time and its neighbours (LAGS_S)."""
-    lagged = [log_mel(audio, np.asarray(times) + lag) for lag in LAGS_S]
-    features = np.concatenate(lagged, axis=1)
+    """The spectral context normalised by its mean over the recording (so loudness and channel
+    of a new recording do not read as a wider or narrower mouth)."""
+    features = spectral_context(audio.float32(), audio.sample_rate, times)
     return features - features.mean(axis=0, keepdims=True)
 
 
@@ -103,21 +109,29 @@ class MouthModel:
     vote_scale: np.ndarray
     vote_quantiles: np.ndarray  # (QUANTILES, outputs): the vote on the clip, sorted
     state_quantiles: np.ndarray  # (QUANTILES, outputs): the measured state on the clip
+    acoustic_centre: np.ndarray  # (inputs,): the clip's mean spectral context, a stream's prior for its own
 
     @classmethod
-    def fit(cls, phones: np.ndarray, acoustics: np.ndarray, state: np.ndarray) -> "MouthModel":
+    def fit(cls, phones: np.ndarray, acoustics: np.ndarray, state: np.ndarray, acoustic_centre: np.ndarray) -> "MouthModel":
         phone = _Ridge.fit(phones, state, PHONE_RIDGE)
         acoustic = _Ridge.fit(acoustics, state, ACOUSTIC_RIDGE)
         votes = np.stack([phone(phones), acoustic(acoustics)])
         mean, scale = votes.mean(axis=1), votes.std(axis=1) + 1e-6
         vote = _smooth3(((votes - mean[:, None]) / scale[:, None]).sum(axis=0))
         q = np.linspace(0.0, 1.0, QUANTILES)
-        return cls(phone, acoustic, mean, scale, np.quantile(vote, q, axis=0), np.quantile(state, q, axis=0))
+        return cls(phone, acoustic, mean, scale, np.quantile(vote, q, axis=0), np.quantile(state, q, axis=0), acoustic_centre)
+
+    def vote(self, phones: np.ndarray, acoustics: np.ndarray) -> np.ndarray:
+        """(n, outputs): the experts' standardised votes summed, before smoothing and mapping."""
+        votes = np.stack([self.phone(phones), self.acoustic(acoustics)])
+        return ((votes - self.vote_mean[:, None]) / self.vote_scale[:, None]).sum(axis=0)
 
     def predict(self, phones: np.ndarray, acoustics: np.ndarray) -> np.ndarray:
         """(n, outputs): the mouth state this speaker would show, in the clip's own units."""
-        votes = np.stack([self.phone(phones), self.acoustic(acoustics)])
-        vote = _smooth3(((votes - self.vote_mean[:, None]) / self.vote_scale[:, None]).sum(axis=0))
+        return self.state_of(_smooth3(self.vote(phones, acoustics)), phones)
+
+    def state_of(self, vote: np.ndarray, phones: np.ndarray) -> np.ndarray:
+        """Smoothed votes mapped to mouth states through the clip's own distributions."""
         q = np.linspace(0.0, 1.0, QUANTILES)
         state = np.stack([np.interp(vote[:, k], self.vote_quantiles[:, k], q) for k in range(vote.shape[1])], axis=1)
         mapped = np.stack([np.interp(state[:, k], q, self.state_quantiles[:, k]) for k in range(vote.shape[1])], axis=1)
@@ -128,10 +142,13 @@ class MouthModel:
     def arrays(self) -> dict[str, np.ndarray]:
         out = {f"phone_{k}": getattr(self.phone, k) for k in ("mean", "scale", "weights", "bias")}
         out |= {f"acoustic_{k}": getattr(self.acoustic, k) for k in ("mean", "scale", "weights", "bias")}
-        out |= {k: getattr(self, k) for k in ("vote_mean", "vote_scale", "vote_quantiles", "state_quantiles")}
+        out |= {k: getattr(self, k) for k in _SUMMARIES}
         return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "MouthModel":
         ridge = {name: _Ridge(*(arrays[f"{name}_{k}"] for k in ("mean", "scale", "weights", "bias"))) for name in ("phone", "acoustic")}
-        return cls(ridge["phone"], ridge["acoustic"], *(arrays[k] for k in ("vote_mean", "vote_scale", "vote_quantiles", "state_quantiles")))
+        return cls(ridge["phone"], ridge["acoustic"], *(arrays[k] for k in _SUMMARIES))
+
+
+_SUMMARIES = ("vote_mean", "vote_scale", "vote_quantiles", "state_quantiles", "acoustic_centre")

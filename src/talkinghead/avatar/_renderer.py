@@ -9,6 +9,7 @@ frame around it, and fades out over a few percent of the face height, so no edge
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping
 
 import cv2
@@ -23,6 +24,12 @@ from ._measure import SKULL
 LOWER_FACE = (93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 425, 327, 2, 98, 205)
 GROW = 0.06  # face heights the covered region reaches beyond the lower face
 FEATHER = 0.035  # face heights over which the patch fades into the frame
+FOOTAGE_RENDERER = "footage"
+
+
+def footage_options(options: RenderOptions) -> RenderOptions:
+    """The options for drawing an avatar: its own renderer, unless they name another."""
+    return replace(options, renderer=FOOTAGE_RENDERER) if options.renderer == RenderOptions.renderer else options
 
 
 def _even(n: float) -> int:

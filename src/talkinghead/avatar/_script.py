@@ -66,42 +66,56 @@ def _continue_from(avatar: Avatar) -> int:
 def select_mouths(avatar: Avatar, target: np.ndarray, base: np.ndarray, fps: float) -> np.ndarray:
     """The atlas frame for each video frame: the Viterbi path through each frame's best
     CANDIDATES under target cost plus join cost."""
-    atlas = np.flatnonzero(avatar.usable)
-    state = avatar.state[atlas]
-    scale = state.std(axis=0) + 1e-6
-    pose = np.nan_to_num(avatar.pose[atlas])
-    base_pose = np.nan_to_num(avatar.pose[base])
+    search = MouthSearch(avatar, fps)
     n = len(target)
-    k = min(CANDIDATES, len(atlas))
-    candidates = np.empty((n, k), np.int64)
-    costs = np.empty((n, k))
+    candidates = np.empty((n, search.k), np.int64)
+    costs = np.empty((n, search.k))
     for start in range(0, n, _BLOCK):
         rows = slice(start, min(start + _BLOCK, n))
-        diff = ((target[rows, None, :] - state[None, :, :]) / scale) ** 2 @ STATE_WEIGHTS
-        diff += (((pose[None, :, :] - base_pose[rows, None, :]) / POSE_DEG) ** 2).sum(axis=2)
-        best = np.argpartition(diff, k - 1, axis=1)[:, :k]
-        candidates[rows] = best
-        costs[rows] = np.take_along_axis(diff, best, axis=1)
-    # Playing on: the footage advances avatar.fps / fps frames per video frame.
-    ratio = avatar.fps / fps
-    natural = {math.floor(ratio), math.ceil(ratio)}
-    index = atlas[candidates]  # footage frame numbers
+        candidates[rows], costs[rows] = search.candidates(target[rows], base[rows])
     total = costs[0].copy()
-    back = np.zeros((n, k), np.int64)
+    back = np.zeros((n, search.k), np.int64)
     for t in range(1, n):
-        step = index[t][None, :] - index[t - 1][:, None]  # (previous, current)
-        join = np.where(np.isin(step, list(natural)), 0.0, np.where(step == 0, HOLD, JUMP))
-        join += np.where(join >= JUMP, _look(state, scale, candidates[t - 1], candidates[t]), 0.0)
-        options = total[:, None] + join
+        options = total[:, None] + search.joins(candidates[t - 1], candidates[t])
         back[t] = np.argmin(options, axis=0)
-        total = options[back[t], np.arange(k)] + costs[t]
+        total = options[back[t], np.arange(search.k)] + costs[t]
     path = np.empty(n, np.int64)
     path[-1] = int(np.argmin(total))
     for t in range(n - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
-    return index[np.arange(n), path]
+    return search.atlas[candidates[np.arange(n), path]]
 
 
-def _look(state: np.ndarray, scale: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """How far apart two atlas frames' mouths are (a cut between alike mouths shows less)."""
-    return (((state[before][:, None, :] - state[after][None, :, :]) / scale) ** 2) @ STATE_WEIGHTS
+class MouthSearch:
+    """The costs of unit selection over an avatar's atlas (its frames with the whole face), for
+    video frames at `fps`. Candidates are positions in `atlas` (footage frame numbers)."""
+
+    def __init__(self, avatar: Avatar, fps: float) -> None:
+        self.atlas = np.flatnonzero(avatar.usable)
+        self.state = avatar.state[self.atlas]
+        self.scale = self.state.std(axis=0) + 1e-6
+        self.pose = np.nan_to_num(avatar.pose[self.atlas])
+        self._frame_pose = np.nan_to_num(avatar.pose)
+        self.k = min(CANDIDATES, len(self.atlas))
+        # Playing on: the footage advances avatar.fps / fps frames per video frame. Where the rates
+        # are close, only the nearest whole step plays on for free (a mouth up to a quarter faster
+        # or slower still looks natural): a free step of 0 would let a mouth freeze at no cost.
+        ratio = avatar.fps / fps
+        nearest = round(ratio)
+        self._natural = [nearest] if nearest >= 1 and abs(ratio - nearest) < 0.25 else [math.floor(ratio), math.ceil(ratio)]
+
+    def candidates(self, target: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's best `k` atlas positions for the mouth state `target` laid onto footage
+        frame `base`, and their target costs."""
+        diff = ((target[:, None, :] - self.state[None, :, :]) / self.scale) ** 2 @ STATE_WEIGHTS
+        diff += (((self.pose[None, :, :] - self._frame_pose[base][:, None, :]) / POSE_DEG) ** 2).sum(axis=2)
+        best = np.argpartition(diff, self.k - 1, axis=1)[:, : self.k]
+        return best, np.take_along_axis(diff, best, axis=1)
+
+    def joins(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """(len(before), len(after)): the cost of showing each `after` next to each `before`."""
+        step = self.atlas[after][None, :] - self.atlas[before][:, None]
+        join = np.where(np.isin(step, self._natural), 0.0, np.where(step == 0, HOLD, JUMP))
+        # A cut between alike mouths shows less.
+        look = (((self.state[before][:, None, :] - self.state[after][None, :, :]) / self.scale) ** 2) @ STATE_WEIGHTS
+        return join + np.where(join >= JUMP, look, 0.0)

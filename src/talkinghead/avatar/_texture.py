@@ -58,40 +58,48 @@ def jump_table(landmarks: np.ndarray, eyes: np.ndarray, thumbnails: np.ndarray, 
 
 
 def texture(jumps: np.ndarray, costs: np.ndarray, usable: np.ndarray, length: int, fps: float, seed: int, start: int | None = None) -> np.ndarray:
-    """`length` frame indices of the footage played as a video texture, from `start` (default: the
+    """`length` frame indices of the footage played as a VideoTexture."""
+    player = VideoTexture(jumps, costs, usable, fps, seed, start)
+    return np.array([player.step() for _ in range(length)], np.int64)
+
+
+class VideoTexture:
+    """The footage played as a video texture, one frame at a time, from `start` (default: the
     first usable frame). It plays forward; after a seeded 2-6 s it takes the next good jump, and
     before the footage ends (or reaches a frame without the whole face) it takes the best jump on
     the way there."""
-    rng = np.random.default_rng(seed)
-    n = len(usable)
-    run_end, cheapest_ahead = _runs(costs[:, 0], usable)
-    known = costs[:, 0][np.isfinite(costs[:, 0])]
-    # Good enough to take by choice: invisible, or among the clip's best quarter of jumps.
-    good = max(GOOD_JUMP, float(np.quantile(known, 0.25))) if known.size else GOOD_JUMP
-    shortest = PLAY_S[0] * fps
-    current = int(np.flatnonzero(usable)[0]) if start is None else int(start)
-    out = np.empty(length, np.int64)
-    played, wait = 0, rng.uniform(*PLAY_S) * fps
-    for k in range(length):
-        out[k] = current
-        played += 1
+
+    def __init__(self, jumps: np.ndarray, costs: np.ndarray, usable: np.ndarray, fps: float, seed: int, start: int | None = None) -> None:
+        self._jumps, self._costs, self._usable, self._fps = jumps, costs, usable, fps
+        self._rng = np.random.default_rng(seed)
+        self._run_end, self._cheapest_ahead = _runs(costs[:, 0], usable)
+        known = costs[:, 0][np.isfinite(costs[:, 0])]
+        # Good enough to take by choice: invisible, or among the clip's best quarter of jumps.
+        self._good = max(GOOD_JUMP, float(np.quantile(known, 0.25))) if known.size else GOOD_JUMP
+        self._first = int(np.flatnonzero(usable)[0])
+        self._current = self._first if start is None else int(start)
+        self._played, self._wait = 0, self._rng.uniform(*PLAY_S) * fps
+
+    def step(self) -> int:
+        """The frame shown now; the texture then moves on to the next."""
+        shown = current = self._current
+        jumps, costs = self._jumps, self._costs
+        self._played += 1
         can_jump = jumps[current, 0] >= 0
-        forced = current + 1 >= n or not usable[current + 1]
-        chosen = can_jump and played >= wait and costs[current, 0] <= good
+        forced = current + 1 >= len(self._usable) or not self._usable[current + 1]
+        chosen = can_jump and self._played >= self._wait and costs[current, 0] <= self._good
         # Near the end of the footage (or of a stretch with the whole face), the cheapest jump
         # left is taken where it comes: it beats a forced, visible jump at the end.
-        last_chance = can_jump and played >= shortest and run_end[current] - current < shortest and costs[current, 0] <= cheapest_ahead[current]
-        if forced or chosen or last_chance:
-            if can_jump:
-                # Any of the frame's jumps within half again the best one's cost, by the seed.
-                near = np.flatnonzero((jumps[current] >= 0) & (costs[current] <= 1.5 * costs[current, 0] + 1e-9))
-                current = int(jumps[current, rng.choice(near)])
-                played, wait = 0, rng.uniform(*PLAY_S) * fps
-            else:
-                current = int(np.flatnonzero(usable)[0]) if forced else current + 1
-            continue
-        current += 1
-    return out
+        shortest = PLAY_S[0] * self._fps
+        last_chance = can_jump and self._played >= shortest and self._run_end[current] - current < shortest and costs[current, 0] <= self._cheapest_ahead[current]
+        if can_jump and (forced or chosen or last_chance):
+            # Any of the frame's jumps within half again the best one's cost, by the seed.
+            near = np.flatnonzero((jumps[current] >= 0) & (costs[current] <= 1.5 * costs[current, 0] + 1e-9))
+            self._current = int(jumps[current, self._rng.choice(near)])
+            self._played, self._wait = 0, self._rng.uniform(*PLAY_S) * self._fps
+        else:
+            self._current = self._first if forced else current + 1
+        return shown
 
 
 def _runs(cost: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -43,6 +43,11 @@ class FrameStore:
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["packets"], state["offsets"], state["size"], state["gop"])
 
+    def reader(self) -> "FrameStore":
+        """The same frames (sharing their memory) with a decoder of their own: a store decodes
+        statefully, so each thread reads through its own reader."""
+        return FrameStore(self.packets, self.offsets, self.size, self.gop)
+
     @classmethod
     def encode(cls, frames: Iterable[np.ndarray], *, gop: int = GOP, crf: int = CRF) -> "FrameStore":
         """Compress RGB frames of one (even) size."""

@@ -112,7 +112,7 @@ class Driver:
                 return
             timeout = None
             if options.realtime:
-                timeout = self.started + session.index / fps + options.lookahead - time.monotonic()
+                timeout = self.started + session.index / fps + session.lookahead - time.monotonic()
             elif session.frames_ready():
                 timeout = 0.0
             try:
@@ -127,7 +127,7 @@ class Driver:
                     session.end()
                 continue
             if options.realtime:
-                late = time.monotonic() - (self.started + session.index / fps + options.lookahead)
+                late = time.monotonic() - (self.started + session.index / fps + session.lookahead)
                 frame = session.next_frame(render=late * fps < LATE_FRAMES)
             elif session.frames_ready():
                 frame = session.next_frame()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..avatar import LOOKAHEAD_S as FOOTAGE_LOOKAHEAD_S
+from ..avatar import Avatar, LiveFootage, footage_options
 from ..errors import InvalidOptionError
 from ..motion import MotionOptions
 from ..motion.streaming import StreamingMotion
@@ -94,11 +96,18 @@ class StreamFrame:
 
 
 class Session:
-    """One avatar's stream. Not thread-safe: one driver thread calls it."""
+    """One avatar's stream: a portrait's Rig, or an Avatar made from footage. Not thread-safe: one
+    driver thread calls it."""
 
-    def __init__(self, subject: Rig, options: StreamOptions = StreamOptions(), *, renderer: FrameRenderer | None = None) -> None:
+    def __init__(self, subject: Rig | Avatar, options: StreamOptions = StreamOptions(), *, renderer: FrameRenderer | None = None) -> None:
         self.options = options
-        self.renderer = renderer or create_renderer(subject, options.render)
+        if isinstance(subject, Avatar):
+            subject = subject.reader()  # sessions of one avatar run on threads of their own
+        self.renderer = renderer or create_renderer(subject, footage_options(options.render) if isinstance(subject, Avatar) else options.render)
+        self._footage = LiveFootage(subject, options.fps, options.seed) if isinstance(subject, Avatar) else None
+        # An avatar's mouth reads the spectrum just after the frame: it waits for that audio.
+        self.lookahead = max(options.lookahead, FOOTAGE_LOOKAHEAD_S) if self._footage else options.lookahead
+        self._footage_end = 0  # 16 kHz timeline sample after the last audio handed to the footage
         self._speech = StreamingSpeech()
         self._motion = StreamingMotion(options.motion_options)
         self._resampler: Resampler | None = None
@@ -155,7 +164,12 @@ class Session:
         self._ended = False
         if not continues or not self._runs:  # after a gap, or after an utterance marked complete
             self._runs.append(_Run(None if continues else start / self._rate))
-        self._runs[-1].add(self._resampler(samples))
+        resampled = self._resampler(samples)
+        self._runs[-1].add(resampled)
+        if self._footage is not None:
+            at = self._footage_end if continues else round(start * SAMPLE_RATE / self._rate)
+            self._footage.add_audio(resampled, at)
+            self._footage_end = at + len(resampled)
 
     def _analyse(self, until: float) -> None:
         """Analyse queued audio up to timeline time `until`, 20 ms at a time on each run's own grid:
@@ -188,6 +202,8 @@ class Session:
         self._resampler = None
         self._runs.clear()
         self._speech.truncate(self.next_time)
+        if self._footage is not None:
+            self._footage.truncate(self.next_time)
         self._motion.ease(self.next_time)
         self._ended = True
         return dropped
@@ -195,7 +211,7 @@ class Session:
     def frames_ready(self) -> int:
         """Frames that can be made now without waiting for audio: those whose lookahead has
         arrived, or up to the end of audio marked complete."""
-        fps, lookahead = self.options.fps, self.options.lookahead
+        fps, lookahead = self.options.fps, self.lookahead
         if self._ended:
             last = int(np.ceil(self.audio_end * fps - 1e-9))
         else:
@@ -205,9 +221,11 @@ class Session:
     def next_frame(self, *, render: bool = True) -> StreamFrame:
         """Make the next frame (idle where no audio is queued); `render=False` skips drawing it
         (a driver that has fallen behind keeps the timeline and the audio moving)."""
-        self._analyse(self.next_time + self.options.lookahead)
+        self._analyse(self.next_time + self.lookahead)
         params = self._motion.frame(self.index, self._speech)
         audio, self.speaking = self._take_audio()
+        if self._footage is not None:
+            params = self._footage.frame(self.index, params, self.speaking)
         image = self.renderer.render(params) if render else None
         frame = StreamFrame(self.index, self.next_time, image, audio, self.speaking, params=params,
                             queued=max(0, self._queue_end - self._sample(self.index + 1)) / self._rate)  # fmt: skip
