@@ -24,6 +24,18 @@ def test_stream_through_a_private_server(tmp_path):
     assert np.abs(frames[10].astype(float) - frames[40].astype(float)).mean() > 0.5  # the face moves
 
 
+def test_stream_an_avatar_file_through_a_private_server(tmp_path, avatar_file):
+    out = tmp_path / "avatar.mp4"
+    audio = load_audio(recording("cards-002"))
+    done = cli("stream", "--avatar", str(avatar_file), "--audio", str(recording("cards-002")), "--size", "256x256", "-o", str(out))
+    info = probe(out)
+    assert (info.width, info.height, info.n_frames) == (256, 256, int(np.ceil(audio.duration * 25 - 1e-9))), done.stderr
+    damaged = tmp_path / "damaged.avatar"
+    damaged.write_bytes(avatar_file.read_bytes()[:4096])
+    refused = cli("stream", "--avatar", str(damaged), "--audio", str(recording("cards-002")), "-o", str(tmp_path / "never.mp4"), check=False)
+    assert refused.returncode == 28 and not (tmp_path / "never.mp4").exists()
+
+
 def test_stream_through_a_running_server_in_real_time(tmp_path):
     services = Services(tmp_path, f"sqlite:///{tmp_path / 'service.db'}")
     try:

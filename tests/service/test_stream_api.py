@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from conftest import portrait, recording
 from servicekit import Services, create_key
-from talkinghead import AudioTooLongError, NotFoundError, RateLimitError
+from talkinghead import AudioTooLongError, InvalidOptionError, NotFoundError, RateLimitError
 from talkinghead.speech import load_audio
 from talkinghead.stream import Client, StreamClosedError
 from talkinghead.stream.protocol import AUDIO, FRAME, unpack
@@ -255,3 +255,29 @@ def test_metrics_count_the_sessions(server):
     assert float(lines["talkinghead_stream_frames_total"]) > 300
     assert float(lines["talkinghead_stream_frames_dropped_total"]) > 20  # the slow reader's
     assert float(lines["talkinghead_streams"]) == 0
+
+
+def test_stream_an_avatar_made_from_footage(server, avatar_file, tmp_path):
+    with server.client() as http:
+        kept = http.post("/v1/avatars", files={"avatar": ("woman.avatar", avatar_file.read_bytes(), "application/octet-stream")}, data={"name": "woman"})
+        assert kept.status_code == 201 and kept.json()["status"] == "ready" and kept.json()["name"] == "woman", kept.text
+        damaged = http.post("/v1/avatars", files={"avatar": ("bad.avatar", avatar_file.read_bytes()[:5000], "application/octet-stream")})
+        assert damaged.status_code == 422 and damaged.json()["error"]["code"] == "bad_avatar"
+        assert [a["id"] for a in http.get("/v1/avatars").json()["avatars"]] == [kept.json()["id"]]  # the damaged one left nothing
+    avatar_id = kept.json()["id"]
+    audio = load_audio(recording("cards-002"))
+    with client(server) as stream:
+        ready = stream.start(avatar_id=avatar_id, size="256x256", realtime=False)
+        assert (ready["width"], ready["height"]) == (256, 256)
+        threading.Thread(target=lambda: (stream.send_speech(audio.samples, realtime=False), stream.stop())).start()
+        got = collect(stream)
+    assert len(got["frames"]) == int(np.ceil(audio.duration * 25 - 1e-9))
+    images = [cv2.imdecode(np.frombuffer(r.data, np.uint8), cv2.IMREAD_COLOR) for _, r in got["frames"]]
+    assert all(image.shape == (256, 256, 3) for image in images)
+    # The footage plays: head and mouth move from frame to frame, as the clip's own did.
+    assert np.mean([np.abs(a.astype(float) - b.astype(float)).mean() for a, b in zip(images, images[5:])]) > 1.0
+    with pytest.raises(NotFoundError):
+        with client(server) as stream:
+            stream.start(avatar_id="avt_missing")
+    with client(server) as stream, pytest.raises(InvalidOptionError, match="an avatar has one"):
+        stream.start(avatar_id=avatar_id, face=1)

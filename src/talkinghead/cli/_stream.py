@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import secrets
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import wave
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +21,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..errors import InvalidOptionError, OutputError
+from ..avatar import load_avatar
+from ..errors import InvalidOptionError, OutputError, TalkingHeadError
 from ..media import FILE_FORMATS, FORMATS, EncodeOptions, encode_video, output_format, spoken_list
 from ..motion import EXPRESSIONS, FRAME_RATES
 from ..render import FRAMINGS, parse_size
@@ -35,6 +40,8 @@ def add_stream_parser(commands) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", help="portrait photo (sent in the start message)")
     source.add_argument("--portrait-id", help="a portrait registered on the server (POST /v1/portraits)")
+    source.add_argument("--avatar", help="an avatar file from `talkinghead avatar create` (registered on the server for this stream)")
+    source.add_argument("--avatar-id", help="an avatar registered on the server (POST /v1/avatars)")
     p.add_argument("-o", "--output", required=True, help=f"video to write ({', '.join(FORMATS[name].suffixes[0] for name in FILE_FORMATS)})")
     p.add_argument("--realtime", action="store_true", help="send the audio at its own pace and let the server play it in real time (default: as fast as possible)")
     p.add_argument("--server", help="a running server, e.g. ws://127.0.0.1:8000 (default: a private one for this command)")
@@ -95,9 +102,10 @@ def _stream(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         server = args.server or stack.enter_context(_private_server())
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="talkinghead-stream-")))
+        avatar_id = args.avatar_id or (stack.enter_context(_registered_avatar(server, Path(args.avatar), args.api_key)) if args.avatar else None)
         client = stack.enter_context(Client(server.rstrip("/") + "/v1/stream", api_key=args.api_key))
         began = time.monotonic()
-        ready = client.start(portrait_id=args.portrait_id, image=args.image, **options)
+        ready = client.start(portrait_id=args.portrait_id, image=args.image, avatar_id=avatar_id, **options)
         sender = threading.Thread(target=_send, args=(client, samples, args.realtime), daemon=True)
         sender.start()
         frames, dropped, stats = _receive(client, work, ready["sample_rate"])
@@ -106,6 +114,39 @@ def _stream(args: argparse.Namespace) -> int:
     print(f"talkinghead: streamed {frames} frames ({dropped} without an image) in {time.monotonic() - began:.1f} s, session start {ready['start_ms']:.0f} ms, "
           f"server dropped {stats.get('dropped', 0)}; wrote {encoded.path}", file=sys.stderr)  # fmt: skip
     return OK
+
+
+@contextlib.contextmanager
+def _registered_avatar(server: str, path: Path, api_key: str | None) -> Iterator[str]:
+    """Register a local avatar file on the server (POST /v1/avatars) for one stream; forgotten after."""
+    load_avatar(path)  # a damaged file fails here with its own error, before anything is sent
+    base = "http" + server.rstrip("/").removeprefix("ws")  # ws:// -> http://, wss:// -> https://
+    auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    boundary = secrets.token_hex(16)
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="avatar"; filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    body = head.encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    upload = urllib.request.Request(base + "/v1/avatars", data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **auth})
+    avatar_id = json.loads(_http(upload))["id"]
+    try:
+        yield avatar_id
+    finally:
+        with contextlib.suppress(TalkingHeadError):
+            _http(urllib.request.Request(f"{base}/v1/avatars/{avatar_id}", method="DELETE", headers=auth))
+
+
+def _http(request: urllib.request.Request) -> bytes:
+    """The reply's body; the server's error (its JSON body) raised as our own error class."""
+    try:
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            return reply.read()
+    except urllib.error.HTTPError as failed:
+        try:
+            error = json.loads(failed.read())["error"]
+        except (ValueError, KeyError, TypeError):
+            raise TalkingHeadError(f"the server answered {failed.code} to {request.get_method()} {request.full_url}") from None
+        raise TalkingHeadError.from_code(error["code"], error["message"]) from None
+    except urllib.error.URLError as unreachable:
+        raise StreamClosedError(f"cannot reach the server at {request.full_url}: {unreachable.reason}") from None
 
 
 def _send(client, samples: np.ndarray, realtime: bool) -> None:

@@ -1,5 +1,5 @@
-"""The HTTP API (FastAPI): one app over the routers of jobs, portraits, streaming, the demo and
-operations, with the error mapping, the body limit and request metrics around them."""
+"""The HTTP API (FastAPI): one app over the routers of jobs, portraits, avatars, streaming, the demo
+and operations, with the error mapping, the body limit and request metrics around them."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import PayloadTooLargeError, RateLimitError, TalkingHeadError
+from ._avatars_api import router as avatars_router
 from ._config import ServiceConfig
 from ._db import Database
 from ._demo import demo_router
+from ._enrolment import Enrolments
 from ._http import error_body, http_error
 from ._jobs_api import router as jobs_router
 from ._metrics import HttpMetrics, StreamMetrics
@@ -100,19 +102,21 @@ def _handle_errors(app: FastAPI) -> None:
 
 def create_app(config: ServiceConfig) -> FastAPI:
     """The API over `config`'s database and storage; its lifespan also runs `config.workers`
-    render processes and the housekeeper thread."""
+    render processes, the housekeeper thread and the avatar enrolments."""
     db = Database(config.database_url)
-    service = Service(config=config, db=db, jobs=open_store(config, db), files=open_files(config), http_metrics=HttpMetrics(),
+    files = open_files(config)
+    service = Service(config=config, db=db, jobs=open_store(config, db), files=files, http_metrics=HttpMetrics(),
                       stream_metrics=StreamMetrics(), stream_slots=StreamSlots(config.stream_limit),
-                      stream_hosts=StreamHosts(config.stream_hosts) if config.stream_hosts else None)  # fmt: skip
+                      stream_hosts=StreamHosts(config.stream_hosts) if config.stream_hosts else None, enrolments=Enrolments(config, db, files))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         stop = threading.Event()
         keeper = Housekeeper(config, service.jobs, service.files, stop=stop)
-        keeper.tick(sweep=True)  # jobs of workers that died with an earlier server go back now
+        keeper.tick(sweep=True)  # jobs of workers that died with an earlier server go back now, its enrolments fail
         keeper.start()
         pool = WorkerPool(config, service.jobs).start() if config.workers else None
+        service.enrolments.start()
         if service.stream_hosts is not None:
             service.stream_hosts.start(asyncio.get_running_loop())
         else:
@@ -121,6 +125,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             yield
         finally:
             stop.set()
+            await run_in_threadpool(service.enrolments.stop)
             if pool:
                 await run_in_threadpool(pool.stop)
             if service.stream_hosts is not None:
@@ -131,7 +136,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app = FastAPI(
         title="talkinghead",
         version=__version__,
-        summary="Portrait + speech to a lip-synced talking-head video: asynchronous jobs, synchronous generation, registered portraits.",
+        summary="Portrait + speech to a lip-synced talking-head video: asynchronous jobs, synchronous generation, registered portraits, avatars from footage.",
         lifespan=lifespan,
     )
     app.state.service = service
@@ -149,6 +154,6 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return response
 
     _handle_errors(app)
-    for router in (jobs_router, portraits_router, stream_router, demo_router, operations_router):
+    for router in (jobs_router, portraits_router, avatars_router, stream_router, demo_router, operations_router):
         app.include_router(router)
     return app

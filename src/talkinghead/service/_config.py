@@ -57,6 +57,8 @@ class ServiceConfig:
     max_storage: int = 20 << 30  # bytes of results kept; the oldest expire first beyond it
     max_upload: int = 200 << 20  # bytes in one request body
     max_image_pixels: int = 40_000_000
+    max_avatar_seconds: float = 600.0  # longest clip `POST /v1/avatars` enrols
+    avatar_processes: int = 1  # enrolments this server runs at once, each in its own process; more wait their turn
     sync_max_audio: float = 60.0  # seconds of audio `POST /v1/generate` renders while the caller waits
     sync_timeout: float = 600.0
     default_max_audio: float = 3600.0  # per-job audio cap with no key (auth off)
@@ -88,8 +90,10 @@ class ServiceConfig:
             raise InvalidOptionError("max streams must be 0 or more")
         if self.stream_processes is not None and self.stream_processes < 0:
             raise InvalidOptionError("stream processes must be 0 or more")
+        if self.avatar_processes < 1:
+            raise InvalidOptionError("avatar processes must be at least 1")
         if self.max_attempts < 1:
             raise InvalidOptionError("max attempts must be at least 1")
-        for name in ("retention", "lease", "sync_max_audio", "poll_interval", "sweep_interval", "webhook_backoff"):
+        for name in ("retention", "lease", "sync_max_audio", "max_avatar_seconds", "poll_interval", "sweep_interval", "webhook_backoff"):
             if getattr(self, name) <= 0:
                 raise InvalidOptionError(f"{name} must be positive")

@@ -71,6 +71,29 @@ CREATE TABLE IF NOT EXISTS portraits (
     height INTEGER NOT NULL,
     created_at DOUBLE PRECISION NOT NULL
 );
+CREATE TABLE IF NOT EXISTS avatars (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    progress DOUBLE PRECISION NOT NULL DEFAULT 0,
+    seconds DOUBLE PRECISION NOT NULL,
+    fps DOUBLE PRECISION NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    frames INTEGER NOT NULL,
+    usable_frames INTEGER,
+    coverage TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    seen_at DOUBLE PRECISION NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    finished_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS avatars_by_owner ON avatars (owner, created_at);
+CREATE INDEX IF NOT EXISTS avatars_by_status ON avatars (status, seen_at);
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
     job_id TEXT NOT NULL,

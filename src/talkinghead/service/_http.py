@@ -13,6 +13,14 @@ def http_error(error: BaseException) -> tuple[int, str]:
     return cls.http_status, cls.code
 
 
+def failure(error: BaseException) -> tuple[int, str, str]:
+    """(status, code, message) that a job or an enrolment failed with: ours as they are, anything
+    else (a bug) as an internal error with its reason."""
+    if isinstance(error, TalkingHeadError):
+        return (*http_error(error), str(error))
+    return TalkingHeadError.http_status, TalkingHeadError.code, f"internal error: {error!r}"
+
+
 def status_for_code(code: str) -> int:
     """The HTTP status of a failed job's error code (a synchronous request answers with it)."""
     return _STATUS_BY_CODE.get(code, TalkingHeadError.http_status)

@@ -421,11 +421,12 @@ class JobStore:
         with self.db.transaction(write=False) as tx:
             rows = tx.execute("SELECT id, host, pid, seen_at FROM workers").all()
         for worker, worker_host, pid, seen in rows:
-            if (worker_host == host and not _pid_alive(pid)) or seen < now - stale_after:
+            if (worker_host == host and not pid_alive(pid)) or seen < now - stale_after:
                 self.lapse_worker(worker)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine is still there."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

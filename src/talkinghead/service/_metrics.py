@@ -90,8 +90,8 @@ def exposition(store: JobStore, results: ResultStore, http: HttpMetrics, streams
     out += ["# HELP talkinghead_queue_depth Jobs waiting for a worker.", "# TYPE talkinghead_queue_depth gauge", f"talkinghead_queue_depth {counts['queued']}"]
     out += ["# HELP talkinghead_workers Render workers seen within one lease.", "# TYPE talkinghead_workers gauge",
             f"talkinghead_workers {store.live_workers(worker_window)}"]  # fmt: skip
-    out += ["# HELP talkinghead_stored_bytes Bytes in the result store: results, previews and portraits.", "# TYPE talkinghead_stored_bytes gauge",
-            f"talkinghead_stored_bytes {results.bytes_used('jobs/') + results.bytes_used('portraits/')}"]  # fmt: skip
+    out += ["# HELP talkinghead_stored_bytes Bytes in the result store: results, previews, portraits and avatars.", "# TYPE talkinghead_stored_bytes gauge",
+            f"talkinghead_stored_bytes {sum(results.bytes_used(prefix) for prefix in ('jobs/', 'portraits/', 'avatars/'))}"]  # fmt: skip
 
     def counter(name: str, help_text: str, labelled: bool = False) -> None:
         out.extend([f"# HELP talkinghead_{name} {help_text}", f"# TYPE talkinghead_{name} counter"])

@@ -18,6 +18,7 @@ from ..speech import RECOGNIZERS
 # carry and this engine does not use: accepted, and listed back as ignored.
 IGNORED_FIELDS = ("num_inference_steps", "guidance_scale", "prompt", "negative_prompt")
 DEFAULT_FORMAT = "mp4"  # the API always writes a file; the engine would read the format from its name
+MAX_TEXT = 100_000  # characters of a transcript
 
 
 def _frame_rate(value: int) -> int:
@@ -38,9 +39,10 @@ class JobOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    text: str | None = Field(None, max_length=100_000, description="the transcript: exact lip timing when given")
+    text: str | None = Field(None, max_length=MAX_TEXT, description="the transcript: exact lip timing when given")
     portrait_id: str | None = Field(None, description="a portrait registered with POST /v1/portraits, instead of an uploaded image")
-    face: int | None = Field(None, ge=1, description="which face to animate, numbered left to right; default the largest")
+    avatar_id: str | None = Field(None, description="an avatar enrolled from footage with POST /v1/avatars, instead of an uploaded image")
+    face: int | None = Field(None, ge=1, description="which face of a portrait to animate, numbered left to right; default the largest")
     fps: FrameRate = Field(GenerateRequest.fps, description=f"one of {', '.join(map(str, FRAME_RATES))}")
     seed: Seed = GenerateRequest.seed
     expression: Literal[EXPRESSIONS] = GenerateRequest.expression  # type: ignore[valid-type]
@@ -68,6 +70,8 @@ class JobOptions(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "JobOptions":
+        if self.avatar_id is not None and self.face is not None:
+            raise ValueError("face picks a face in a portrait; an avatar shows the one person of its footage")
         if self.background == "transparent" and not FORMATS[self.format].alpha:
             raise ValueError(f"a transparent background needs format {_WITH_ALPHA}")
         if self.size and FORMATS[self.format].even_size and any(side % 2 for side in parse_size(self.size)):

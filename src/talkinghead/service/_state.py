@@ -1,5 +1,5 @@
-"""What every route of one server shares: settings, the job table, the files, metrics, streaming;
-and who is calling."""
+"""What every route of one server shares: settings, the job table, the files, metrics, streaming,
+avatar enrolments; and who is calling."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from ._config import ServiceConfig
 from ._db import Database
+from ._enrolment import Enrolments
 from ._files import JobFiles
 from ._jobs import JobStore
 from ._keys import ANONYMOUS, ApiKey, authenticate, take_token
@@ -38,6 +39,7 @@ class Service:
     stream_metrics: StreamMetrics
     stream_slots: StreamSlots
     stream_hosts: StreamHosts | None  # None: sessions run in the server process
+    enrolments: Enrolments
 
     @property
     def results(self) -> ResultStore:

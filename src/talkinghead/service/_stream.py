@@ -26,10 +26,10 @@ from ..stream import LOOKAHEAD_RANGE_S, SAMPLE_RATES, LiveStream, StreamFrame, S
 from ..stream.protocol import AUDIO, FRAME, FRAME_FORMATS, FRAME_QUALITY, MAX_AUDIO_MESSAGE_S, FrameEncoder, pack_header
 from ._http import error_body, http_error
 from ._options import FrameRate, MotionLevel, Seed
+from ._avatars import ready_avatar
 from ._portraits import get_portrait
-from ._results import ResultStore
 from ._state import Service, service_of
-from ._stream_hosts import RemoteStream, session_subject
+from ._stream_hosts import RemoteStream, StoredAvatar, StreamSubject, session_subject
 
 log = logging.getLogger("talkinghead.service")
 START_TIMEOUT_S = 30.0
@@ -37,13 +37,14 @@ STATS_INTERVAL_S = 1.0
 
 
 class StartMessage(BaseModel):
-    """The first message of a stream: which portrait, and how to stream it."""
+    """The first message of a stream: which portrait or avatar, and how to stream it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["start"]
     portrait_id: str | None = None
     image: str | None = Field(None, description="base64 of a portrait image")
+    avatar_id: str | None = Field(None, description="an avatar made from footage with POST /v1/avatars")
     face: int | None = Field(None, ge=1)
     sample_rate: Literal[SAMPLE_RATES] = StreamOptions.sample_rate  # type: ignore[valid-type]
     fps: FrameRate = StreamOptions.fps
@@ -81,8 +82,10 @@ def parse_start(text: str) -> StartMessage:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'start'}: {err['msg']}" for err in exc.errors())
         raise e.InvalidOptionError(f"bad start message: {problems}") from None
-    if (start.portrait_id is None) == (start.image is None):
-        raise e.InvalidOptionError("send a portrait_id (from POST /v1/portraits) or an image, one of them")
+    if sum(source is not None for source in (start.portrait_id, start.image, start.avatar_id)) != 1:
+        raise e.InvalidOptionError("send a portrait_id (from POST /v1/portraits), an image or an avatar_id (from POST /v1/avatars), one of them")
+    if start.avatar_id is not None and start.face is not None:
+        raise e.InvalidOptionError("face picks a face in a portrait; an avatar has one")
     return start
 
 
@@ -98,9 +101,12 @@ def _json(text: str) -> dict:
 
 async def _open(service: Service, who, start: StartMessage) -> LiveStream | RemoteStream:
     options = start.stream_options()
-    if start.portrait_id is not None:
+    source: StreamSubject
+    if start.avatar_id is not None:
+        source = StoredAvatar(service.results, ready_avatar(service.db, start.avatar_id, who.owner).id)
+    elif start.portrait_id is not None:
         portrait = get_portrait(service.db, start.portrait_id, who.owner)
-        source: tuple[ResultStore, str, int | None] | Rig = (service.results, portrait.id, start.face if start.face is not None else portrait.face)
+        source = (service.results, portrait.id, start.face if start.face is not None else portrait.face)
     else:
         try:
             data = base64.b64decode(start.image or "", validate=True)

@@ -16,15 +16,18 @@ import multiprocessing
 import threading
 import time
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
+from typing import Union
 
 from .. import errors as e
+from ..avatar import Avatar
 from ..portrait import Rig
 from ..render import FrameRenderer, RenderOptions, create_renderer
 from ..speech.streaming import DECODERS
 from ..stream import Session, StreamFrame, StreamOptions
 from ..stream import Driver, FrameQueue, Item
+from ._avatars import load_avatar_file
 from ._portraits import load_rig
 from ._results import ResultStore
 
@@ -37,10 +40,27 @@ def portrait_renderer(results: ResultStore, portrait_id: str, face: int | None, 
     return create_renderer(load_rig(results, portrait_id, face), options)
 
 
-def session_subject(portrait: tuple[ResultStore, str, int | None] | Rig, options: RenderOptions) -> tuple[Rig, FrameRenderer | None]:
-    """What a session draws and, for a registered portrait (store, id, face), the renderer its
-    sessions share; a rig made for one session gets its own renderer from the session."""
-    return (portrait, None) if isinstance(portrait, Rig) else (load_rig(*portrait), portrait_renderer(*portrait, options))
+@dataclass(frozen=True)
+class StoredAvatar:
+    """An avatar registered with POST /v1/avatars, loaded (and cached) where its session runs."""
+
+    results: ResultStore
+    avatar_id: str
+
+
+# What a stream draws: a registered portrait (store, id, face), a rig made for the session, or an avatar.
+StreamSubject = Union[tuple[ResultStore, str, int | None], Rig, StoredAvatar]
+
+
+def session_subject(source: StreamSubject, options: RenderOptions) -> tuple[Rig | Avatar, FrameRenderer | None]:
+    """What a session draws and, for a registered portrait, the renderer its sessions share. A
+    rig made for one session, or an avatar (whose frames decode statefully), gets its own
+    renderer from the session."""
+    if isinstance(source, Rig):
+        return source, None
+    if isinstance(source, StoredAvatar):
+        return load_avatar_file(source.results, source.avatar_id), None
+    return load_rig(*source), portrait_renderer(*source, options)
 
 
 class StreamSlots:
@@ -242,7 +262,7 @@ class StreamHosts:
         self._loop = loop
         self._hosts = [_HostProcess(self._context, i, loop) for i in range(self.count)]
 
-    async def open(self, portrait: tuple[ResultStore, str, int | None] | Rig, options: StreamOptions, encode) -> RemoteStream:
+    async def open(self, portrait: StreamSubject, options: StreamOptions, encode) -> RemoteStream:
         assert self._loop is not None
         for i, host in enumerate(self._hosts):  # a host that died is replaced
             if not host.alive:
@@ -251,7 +271,7 @@ class StreamHosts:
         if not host.up.is_set():
             await asyncio.get_running_loop().run_in_executor(None, host.up.wait, 60.0)
         session_id = next(self._ids)
-        if not isinstance(portrait, Rig):
+        if isinstance(portrait, tuple):
             for other in self._hosts:
                 if other is not host and other.alive:
                     other.send(("warm", 0, *portrait, options.render))

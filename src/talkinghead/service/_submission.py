@@ -18,6 +18,7 @@ from starlette.requests import Request
 from ..errors import InvalidOptionError, UnsupportedMediaError
 from ..portrait import load_image
 from ..speech import load_audio
+from ._avatars import ready_avatar
 from ._jobs import Job, NewJob, new_job_id
 from ._options import parse_options
 from ._portraits import get_portrait
@@ -105,7 +106,8 @@ def uploaded_image(submission: Submission) -> UploadFile | None:
     return submission.uploads.get("image") or submission.uploads.get("reference_image")
 
 
-def _save(submission: Submission, name: str, data: bytes | None, destination: Path) -> bool:
+def save_input(submission: Submission, name: str, data: bytes | None, destination: Path) -> bool:
+    """Write the upload `name` (or `data`) to `destination`; False when the request has neither."""
     upload = uploaded_image(submission) if name == "image" else submission.uploads.get(name)
     if upload is not None:
         upload.file.seek(0)
@@ -140,13 +142,17 @@ def admit(service: Service, who: Caller, submission: Submission, idempotency_key
     inputs = files.input_dir(new_id)
     inputs.mkdir(parents=True)
     try:
-        portrait = get_portrait(service.db, options.portrait_id, who.owner) if options.portrait_id else None
-        has_image = _save(submission, "image", submission.image, inputs / "image")
-        if portrait is None and not has_image:
-            raise InvalidOptionError("an image is required (or a portrait_id from POST /v1/portraits)")
-        if portrait is not None and has_image:
-            raise InvalidOptionError("send an image or a portrait_id, not both")
-        if not _save(submission, "audio", submission.audio, inputs / "audio"):
+        if options.portrait_id:
+            get_portrait(service.db, options.portrait_id, who.owner)
+        if options.avatar_id:
+            ready_avatar(service.db, options.avatar_id, who.owner)
+        has_image = save_input(submission, "image", submission.image, inputs / "image")
+        subjects = [name for name, given in (("an image", has_image), ("a portrait_id", options.portrait_id), ("an avatar_id", options.avatar_id)) if given]
+        if not subjects:
+            raise InvalidOptionError("an image is required (or a portrait_id from POST /v1/portraits, or an avatar_id from POST /v1/avatars)")
+        if len(subjects) > 1:
+            raise InvalidOptionError(f"send one of an image, a portrait_id or an avatar_id, not {' and '.join(subjects)}")
+        if not save_input(submission, "audio", submission.audio, inputs / "audio"):
             raise InvalidOptionError("audio is required")
         if has_image:
             load_image(inputs / "image", max_pixels=config.max_image_pixels)

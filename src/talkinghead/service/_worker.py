@@ -19,10 +19,11 @@ from pathlib import Path
 
 from .. import generate
 from ..errors import TalkingHeadError
+from ._avatars import load_avatar_file, reclaim_enrolments
 from ._config import ServiceConfig
 from ._db import Database
 from ._files import PREVIEW_NAME, JobFiles, expire_results, remove_orphans
-from ._http import http_error
+from ._http import failure
 from ._jobs import Job, JobStore, host_identity, worker_identity
 from ._options import generate_request, result_format
 from ._portraits import load_rig
@@ -141,7 +142,7 @@ class Worker:
         output = run_dir / f"{RESULT_STEM}{result_format(job.options).suffixes[0]}"
         started = time.monotonic()
         try:
-            request = generate_request(job.options, image=self._portrait(job), audio=files.input_dir(job.id) / "audio", output=output,
+            request = generate_request(job.options, **self._subject(job), audio=files.input_dir(job.id) / "audio", output=output,
                                        preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1)  # fmt: skip
             result = generate(request, on_progress=progress)
         except _Abandon:
@@ -150,12 +151,9 @@ class Worker:
             files.remove_run(job)
             return
         except Exception as error:
-            if isinstance(error, TalkingHeadError):
-                status, code = http_error(error)
-                message = str(error)
-            else:  # a bug: the job fails with the reason, the worker carries on
+            status, code, message = failure(error)
+            if not isinstance(error, TalkingHeadError):  # a bug: the job fails with the reason, the worker carries on
                 log.exception("job %s failed with an internal error", job.id)
-                status, code, message = 500, "internal_error", f"internal error: {error!r}"
             # Only the run that still holds the job may clear its files; a run that lost it clears its own.
             if jobs.fail(job, self.id, code=code, message=message):
                 files.discard(job.id)
@@ -175,11 +173,14 @@ class Worker:
         else:  # canceled or reclaimed meanwhile: this run's files are not the job's result
             files.remove_run(job)
 
-    def _portrait(self, job: Job):
-        portrait_id = job.options.get("portrait_id")
-        if portrait_id:
-            return load_rig(self.files.results, portrait_id, job.options.get("face"))
-        return self.files.input_dir(job.id) / "image"
+    def _subject(self, job: Job) -> dict:
+        """What the job animates, as `generate` takes it: a registered avatar, a registered
+        portrait's rig, or the uploaded image."""
+        if job.options.get("avatar_id"):
+            return {"avatar": load_avatar_file(self.files.results, job.options["avatar_id"])}
+        if job.options.get("portrait_id"):
+            return {"image": load_rig(self.files.results, job.options["portrait_id"], job.options.get("face"))}
+        return {"image": self.files.input_dir(job.id) / "image"}
 
 
 class Housekeeper:
@@ -207,6 +208,7 @@ class Housekeeper:
         jobs.forget_dead_workers(host_identity(), stale_after=config.lease)
         for job_id in jobs.reclaim_lapsed():
             files.remove_runs(job_id)
+        reclaim_enrolments(jobs.db, files.root, host_identity(), stale_after=config.lease)
         deliver_due(jobs.db, allow_private=config.webhook_allow_private, timeout=config.webhook_timeout,
                     attempts=config.webhook_attempts, backoff=config.webhook_backoff)  # fmt: skip
         if sweep:

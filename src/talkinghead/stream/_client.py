@@ -49,10 +49,10 @@ class Client:
         self._error: dict | None = None  # the error message the server sent before closing
         self._stack = contextlib.ExitStack()
 
-    def start(self, *, portrait_id: str | None = None, image: str | os.PathLike | bytes | None = None, **options) -> dict:
-        """Open the session; options are those of the start message (sample_rate, fps, size,
-        framing, format, quality, lookahead_ms, realtime, seed, expression, motion, audio).
-        Returns the server's ready message."""
+    def start(self, *, portrait_id: str | None = None, image: str | os.PathLike | bytes | None = None, avatar_id: str | None = None, **options) -> dict:
+        """Open the session with a registered portrait, a portrait image or a registered avatar;
+        options are those of the start message (sample_rate, fps, size, framing, format, quality,
+        lookahead_ms, realtime, seed, expression, motion, audio). Returns the server's ready message."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else None
         # Frames are JPEG or WebP already: compressing them again costs the server CPU for nothing.
         self._socket = self._stack.enter_context(
@@ -61,6 +61,8 @@ class Client:
         message: dict = {"type": "start", **options}
         if portrait_id is not None:
             message["portrait_id"] = portrait_id
+        if avatar_id is not None:
+            message["avatar_id"] = avatar_id
         if image is not None:
             data = image if isinstance(image, (bytes, bytearray)) else Path(image).read_bytes()
             message["image"] = base64.b64encode(data).decode()
