@@ -9,7 +9,7 @@ on every frame (video mode):
 - mouth-gap Pearson r (and the best r within +-5 frames of lag);
 - closure F1 (gap under 0.02 face heights in both);
 - p95 opening ratio (generated / real) and pause-closed ratio (share of pause frames closed,
-  generated / real; pauses: 40 ms windows 35 dB under the loudest speech);
+  generated / real; pauses: the frames between the words the recogniser finds);
 - mouth sharpness ratio (variance of the Laplacian around the lips, generated / real);
 - jitter: the skull landmarks' frame-to-frame acceleration (face heights), generated and real:
   smooth head motion scores low, wobble and texture jumps high.
@@ -29,7 +29,6 @@ import json
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import av
@@ -37,35 +36,18 @@ import cv2
 import numpy as np
 
 import talkinghead
-from talkinghead.avatar import CLOSED_GAP, create_avatar, mouth_gap, script_avatar
-from talkinghead.portrait import FaceTracker
+from talkinghead.avatar import create_avatar, mouth_gap, script_avatar
 from talkinghead.render import RenderOptions, create_renderer
 from talkinghead.speech import load_audio
 from talkinghead.stream import Session, StreamOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, machine  # noqa: E402
+from _mouths import decode, pauses, score_mouths, sharpness, track_video, write_sheet, write_wav  # noqa: E402
 
 ENROL_SHARE = 0.6
-LAGS = 5
 SKULL_POINTS = (33, 133, 362, 263, 168, 6, 4, 10, 234, 454)
 TARGETS = {"r": 0.55, "closure_f1": 0.6, "p95_ratio": (0.85, 1.15), "pause_closed_ratio": (0.85, 1.15), "sharpness_ratio": 0.9, "render_fps_one_core": 25.0}
-
-
-def track_video(frames) -> np.ndarray:
-    """(n, 478, 3) Face Mesh landmarks per frame (NaN where no face)."""
-    out = []
-    with FaceTracker() as tracker:
-        for image in frames:
-            face = tracker.find(np.ascontiguousarray(image[..., :3]))
-            out.append(face.landmarks if face is not None else np.full((478, 3), np.nan, np.float32))
-    return np.array(out)
-
-
-def decode(path: Path) -> tuple[list[np.ndarray], float]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return [f.to_ndarray(format="rgb24") for f in container.decode(stream)], float(stream.average_rate)
 
 
 def cut_clip(source: Path, target: Path, seconds: float) -> None:
@@ -80,53 +62,12 @@ def cut_clip(source: Path, target: Path, seconds: float) -> None:
             out.mux(packet)
 
 
-def write_wav(samples: np.ndarray, path: Path) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(samples.astype("<i2").tobytes())
-
-
-def pauses(speech: Path, times: np.ndarray) -> np.ndarray:
-    """Frames between words (the recogniser's word timings): where the speaker pauses."""
-    words = talkinghead.analyze(speech).words
-    inside = np.zeros(len(times), bool)
-    for word in words:
-        inside |= (times >= word.start) & (times < word.end)
-    return ~inside
-
-
-def sharpness(frames: list[np.ndarray], landmarks: np.ndarray) -> float:
-    """Mean variance of the Laplacian over a box around the lips (half a face height wide)."""
-    values = []
-    for image, points in zip(frames, landmarks):
-        if not np.isfinite(points[0, 0]):
-            continue
-        height = np.linalg.norm(points[152, :2] - points[10, :2])
-        cx, cy = points[[61, 291], :2].mean(axis=0)
-        x0, x1, y0, y1 = int(cx - 0.25 * height), int(cx + 0.25 * height), int(cy - 0.12 * height), int(cy + 0.12 * height)
-        box = cv2.cvtColor(np.ascontiguousarray(image[max(y0, 0) : y1, max(x0, 0) : x1]), cv2.COLOR_RGB2GRAY)
-        if box.size:
-            values.append(cv2.Laplacian(box, cv2.CV_64F).var())
-    return float(np.mean(values))
-
-
 def jitter(landmarks: np.ndarray) -> float:
     """Mean size of the skull landmarks' frame-to-frame acceleration, in face heights: smooth head
     motion scores near 0, wobble and jumps score high."""
     skull = landmarks[:, list(SKULL_POINTS), :2]
     height = np.nanmedian(np.linalg.norm(landmarks[:, 152, :2] - landmarks[:, 10, :2], axis=1))
     return float(np.nanmean(np.linalg.norm(np.diff(skull, n=2, axis=0), axis=2)) / height)
-
-
-def lagged_r(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
-    best = (-1.0, 0)
-    for lag in range(-LAGS, LAGS + 1):
-        x, y = (a[lag:], b[: len(b) - lag]) if lag >= 0 else (a[:lag], b[-lag:])
-        ok = np.isfinite(x) & np.isfinite(y)
-        best = max(best, (float(np.corrcoef(x[ok], y[ok])[0, 1]), lag))
-    return best
 
 
 def reenact(clip: Path, share: float, work: Path, sheets: Path | None = None, *, streamed: bool = False) -> dict:
@@ -156,25 +97,15 @@ def reenact(clip: Path, share: float, work: Path, sheets: Path | None = None, *,
     real_landmarks = track_video(real_frames)  # tracked as one video, as a person would watch it
     truth = mouth_gap(real_landmarks)[real_index]
     gen_landmarks = track_video(generated)
-    gap = mouth_gap(gen_landmarks)
-    ok = np.isfinite(gap) & np.isfinite(truth)
-    r = float(np.corrcoef(gap[ok], truth[ok])[0, 1])
-    best_r, best_lag = lagged_r(gap, truth)
-    closed_gen, closed_real = gap < CLOSED_GAP, truth < CLOSED_GAP
-    f1 = 2 * np.sum(closed_gen & closed_real) / max(closed_gen.sum() + closed_real.sum(), 1)
-    paused = pauses(speech, times)
-    pause_real = float(closed_real[paused].mean()) if paused.any() else float("nan")
-    pause_gen = float(closed_gen[paused].mean()) if paused.any() else float("nan")
+    scores = score_mouths(mouth_gap(gen_landmarks), truth, pauses(speech, times))
     real_test = [real_frames[i] for i in real_index]
     sharp = sharpness(generated, gen_landmarks) / sharpness(real_test, real_landmarks[real_index])
     if sheets is not None:
-        write_sheet(real_test, generated, real_landmarks[real_index], sheets / f"footage-{clip.stem}-{share:.2f}{'-stream' if streamed else ''}.png")
+        moments = np.linspace(0, len(generated) - 1, 6).astype(int)
+        write_sheet([(real_test[k], generated[k]) for k in moments], (real_landmarks[real_index], real_landmarks[real_index]),
+                    sheets / f"footage-{clip.stem}-{share:.2f}{'-stream' if streamed else ''}.png")  # fmt: skip
     return {
-        "clip": clip.name, "enrol_s_of_footage": round(enrol_end / clip_fps, 2), "test_s": round(len(generated) / fps, 2), "fps": fps,
-        "r": round(r, 3), "best_r": round(best_r, 3), "best_lag": best_lag, "closure_f1": round(float(f1), 3),
-        "p95_ratio": round(float(np.nanpercentile(gap, 95) / np.percentile(truth, 95)), 3),
-        "pause_frames": int(paused.sum()), "pause_closed_real": round(pause_real, 3), "pause_closed_generated": round(pause_gen, 3),
-        "pause_closed_ratio": round(pause_gen / pause_real, 3) if pause_real > 0 else None,
+        "clip": clip.name, "enrol_s_of_footage": round(enrol_end / clip_fps, 2), "test_s": round(len(generated) / fps, 2), "fps": fps, **scores,
         "sharpness_ratio": round(sharp, 3),
         "jitter_generated": round(jitter(gen_landmarks), 5), "jitter_real": round(jitter(real_landmarks[first_test:]), 5),
         "enrol_s": round(enrol_s, 2), "coverage_missing": list(avatar.coverage.missing),
@@ -192,19 +123,6 @@ def stream_frames(avatar, speech: Path, fps: int) -> list[np.ndarray]:
         session.end()
         frames += [session.next_frame().image for _ in range(session.frames_ready())]
     return frames
-
-
-def write_sheet(real: list[np.ndarray], generated: list[np.ndarray], landmarks: np.ndarray, path: Path) -> None:
-    """Six moments, real mouth region left and generated right, at full resolution."""
-    cx, cy = np.nanmedian(landmarks[:, 13, :2], axis=0)
-    half = int(0.45 * np.nanmedian(np.linalg.norm(landmarks[:, 152, :2] - landmarks[:, 10, :2], axis=1)))
-    rows = []
-    for k in np.linspace(0, len(generated) - 1, 6).astype(int):
-        crop = [im[max(int(cy) - half, 0) : int(cy) + half, max(int(cx) - half, 0) : int(cx) + half] for im in (real[k], generated[k])]
-        rows.append(np.concatenate(crop, axis=1))
-    sheet = np.concatenate([np.concatenate(rows[:3], axis=0), np.concatenate(rows[3:], axis=0)], axis=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
 def render_speed(clip: Path, work: Path) -> dict:
