@@ -43,6 +43,7 @@ def analyze(
     motion: float = MotionOptions.motion,
     processes: int = SpeechOptions.processes,
     recognizer: str = SpeechOptions.recognizer,
+    language: str = SpeechOptions.language,
     max_duration: float = DEFAULT_MAX_DURATION_S,
     require_speech: bool = False,
 ) -> Track:
@@ -50,11 +51,12 @@ def analyze(
 
     `audio` is a path, bytes, a binary file object or an `Audio`. With `text` the phones come from
     forced alignment to the transcript, otherwise from recognition (`recognizer="words"`: words
-    recognised then aligned; `"phones"`: phone recognition, faster, less exact). Audio without speech
+    recognised then aligned; `"phones"`: phone recognition, faster, less exact). A `language` other
+    than English ("en") takes the language-independent acoustic path. Audio without speech
     gives an idle track and a warning, or `NoSpeechError` when `require_speech` is set.
     """
     motion_options = MotionOptions(fps=fps, seed=seed, expression=expression, motion=motion)
-    speech_options = SpeechOptions(processes=processes, recognizer=recognizer)
+    speech_options = SpeechOptions(processes=processes, recognizer=recognizer, language=language)
     samples = audio if isinstance(audio, Audio) else load_audio(audio, max_duration=max_duration)
     speech = analyze_speech(samples, text, options=speech_options)
     if not speech.has_speech and require_speech:
@@ -179,7 +181,7 @@ def _fingerprint(request: GenerateRequest, samples: Audio, encode: EncodeOptions
     """What decides a chunked render's frames, so a resumed run reuses only chunks it would draw."""
     r = request
     return fingerprint((samples.samples.tobytes(), r.text or "", r.track.to_json() if r.track else "", _image_identity(r.image), _avatar_identity(r.avatar), repr((r.face, r.dub)),
-                        repr((r.fps, r.seed, r.expression, r.motion, r.recognizer, r.render_options, encode, r.over_options)),
+                        repr((r.fps, r.seed, r.expression, r.motion, r.recognizer, r.language, r.render_options, encode, r.over_options)),
                         _path_identity(r.over) if r.over is not None else "", __version__))  # fmt: skip
 
 
@@ -193,7 +195,7 @@ def _track(plan: _Plan) -> Track:
     if plan.work_dir is not None and (plan.work_dir / TRACK_FILE).exists():
         return Track.from_json((plan.work_dir / TRACK_FILE).read_bytes())
     return analyze(plan.samples, request.text, fps=request.fps, seed=request.seed, expression=request.expression, motion=request.motion,
-                   recognizer=request.recognizer, processes=plan.workers if plan.work_dir else 1)  # fmt: skip
+                   recognizer=request.recognizer, language=request.language, processes=plan.workers if plan.work_dir else 1)  # fmt: skip
 
 
 def _job(plan: _Plan, track: Track, subject: Rig | Avatar) -> VideoJob:

@@ -33,7 +33,8 @@ class GenerateRequest:
     - `audio`: the speech (a path, bytes or a binary file object), at most `max_duration` s;
       `text` its transcript when known; `track` a Track made earlier (its fps wins).
     - `output`: .mp4, .webm, .mov or a folder for PNG frames (`format` names it otherwise).
-    - motion: `fps`, `seed`, `expression`, `motion`; analysis: `recognizer` (without `text`).
+    - motion: `fps`, `seed`, `expression`, `motion`; analysis: `recognizer` (without `text`),
+      `language` (ISO 639; other than "en", the mouth follows the sound, not English phones).
     - picture: `framing`, `size` (width, height), `background` ("keep", "transparent", an RGB
       tuple or an RGB image array), `quality` (0..100), `renderer` (a name in
       `talkinghead.render.RENDERERS`).
@@ -54,6 +55,7 @@ class GenerateRequest:
     expression: str = MotionOptions.expression
     motion: float = MotionOptions.motion
     recognizer: str = SpeechOptions.recognizer
+    language: str = SpeechOptions.language
     max_duration: float = DEFAULT_MAX_DURATION_S
     framing: str = RenderOptions.framing
     size: tuple[int, int] | None = RenderOptions.size
@@ -81,7 +83,7 @@ class GenerateRequest:
         render = RenderOptions(framing=self.framing, size=self.size, background=self.background, renderer=self.renderer)
         object.__setattr__(self, "motion_options", motion)
         object.__setattr__(self, "render_options", render)
-        SpeechOptions(recognizer=self.recognizer)
+        SpeechOptions(recognizer=self.recognizer, language=self.language)
         EncodeOptions(quality=self.quality, format=self.format)
         output_format(self.output, self.format)  # a bad target fails before any work
         check_renderer(self.renderer)

@@ -9,7 +9,7 @@ import pytest
 from conftest import encode, recording, transcript, write_wav
 
 from talkinghead.cli import EXIT_CODES
-from talkinghead import AudioDecodeError, AudioTooLongError, EmptyAudioError, InputNotFoundError, NoSpeechError
+from talkinghead import AudioDecodeError, AudioTooLongError, EmptyAudioError, InputNotFoundError, InvalidOptionError, NoSpeechError
 
 CLI = [sys.executable, "-m", "talkinghead"]
 
@@ -59,6 +59,17 @@ def test_options_reach_the_track(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["fps"] == 60 and doc["meta"]["expression"] == "happy"
     assert set(doc["curves"]["head_yaw"]) == {0.0}
+
+
+def test_another_language_moves_the_mouth_from_the_sound(tmp_path):
+    out = tmp_path / "zh.json"
+    result = run("analyze", recording("real/a11_chinese_news"), "--language", "zh", "-o", out)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    jaw = np.array(doc["curves"]["jaw_open"])
+    assert doc["meta"]["phones_from"] == "acoustic" and jaw.max() > 0.4 and np.percentile(jaw, 30) < 0.1
+    refused = run("analyze", recording("goforward"), "--language", "Chinese", "-o", tmp_path / "never.json")
+    assert refused.returncode == EXIT_CODES[InvalidOptionError] and "ISO 639" in refused.stderr and not (tmp_path / "never.json").exists()
 
 
 def test_plot(tmp_path):

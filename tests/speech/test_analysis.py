@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import recording, transcript, truth_phones, write_wav
 
-from talkinghead import TranscriptError
+from talkinghead import InvalidOptionError, TranscriptError
 from talkinghead.speech import SpeechOptions, analyze_prosody, analyze_speech, load_audio
 from talkinghead.speech import cut_at_pauses as plan_chunks
 
@@ -53,6 +53,40 @@ def test_recognition_finds_bilabials_without_a_transcript(recognizer, share):
                 total += 1
                 found += any(p.start < ref.end + 0.03 and p.end > ref.start - 0.03 for p in ours)
     assert found / total >= share
+
+
+def test_the_acoustic_path_finds_closures_and_keeps_vowels_open():
+    """Any language: bilabial closures found from the sound alone on the English recordings (where
+    the truth is known), and the middles of vowels not shut."""
+    found = total = closed_vowels = vowels = 0
+    for name in LIBRIVOX:
+        speech = analyze_speech(load_audio(recording(name)), options=SpeechOptions(language="und"))
+        assert speech.method == "acoustic"
+        closures = [p for p in speech.phones if p.label == "P"]
+        for ref in truth_phones(name):
+            if ref.label in ("P", "B", "M"):
+                total += 1
+                found += any(p.start < ref.end + 0.03 and p.end > ref.start - 0.03 for p in closures)
+            elif ref.label in ("AA", "AE", "AH", "AO", "EH", "IH", "IY", "UW", "EY", "AY", "OW"):
+                vowels += 1
+                closed_vowels += any(p.start <= (ref.start + ref.end) / 2 <= p.end for p in closures)
+    assert found / total >= 0.6 and closed_vowels / vowels <= 0.1
+
+
+@pytest.mark.parametrize("name, language", [("a11_chinese_news", "zh"), ("a12_french", "fr")])
+def test_other_languages_take_the_acoustic_path(name, language):
+    audio = load_audio(recording(f"real/{name}"))
+    speech = analyze_speech(audio, "a transcript in another language", options=SpeechOptions(language=language))
+    assert speech.method == "acoustic" and "transcript is not used" in speech.warnings[0]
+    spoken = [p for p in speech.phones if p.label != "SIL"]
+    assert sum(p.duration for p in spoken) > 0.3 * speech.prosody.speech_seconds
+    assert {"P", "T"} & {p.label for p in spoken} and len({p.label for p in spoken}) >= 6  # closures and several vowels
+
+
+@pytest.mark.parametrize("language", ["EN", "english", "", "e1"])
+def test_a_bad_language_is_refused(language):
+    with pytest.raises(InvalidOptionError, match="ISO 639"):
+        SpeechOptions(language=language)
 
 
 def test_empty_transcript_is_refused():

@@ -45,6 +45,7 @@ def _analyze(args: argparse.Namespace) -> int:
         motion=args.motion,
         processes=args.processes,
         recognizer=args.recognizer,
+        language=args.language,
         require_speech=args.require_speech,
     )
     if args.format == "json":

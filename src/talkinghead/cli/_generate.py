@@ -86,6 +86,7 @@ def generate_request(args: argparse.Namespace) -> GenerateRequest:
         expression=args.expression,
         motion=args.motion,
         recognizer=args.recognizer,
+        language=args.language,
         max_duration=args.max_duration,
         framing=args.framing,
         size=args.size,

@@ -25,7 +25,9 @@ def add_motion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--motion", type=motion_level, default=MotionOptions.motion,
                    help=f"head motion: 0 still, 1 natural (default {MotionOptions.motion:g}), {MAX_MOTION:g} lively")  # fmt: skip
     p.add_argument("--recognizer", choices=RECOGNIZERS, default=SpeechOptions.recognizer,
-                   help="without a transcript: recognise words then align them (default), or recognise phones (faster, less exact)")  # fmt: skip
+                   help="without a transcript: recognise words then align them (default), recognise phones (faster, less exact), "
+                        "or label the sound itself (acoustic, any language)")  # fmt: skip
+    p.add_argument("--language", default=SpeechOptions.language, help="the speech's language, ISO 639 (default en); any other takes the acoustic path")
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S,
                    help=f"refuse audio longer than this many seconds (default {DEFAULT_MAX_DURATION_S:g})")  # fmt: skip
 

@@ -53,6 +53,7 @@ class JobOptions(BaseModel):
     quality: int = Field(GenerateRequest.quality, ge=0, le=100)
     format: Literal[FILE_FORMATS] = DEFAULT_FORMAT  # type: ignore[valid-type]
     recognizer: Literal[RECOGNIZERS] = GenerateRequest.recognizer  # type: ignore[valid-type]
+    language: str = Field(GenerateRequest.language, pattern="^[a-z]{2,3}$", description="ISO 639; other than en, the mouth follows the sound")
 
     @field_validator("size")
     @classmethod

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import concurrent.futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..errors import InvalidOptionError, TranscriptError
 from . import _decoder
+from ._acoustic import recognize_acoustic
 from ._audio import SAMPLE_RATE, Audio
 from ._prosody import HOP, Prosody, analyze_prosody, runs
 from ._text import ARPABET_PHONES, BILABIALS, normalize_transcript, pronounce
 
 MIN_SPEECH_S = 0.15  # less voice activity than this counts as no speech at all
-RECOGNIZERS = ("words", "phones")
+RECOGNIZERS = ("words", "phones", "acoustic")
+ENGLISH = "en"
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,20 @@ class SpeechOptions:
 
     processes: int = 1
     # Without a transcript: "words" recognises words and aligns them (more exact phones);
-    # "phones" recognises phones directly (about three times faster).
+    # "phones" recognises phones directly (about three times faster); "acoustic" labels the
+    # sound itself, with no English model (`_acoustic.py`).
     recognizer: str = "words"
+    # The speech's language (ISO 639-1). The recogniser and the transcript's alignment know
+    # English only: any other language takes the acoustic path, and a transcript is not used.
+    language: str = ENGLISH
     chunk_target_s: float = 20.0
     chunk_max_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.recognizer not in RECOGNIZERS:
             raise InvalidOptionError(f"recognizer must be one of {', '.join(RECOGNIZERS)}; got {self.recognizer!r}")
+        if not (isinstance(self.language, str) and self.language.isalpha() and self.language.islower() and 2 <= len(self.language) <= 3):
+            raise InvalidOptionError(f"language must be an ISO 639 code such as en, zh or fr; got {self.language!r}")
         if self.processes < 1:
             raise InvalidOptionError(f"processes must be at least 1, got {self.processes}")
         if not 1.0 <= self.chunk_target_s <= self.chunk_max_s:
@@ -61,7 +69,7 @@ class SpeechAnalysis:
     phones: tuple[Phone, ...]
     words: tuple[Word, ...]
     prosody: Prosody
-    method: str  # "alignment", "recognition", "mixed" (alignment with recognised spans) or "none"
+    method: str  # "alignment", "recognition", "mixed" (alignment with recognised spans), "acoustic" (any language) or "none"
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -153,6 +161,12 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
     prosody = analyze_prosody(audio)
     duration = audio.duration
     words: list[str] = []
+    notes: list[str] = []
+    if options.language != ENGLISH:
+        if text is not None:
+            notes.append(f"the transcript is not used for language {options.language!r}: the mouth follows the sound")
+            text = None
+        options = replace(options, recognizer="acoustic")
     if text is not None:
         words = normalize_transcript(text)
         if not words:
@@ -171,10 +185,10 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
         if words:
             phones, word_times, warnings, method = _analyze_with_transcript(audio, prosody, chunks, words, pool)
         else:
-            recognize = _recognize_chunk if options.recognizer == "words" else _decoder.recognize_phones
+            recognize = {"words": _recognize_chunk, "phones": _decoder.recognize_phones, "acoustic": recognize_acoustic}[options.recognizer]
             jobs = [(a, pool.submit(recognize, audio.samples[a:b].tobytes())) for a, b in chunks if _has_speech(prosody, a, b)]
             phones = [p for a, job in jobs for p in _clean(job.result(), a / SAMPLE_RATE)]
-            word_times, warnings, method = [], [], "recognition"
+            word_times, warnings, method = [], [], "acoustic" if options.recognizer == "acoustic" else "recognition"
     if method != "alignment":
         phones = _gate(phones, prosody)
     return SpeechAnalysis(
@@ -183,7 +197,7 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
         words=tuple(Word(w, round(a, 3), round(b, 3)) for w, a, b in word_times),
         prosody=prosody,
         method=method,
-        warnings=tuple(warnings),
+        warnings=tuple(notes + list(warnings)),
     )
 
 
