@@ -3,6 +3,7 @@ both videos, then the same figures for every way of making the video."""
 
 from __future__ import annotations
 
+import argparse
 import wave
 from pathlib import Path
 
@@ -14,7 +15,18 @@ import talkinghead
 from talkinghead.avatar import CLOSED_GAP
 from talkinghead.portrait import FaceTracker
 
+from _common import DATA
+
 LAGS = 5  # frames of lag either way searched for the best r
+
+
+def parse_arguments(doc: str, name: str) -> argparse.Namespace:
+    """The command line of a benchmark against the real speakers' clips."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results" / f"{name}.json")
+    parser.add_argument("--sheets", type=Path, help="write contact sheets (real | generated) here")
+    parser.add_argument("--data", type=Path, default=DATA / "video")
+    return parser.parse_args()
 
 
 def track_video(frames) -> np.ndarray:

@@ -24,7 +24,6 @@ Contact sheets (real frames left, generated right, mouth region at full resoluti
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -42,8 +41,8 @@ from talkinghead.speech import load_audio
 from talkinghead.stream import Session, StreamOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, machine  # noqa: E402
-from _mouths import decode, pauses, score_mouths, sharpness, track_video, write_sheet, write_wav  # noqa: E402
+from _common import machine  # noqa: E402
+from _mouths import parse_arguments, decode, pauses, score_mouths, sharpness, track_video, write_sheet, write_wav  # noqa: E402
 
 ENROL_SHARE = 0.6
 SKULL_POINTS = (33, 133, 362, 263, 168, 6, 4, 10, 234, 454)
@@ -141,11 +140,7 @@ def render_speed(clip: Path, work: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results" / "footage.json")
-    parser.add_argument("--sheets", type=Path, help="write contact sheets (real | generated) here")
-    parser.add_argument("--data", type=Path, default=DATA / "video")
-    args = parser.parse_args()
+    args = parse_arguments(__doc__, "footage")
     clips = sorted(args.data.glob("*.mp4"))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)

@@ -42,7 +42,8 @@ def test_an_avatar_streams_the_footage_with_mouths_that_follow_the_speech(avatar
     gap = avatar.state[:, 0]
     idle_gap, speech_gap = gap[mouth[:25]], gap[mouth[25:]]
     assert np.median(idle_gap) < CLOSED_GAP + 0.01 and np.percentile(speech_gap, 90) > 2 * CLOSED_GAP
-    assert len(set(mouth[25:])) > len(frames) / 4  # many real mouths, not a few held
+    # Many real mouths, moving: not a few held.
+    assert len(set(mouth[25:])) > len(frames) / 6 and np.mean(np.diff(mouth[25:]) != 0) > 0.4
 
 
 def test_same_frames_whatever_the_messages_and_for_the_same_seed(avatar):
