@@ -9,7 +9,7 @@ import numpy as np
 from ..speech import BILABIALS
 from ._visemes import MOUTH_CURVES, SILENCE, VISEMES, VOWELS, expand_diphthongs
 
-JAW, CLOSE, ROUND = 0, 1, 2
+JAW, CLOSE = 0, 1
 LIP_PARAMS = slice(1, 5)  # close, round, spread, tuck follow the lips' dominance
 REST = np.array(VISEMES[SILENCE].targets(), dtype=np.float64)
 
@@ -28,15 +28,7 @@ class MouthOptions:
     pause_s: float = 0.3  # silences at least this long settle to a still, closed mouth
     settle_s: float = 0.08  # time to reach rest after speech stops
     prepare_s: float = 0.10  # time before speech resumes that the mouth starts to move
-    # jaw scale = 1 - gain/2 + gain * loudness. On the real speakers' clips loudness did not
-    # predict their opening beyond the phones (r fell as the gain rose), so it only tempers it.
-    loudness_gain: float = 0.2
-    # The jaw targets scaled to real speakers' widest openings (their p95 inner-lip gap was 1.3x
-    # ours on the shared clips).
-    opening_scale: float = 1.3
-    # Rounded lips leave a small opening: real speakers' inner-lip gap shrinks with rounding about
-    # half as much again as the jaw target says (fitted on the shared clips, better on each).
-    round_narrowing: float = 0.5
+    loudness_gain: float = 0.8  # jaw scale = 1 - gain/2 + gain * loudness
 
 
 def _dominance_blend(segments, times: np.ndarray, options: MouthOptions) -> np.ndarray:
@@ -123,7 +115,6 @@ def mouth_curves(phones, loudness: np.ndarray, hop: float, fps: float, n_frames:
     """Mouth curves at the output frame rate from timed phones and a loudness envelope."""
     times = np.arange(n_frames) / fps
     curves = _dominance_blend(expand_diphthongs(phones), times, options)
-    curves[:, JAW] *= options.opening_scale * (1.0 - options.round_narrowing * curves[:, ROUND])
     # JALI: the jaw axis carries loudness, the lips carry the phone.
     if len(loudness):
         kernel = np.ones(5) / 5.0  # 50 ms moving average at the 10 ms hop
