@@ -45,9 +45,14 @@ def joined_speech(sources: list[tuple[Path, str]], seconds: float, folder: Path)
             if total >= seconds * 16000:
                 break
     path = folder / f"joined-{int(seconds)}s.wav"
+    return write_wav(np.concatenate(pieces), path), " ".join(words)
+
+
+def write_wav(samples: np.ndarray, path: Path) -> Path:
+    """16 kHz mono PCM16, as the analysis reads it."""
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(16000)
-        out.writeframes(np.concatenate(pieces).astype("<i2").tobytes())
-    return path, " ".join(words)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return path

@@ -4,7 +4,6 @@ both videos, then the same figures for every way of making the video."""
 from __future__ import annotations
 
 import argparse
-import wave
 from pathlib import Path
 
 import av
@@ -43,14 +42,6 @@ def decode(path: Path) -> tuple[list[np.ndarray], float]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return [f.to_ndarray(format="rgb24") for f in container.decode(stream)], float(stream.average_rate)
-
-
-def write_wav(samples: np.ndarray, path: Path) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(samples.astype("<i2").tobytes())
 
 
 def pauses(speech: Path, times: np.ndarray) -> np.ndarray:

@@ -41,8 +41,8 @@ from talkinghead.speech import load_audio
 from talkinghead.stream import Session, StreamOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
-from _mouths import parse_arguments, decode, pauses, score_mouths, sharpness, track_video, write_sheet, write_wav  # noqa: E402
+from _common import machine, write_wav  # noqa: E402
+from _mouths import parse_arguments, decode, pauses, score_mouths, sharpness, track_video, write_sheet  # noqa: E402
 
 ENROL_SHARE = 0.6
 SKULL_POINTS = (33, 133, 362, 263, 168, 6, 4, 10, 234, 454)

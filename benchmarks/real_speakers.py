@@ -38,8 +38,8 @@ from talkinghead.motion import nearest_frame_rate
 from talkinghead.speech import load_audio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
-from _mouths import parse_arguments, decode, pauses, score_mouths, track_video, write_sheet, write_wav  # noqa: E402
+from _common import machine, write_wav  # noqa: E402
+from _mouths import parse_arguments, decode, pauses, score_mouths, track_video, write_sheet  # noqa: E402
 
 # The options of generate each path is made with: any language but English ("und": undetermined)
 # takes the acoustic path.

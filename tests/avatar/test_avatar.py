@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-import wave
 import zipfile
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from talkinghead.media import EncodeOptions, encode_video, probe, read_frames
 from talkinghead.portrait import FaceTracker
 from talkinghead.speech import load_audio
 
-from conftest import CLIP, DATA, recording
+from conftest import CLIP, DATA, recording, write_wav
 
 
 
@@ -119,18 +118,9 @@ def test_every_output_form(avatar_file, tmp_path, name, options, expect):
         assert first[0, 0, 3] < 30 and first[first.shape[0] // 2, first.shape[1] // 2, 3] > 220  # corner clear, face solid
 
 
-def write_wav(samples: np.ndarray, path: Path) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(samples.astype("<i2").tobytes())
-    return path
-
-
 def test_long_form_chunks_over_a_slide_and_resume(avatar, tmp_path):
     joined = np.concatenate([load_audio(recording(name)).samples for name in ("librivox-0870", "librivox-0880", "librivox-0890", "librivox-0920", "librivox-0930")])
-    speech = write_wav(joined, tmp_path / "long.wav")
+    speech = write_wav(tmp_path / "long.wav", joined)
     assert len(joined) / 16000 > 20.5  # long enough to render in chunks
     output = tmp_path / "slides.mp4"
     result = talkinghead.generate(avatar=avatar, audio=speech, output=output, over=DATA / "portraits" / "obama-1080p.jpg", workers=2)
@@ -140,7 +130,7 @@ def test_long_form_chunks_over_a_slide_and_resume(avatar, tmp_path):
 
 
 def test_dub_keeps_the_videos_frames_and_loops_past_its_end(tmp_path):
-    speech = write_wav(np.concatenate([load_audio(recording("librivox-0880")).samples, load_audio(recording("librivox-0890")).samples]), tmp_path / "new.wav")
+    speech = write_wav(tmp_path / "new.wav", np.concatenate([load_audio(recording("librivox-0880")).samples, load_audio(recording("librivox-0890")).samples]))
     result = talkinghead.dub(CLIP, speech, tmp_path / "dubbed.mp4")
     assert result.track.fps == 30
     clip_frames = result.track.curves["clip_frame"].astype(int)
