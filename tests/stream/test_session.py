@@ -3,6 +3,8 @@ determinism, and lip sync close to the batch analysis."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from conftest import portrait, recording, truth_phones
 from talkinghead import InvalidOptionError, RenderOptions
 from talkinghead.motion import BILABIALS
 from talkinghead.speech import load_audio
-from talkinghead.stream import Session, StreamOptions
+from talkinghead.stream import Driver, Session, StreamOptions
 
 SMALL = StreamOptions(render=RenderOptions(framing="head", size=(128, 128)))
 MOUTH = ("jaw_open", "lip_close", "lip_round", "lip_spread", "lip_tuck", "tongue_up")
@@ -157,3 +159,23 @@ def test_bad_options_and_audio_are_refused(rig):
         StreamOptions(render=RenderOptions(background="transparent"))
     with Session(rig, SMALL) as session, pytest.raises(InvalidOptionError, match="PCM16"):
         session.push_audio(np.zeros(100, np.float32))
+
+
+def test_a_session_closed_as_it_starts_ends_once_and_cleanly(rig):
+    """A client that leaves right after `ready` closes its session while the driver starts, from
+    another thread: the session ends with exactly one end marker, whichever comes first."""
+    for attempt in range(20):
+        delivered: list = []
+        driver = Driver(Session(rig, StreamOptions(render=RenderOptions(size=(64, 64)))), delivered.append)
+        closer = threading.Thread(target=driver.close)
+        if attempt % 2:
+            closer.start()
+            driver.start()
+        else:
+            driver.start()
+            closer.start()
+        closer.join(timeout=30)
+        assert not closer.is_alive()
+        driver.start()  # a closed session never starts again
+        driver.close()
+        assert [item for item in delivered if not hasattr(item, "index")] == [None], delivered

@@ -96,6 +96,9 @@ def _host(conn: Connection) -> None:
     DECODERS.warm(2)
     send_lock = threading.Lock()
     drivers: dict[int, Driver] = {}
+    sessions_lock = threading.Lock()
+    opening: set[int] = set()  # sessions being made on their own threads
+    closed_while_opening: set[int] = set()
 
     def send(message: tuple) -> None:
         with send_lock:
@@ -116,13 +119,41 @@ def _host(conn: Connection) -> None:
             subject, renderer = session_subject(portrait, options.render)
             session = Session(subject, options, renderer=renderer)
         except BaseException as error:
+            with sessions_lock:
+                opening.discard(session_id)
+                closed_while_opening.discard(session_id)
             send(("item", session_id, error))
             send(("item", session_id, None))
             return
         driver = Driver(session, functools.partial(deliver, session_id), encode=encode)
-        drivers[session_id] = driver
+        with sessions_lock:
+            opening.discard(session_id)
+            closed_early = session_id in closed_while_opening
+            closed_while_opening.discard(session_id)
+            if not closed_early:
+                drivers[session_id] = driver
+        if closed_early:  # the client left while its session was being made
+            driver.close()
+            return
         send(("ready", session_id, session.renderer.size))
         driver.start()
+
+    def command(kind: str, session_id: int, args: list) -> None:
+        with sessions_lock:
+            if kind == "close" and session_id in opening:
+                closed_while_opening.add(session_id)
+                return
+            driver = drivers.get(session_id)
+        if driver is None:
+            return
+        try:
+            if kind == "audio":
+                driver.push_audio(*args)
+            else:
+                getattr(driver, kind)()
+        except Exception as error:  # one session's fault ends that session, never the process
+            deliver(session_id, error)
+            deliver(session_id, None)
 
     send(("up",))
     while True:
@@ -132,19 +163,15 @@ def _host(conn: Connection) -> None:
             break
         kind, session_id, *args = message
         if kind == "open":  # rigging and renderers take time: the other sessions' commands go on
+            with sessions_lock:
+                opening.add(session_id)
             threading.Thread(target=start, args=(session_id, *args), daemon=True).start()
         elif kind == "warm":  # another process opened this portrait: the next session here may too
             threading.Thread(target=portrait_renderer, args=args, daemon=True).start()
         elif kind == "quit":
             break
-        elif session_id in drivers:
-            driver = drivers[session_id]
-            if kind == "audio":
-                driver.push_audio(*args)
-            elif kind == "close":
-                driver.close()
-            else:
-                getattr(driver, kind)()
+        else:
+            command(kind, session_id, args)
     for driver in list(drivers.values()):
         driver.close()
 

@@ -43,13 +43,17 @@ class Driver:
         self._pending_samples = 0
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._lock = threading.Lock()  # start and close may come from different threads
         self.started = time.monotonic()
 
     def start(self) -> None:
-        if self._thread is None:
-            self.started = time.monotonic()
-            self._thread = threading.Thread(target=self._run, name="talkinghead-stream", daemon=True)
-            self._thread.start()
+        """Start the thread; a no-op once closed (a session closed before it began never runs)."""
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self.started = time.monotonic()
+                thread = threading.Thread(target=self._run, name="talkinghead-stream", daemon=True)
+                thread.start()
+                self._thread = thread
 
     def push_audio(self, pcm: bytes, arrival: float | None = None) -> None:
         self._pending_samples += len(pcm) // 2
@@ -69,13 +73,18 @@ class Driver:
         self._commands.put((_STOP,))
 
     def close(self) -> None:
-        """Finish now; returns when the thread has."""
-        self._closed = True
-        self._commands.put((_STOP,))
-        if self._thread is not None:
-            self._thread.join()
-        else:
+        """Finish now; returns when the thread has (from any thread, before or after `start`)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._commands.put((_STOP,))
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+        else:  # never started: end it here, as the thread would have
             self.session.close()
+            self._deliver(None)
 
     def _run(self) -> None:
         try:
@@ -199,7 +208,8 @@ class LiveStream:
         self.audio_seconds = 0.0
 
     def _post(self, item: Item) -> None:
-        assert self._loop is not None
+        if self._loop is None:  # closed before it started: nobody is listening
+            return
         try:
             self._loop.call_soon_threadsafe(self.queue.put, item)
         except RuntimeError:  # the loop has closed: nobody is listening any more
