@@ -125,6 +125,12 @@ class FaceCutError(InputError):
     code, http_status, exit_code = "face_cut", 422, 15
 
 
+class FaceTurnedError(InputError):
+    """The face is turned too far from the camera to animate its mouth (a profile)."""
+
+    code, http_status, exit_code = "face_turned", 422, 30
+
+
 # 16 is the exit code of `talkinghead batch` when a job failed.
 
 

@@ -14,9 +14,9 @@ import pytest
 from conftest import portrait
 from mediapipe.python.solutions import face_mesh_connections as mp_connections
 
-from talkinghead import FaceCutError, FaceTooSmallError, InvalidOptionError, NoFaceError
+from talkinghead import FaceCutError, FaceTooSmallError, FaceTurnedError, InvalidOptionError, NoFaceError
 from talkinghead import portrait as pt
-from talkinghead.portrait import Face, detect_faces, load_image, person_matte, select_face
+from talkinghead.portrait import MAX_YAW_DEG, Face, detect_faces, head_pose, load_image, person_matte, select_face
 from talkinghead.portrait._face import quiet_mediapipe
 
 PORTRAITS = ["obama.jpg", "biden.jpg", "obama-1080p.jpg", "obama-240p.jpg", "obama_partial_face.jpg", "two_people.jpg"]
@@ -170,6 +170,19 @@ def test_the_partial_face_is_refused_naming_the_cut(images, faces):
     assert message.startswith("the face is cut by the left border of the image: ")
     assert "the jaw below the mouth" in message
     assert "of the face outline below the forehead is outside the image (at most 15% may be)" in message
+
+
+def test_a_profile_is_refused_and_a_three_quarter_view_is_not():
+    profile = load_image(portrait("styles/p22_hard_full_profile.jpg"))
+    (face,) = detect_faces(profile)
+    assert abs(head_pose(face)[0]) > MAX_YAW_DEG
+    with pytest.raises(FaceTurnedError, match=r"^the face is turned \d\d degrees from the camera \(at most 42 can be animated\)"):
+        select_face([face], profile.shape)
+    assert FaceTurnedError.exit_code == 30 and FaceTurnedError.http_status == 422
+    turned = load_image(portrait("styles/p18_painting_pearl_earring_head_turn.jpg"))
+    (face,) = detect_faces(turned)
+    assert 25 < abs(head_pose(face)[0]) < MAX_YAW_DEG
+    assert select_face([face], turned.shape) is face
 
 
 def test_a_tiny_face_is_too_small(images):

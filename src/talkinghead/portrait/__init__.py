@@ -1,6 +1,6 @@
 """Portrait stage: load the photo safely, find the face and its landmarks, matte the person."""
 
-from ._face import BORDER_MARGIN_PX, MAX_OUTLINE_OUTSIDE, MIN_FACE_PX, Face, FaceTracker, detect_faces, select_face
+from ._face import BORDER_MARGIN_PX, MAX_OUTLINE_OUTSIDE, MAX_YAW_DEG, MIN_FACE_PX, Face, FaceTracker, detect_faces, head_pose, select_face
 from ._image import IMAGE_FORMATS, MAX_PIXELS, MIN_IMAGE_SIDE, ImageSource, image_format, load_image
 from ._landmarks import (
     FACE_OVAL,
@@ -34,13 +34,19 @@ from ._landmarks import (
     TESSELATION,
 )
 from ._layers import split_layers
+from ._manual import LANDMARK_POINTS, LandmarksSource, face_from_landmarks, read_landmarks
 from ._quality import image_blur, image_noise
 from ._matte import person_matte
-from ._rank import CRITERIA, Criterion, PortraitScore, RankOptions, head_pose, portrait_files, rank_portraits, score_portrait
+from ._rank import CRITERIA, Criterion, PortraitScore, RankOptions, portrait_files, rank_portraits, score_portrait
 from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, face_frame, triangle_areas
 
 __all__ = [
     "BORDER_MARGIN_PX",
+    "LANDMARK_POINTS",
+    "LandmarksSource",
+    "face_from_landmarks",
+    "read_landmarks",
+    "MAX_YAW_DEG",
     "CRITERIA",
     "Criterion",
     "PortraitScore",

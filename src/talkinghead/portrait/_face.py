@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -13,8 +14,9 @@ from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import FaceCutError, FaceTooSmallError, InvalidOptionError, NoFaceError
+from ..errors import FaceCutError, FaceTooSmallError, FaceTurnedError, InvalidOptionError, NoFaceError
 from . import _landmarks as lm
+from ._rig import CHIN, FOREHEAD, LEFT_CHEEK, LEFT_EYE_OUTER, RIGHT_CHEEK, RIGHT_EYE_OUTER
 
 # The smallest face we animate, measured from the top of the forehead (landmark 10) to the chin
 # (152) in image pixels. Below it the lips are a few pixels thick and the eyes a few pixels
@@ -29,6 +31,9 @@ BORDER_MARGIN_PX = 2.0
 # along its length) may lie outside the image. The forehead arc does not count: a tight framing
 # may cut the forehead above the eyebrows.
 MAX_OUTLINE_OUTSIDE = 0.15
+# Beyond this turn the far half of the mouth is hidden: an opening drawn on the near half tears
+# the lips (a full profile reads about 50 degrees from its landmarks; a three-quarter view 35).
+MAX_YAW_DEG = 42.0
 
 DEFAULT_MAX_FACES = 8
 
@@ -378,6 +383,37 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+
+# Symmetric landmark pairs (the subject's right, then left) that span the face across: the outer
+# and inner eye corners and the cheeks beside the ears. The mouth corners are left out, since a
+# lopsided smile would read as a turned head.
+_ACROSS_PAIRS = (
+    (RIGHT_EYE_OUTER, LEFT_EYE_OUTER),
+    (int(lm.RIGHT_EYE_UPPER[-1]), int(lm.LEFT_EYE_UPPER[0])),  # inner corners 133, 362
+    (RIGHT_CHEEK, LEFT_CHEEK),
+)
+
+
+def head_pose(face: Face) -> tuple[float, float, float]:
+    """``(yaw, pitch, roll)`` in degrees, from the landmarks' 3D positions; 0 is facing the camera.
+
+    The axis across the face is the mean direction from the subject's right to left over
+    symmetric landmark pairs (eye corners, cheeks): its depth slope is the yaw (positive: the face
+    turned toward the image's right) and its slope in the picture the roll (positive: clockwise
+    as shown). The line from forehead top to chin gives the pitch (positive: nodded down, as the
+    Track's head_pitch); in MediaPipe's canonical face model those two points lie at the same depth
+    within 1 degree, so no offset is needed.
+    """
+    points = face.landmarks.astype(np.float64)
+    across = points[[b for _, b in _ACROSS_PAIRS]] - points[[a for a, _ in _ACROSS_PAIRS]]
+    ax, ay, az = (across / np.linalg.norm(across, axis=1, keepdims=True)).mean(axis=0)
+    down = points[CHIN] - points[FOREHEAD]
+    yaw = math.degrees(math.atan2(az, ax))
+    roll = math.degrees(math.atan2(ay, ax))
+    pitch = math.degrees(math.atan2(down[2], math.hypot(down[0], down[1])))
+    return yaw, pitch, roll
+
+
 def select_face(
     faces: Sequence[Face],
     image_shape: Sequence[int],
@@ -392,6 +428,8 @@ def select_face(
 
     * size: at least ``min_face_px`` pixels (default ``MIN_FACE_PX``, 64) from the top of the
       forehead to the chin (``Face.size``), else ``FaceTooSmallError`` saying both numbers;
+    * turn: at most ``MAX_YAW_DEG`` (42) degrees from facing the camera (``head_pose``), else
+      ``FaceTurnedError``: a profile hides half the mouth;
     * border, else ``FaceCutError`` naming the parts and the borders that cut them:
 
       - no landmark of either eye (lids and iris), either eyebrow, the lips, or the jaw line below
@@ -432,6 +470,12 @@ def select_face(
         raise FaceTooSmallError(
             f"{which} is too small: {face.size:.0f} pixels from forehead to chin, and at least "
             f"{min_face_px:g} are needed; use a larger photo or one taken closer"
+        )
+    yaw = head_pose(face)[0]
+    if abs(yaw) > MAX_YAW_DEG:
+        raise FaceTurnedError(
+            f"{which} is turned {abs(yaw):.0f} degrees from the camera (at most {MAX_YAW_DEG:g} can be animated): "
+            "a face in profile hides half of its mouth; use a photo facing the camera, or turned less"
         )
     parts, share, borders = _cut(face, image_shape)
     if parts or share:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import (
     FaceCutError,
+    FaceTurnedError,
     FaceTooSmallError,
     ImageDecodeError,
     ImageTooLargeError,
@@ -31,19 +32,11 @@ from ..errors import (
     TalkingHeadError,
 )
 from . import _landmarks as lm
-from ._face import MIN_FACE_PX, Face, check_image, detect_faces, select_face
+from ._face import MIN_FACE_PX, Face, check_image, detect_faces, head_pose, select_face
 from ._image import MAX_PIXELS, ImageSource, load_image
 from ._matte import person_matte
 from ._quality import image_blur, image_noise
-from ._rig import (
-    CHIN,
-    FOREHEAD,
-    LEFT_CHEEK,
-    LEFT_EYE_OUTER,
-    RIGHT_CHEEK,
-    RIGHT_EYE_OUTER,
-    face_frame,
-)
+from ._rig import face_frame
 
 # The weights sum to 1. The total is the weighted geometric mean of the sub-scores, so a weak
 # criterion costs more than a strong one earns: a tiny face or closed eyes sink a photo whatever
@@ -84,18 +77,9 @@ _EDGE_RADIUS = 6
 # A pixel is clearly person or clearly background beyond these matte levels.
 _CLEAR = (0.1, 0.9)
 
-# Symmetric landmark pairs (the subject's right, then left) that span the face across: the outer
-# and inner eye corners and the cheeks beside the ears. The mouth corners are left out, since a
-# lopsided smile would read as a turned head.
-_ACROSS_PAIRS = (
-    (RIGHT_EYE_OUTER, LEFT_EYE_OUTER),
-    (int(lm.RIGHT_EYE_UPPER[-1]), int(lm.LEFT_EYE_UPPER[0])),  # inner corners 133, 362
-    (RIGHT_CHEEK, LEFT_CHEEK),
-)
-
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 # The refusals that judge the file itself; anything else (bad options, a bug) is raised.
-_PER_FILE_ERRORS = (InputNotFoundError, ImageDecodeError, ImageTooLargeError, NoFaceError, FaceTooSmallError, FaceCutError)
+_PER_FILE_ERRORS = (InputNotFoundError, ImageDecodeError, ImageTooLargeError, NoFaceError, FaceTooSmallError, FaceTurnedError, FaceCutError)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,26 +205,6 @@ def _size(face: Face, options: RankOptions) -> Criterion:
     score = _ramp(math.log(face.size), math.log(options.min_face_px), math.log(options.full_face_px))
     reason = f"{face.size:.0f} px from forehead to chin" + ("" if score >= 1 else f" (full detail from {options.full_face_px:.0f} px)")
     return Criterion(score, reason, {"face_px": face.size})
-
-
-def head_pose(face: Face) -> tuple[float, float, float]:
-    """``(yaw, pitch, roll)`` in degrees, from the landmarks' 3D positions; 0 is facing the camera.
-
-    The axis across the face is the mean direction from the subject's right to left over
-    symmetric landmark pairs (eye corners, cheeks): its depth slope is the yaw (positive: the face
-    turned toward the image's right) and its slope in the picture the roll (positive: clockwise
-    as shown). The line from forehead top to chin gives the pitch (positive: nodded down, as the
-    Track's head_pitch); in MediaPipe's canonical face model those two points lie at the same depth
-    within 1 degree, so no offset is needed.
-    """
-    points = face.landmarks.astype(np.float64)
-    across = points[[b for _, b in _ACROSS_PAIRS]] - points[[a for a, _ in _ACROSS_PAIRS]]
-    ax, ay, az = (across / np.linalg.norm(across, axis=1, keepdims=True)).mean(axis=0)
-    down = points[CHIN] - points[FOREHEAD]
-    yaw = math.degrees(math.atan2(az, ax))
-    roll = math.degrees(math.atan2(ay, ax))
-    pitch = math.degrees(math.atan2(down[2], math.hypot(down[0], down[1])))
-    return yaw, pitch, roll
 
 
 def _pose(face: Face, options: RankOptions) -> Criterion:
