@@ -26,7 +26,7 @@ from .errors import InvalidOptionError, NoSpeechError, OutputError
 from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, frames_before, join_chunks, output_format, overlay_audio, overlay_background, prefetch
 from .avatar import Avatar, create_avatar, load_avatar, script_avatar
 from .motion import FOOTAGE_CURVES, MotionOptions, nearest_frame_rate, Track, frame_count, synthesize_motion
-from .portrait import MAX_PIXELS, ImageSource, Rig, build_rig, detect_faces, load_image, person_matte, select_face
+from .portrait import MAX_PIXELS, ImageSource, LandmarksSource, Rig, build_rig, detect_faces, face_from_landmarks, load_image, person_matte, read_landmarks, select_face
 from .render import contact_sheet, create_renderer
 from .speech import DEFAULT_MAX_DURATION_S, Audio, AudioSource, SpeechOptions, analyze_speech, load_audio
 
@@ -66,13 +66,19 @@ def analyze(
     return synthesize_motion(speech, motion_options)
 
 
-def prepare_portrait(image: ImageSource | np.ndarray, *, face: int | None = None, max_pixels: int = MAX_PIXELS) -> Rig:
+def prepare_portrait(image: ImageSource | np.ndarray, *, face: int | None = None, landmarks: LandmarksSource | None = None,
+                     max_pixels: int = MAX_PIXELS) -> Rig:  # fmt: skip
     """Load a portrait (path, bytes or RGB array), find the face and rig it: once per portrait.
 
-    `face` picks a face by number (1 = leftmost); by default the largest is animated.
+    `face` picks a face by number (1 = leftmost); by default the largest is animated. `landmarks`
+    (a JSON file or mapping: eye corners, mouth corners, chin) places the face by hand instead of
+    finding it, for drawings and other faces Face Mesh cannot read.
     """
+    if landmarks is not None and face is not None:
+        raise InvalidOptionError("landmarks place one face by hand: give them or a face number, not both")
     pixels = image if isinstance(image, np.ndarray) else load_image(image, max_pixels=max_pixels)
-    chosen = select_face(detect_faces(pixels), pixels.shape, index=face)
+    found = [face_from_landmarks(landmarks, pixels.shape)] if landmarks is not None else detect_faces(pixels)
+    chosen = select_face(found, pixels.shape, index=face)
     return build_rig(pixels, chosen, person_matte(pixels))
 
 
@@ -126,7 +132,7 @@ def _subject(request: GenerateRequest) -> Rig | Avatar:
     """What the renderer draws: the portrait's rig, or the avatar's footage."""
     if request.avatar is not None:
         return request.avatar if isinstance(request.avatar, Avatar) else load_avatar(request.avatar)
-    return request.image if isinstance(request.image, Rig) else prepare_portrait(request.image, face=request.face)
+    return request.image if isinstance(request.image, Rig) else prepare_portrait(request.image, face=request.face, landmarks=request.landmarks)
 
 
 def dub(
@@ -180,7 +186,7 @@ def _plan(request: GenerateRequest) -> _Plan:
 def _fingerprint(request: GenerateRequest, samples: Audio, encode: EncodeOptions) -> str:
     """What decides a chunked render's frames, so a resumed run reuses only chunks it would draw."""
     r = request
-    return fingerprint((samples.samples.tobytes(), r.text or "", r.track.to_json() if r.track else "", _image_identity(r.image), _avatar_identity(r.avatar), repr((r.face, r.dub)),
+    return fingerprint((samples.samples.tobytes(), r.text or "", r.track.to_json() if r.track else "", _image_identity(r.image), _avatar_identity(r.avatar), repr((r.face, r.dub)), _landmarks_identity(r.landmarks),
                         repr((r.fps, r.seed, r.expression, r.motion, r.recognizer, r.language, r.render_options, encode, r.over_options)),
                         _path_identity(r.over) if r.over is not None else "", __version__))  # fmt: skip
 
@@ -276,6 +282,10 @@ def _avatar_identity(avatar: Avatar | str | os.PathLike | None) -> bytes:
     if isinstance(avatar, Avatar):
         return avatar.frames.offsets.tobytes() + avatar.landmarks.tobytes()
     return _path_identity(avatar).encode() if Path(avatar).exists() else str(avatar).encode()
+
+
+def _landmarks_identity(landmarks: LandmarksSource | None) -> str:
+    return "" if landmarks is None else repr({name: points.tolist() for name, points in read_landmarks(landmarks).items()})
 
 
 def _image_identity(image: ImageSource | np.ndarray | Rig | None) -> bytes:

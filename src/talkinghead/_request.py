@@ -15,7 +15,7 @@ from .avatar import FOOTAGE_RENDERER, Avatar
 from .errors import InvalidOptionError
 from .media import EncodeOptions, OverlayOptions, output_format
 from .motion import MotionOptions, Track
-from .portrait import ImageSource, Rig
+from .portrait import ImageSource, LandmarksSource, Rig
 from .render import Background, RenderOptions, check_renderer
 from .speech import DEFAULT_MAX_DURATION_S, AudioSource, SpeechOptions
 
@@ -27,7 +27,9 @@ class GenerateRequest:
     """Portrait + speech to a video at `output`, and how.
 
     - `image`: the portrait (a path, bytes, an RGB array, or a Rig from `prepare_portrait`);
-      `face` picks a face by number (1 = leftmost; default the largest). Or instead `avatar`: an
+      `face` picks a face by number (1 = leftmost; default the largest), or `landmarks` places
+      it by hand (a JSON file or mapping of a few points, for faces Face Mesh cannot find; see
+      `talkinghead.portrait.LANDMARK_POINTS`). Or instead `avatar`: an
       avatar made from the person's footage (an Avatar, or the path of its file); with `dub` its
       footage plays in its own order (re-syncing a video) rather than looped as a texture.
     - `audio`: the speech (a path, bytes or a binary file object), at most `max_duration` s;
@@ -62,6 +64,7 @@ class GenerateRequest:
     background: Background = RenderOptions.background
     renderer: str = RenderOptions.renderer
     face: int | None = None
+    landmarks: LandmarksSource | None = None
     quality: int = EncodeOptions.quality
     format: str | None = EncodeOptions.format
     preview: str | os.PathLike | None = None
@@ -89,6 +92,8 @@ class GenerateRequest:
         check_renderer(self.renderer)
         if self.face is not None and (isinstance(self.face, bool) or not isinstance(self.face, int) or self.face < 1):
             raise InvalidOptionError(f"face must be a whole number of at least 1; got {self.face!r}")
+        if self.landmarks is not None and (self.face is not None or self.image is None or isinstance(self.image, Rig)):
+            raise InvalidOptionError("landmarks place the face on a portrait image by hand: not with face, an avatar or a prepared Rig")
         if not self.max_duration > 0:
             raise InvalidOptionError(f"max_duration must be above 0 seconds; got {self.max_duration!r}")
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1):

@@ -48,6 +48,8 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool, subject:
     p.add_argument("--background", default=GenerateRequest.background, help="keep (default), transparent (webm/mov/png), a colour #RRGGBB, or an image file")
     p.add_argument("--quality", type=int, default=GenerateRequest.quality, help=f"0-100, higher is better and bigger (default {GenerateRequest.quality})")
     p.add_argument("--face", type=positive_int, help="which face to animate, numbered left to right (default: the largest)")
+    p.add_argument("--landmarks", type=Path, metavar="FILE.json",
+                   help='place the face by hand where it cannot be found (a drawing): {"eye_corners": [[x, y] x4], "mouth_corners": [[x, y] x2], "chin": [x, y]}, left to right')  # fmt: skip
     p.add_argument("--over", metavar="VIDEO|IMAGE|FOLDER", help="lay the avatar over this background (as `overlay` does, one step); placed by the --over-* options")
     add_overlay_options(p, prefix="over-")
     p.add_argument("--workers", type=positive_int, help="render processes for videos over 20 s (default: every core)")
@@ -92,6 +94,7 @@ def generate_request(args: argparse.Namespace) -> GenerateRequest:
         size=args.size,
         background=parse_background(args.background),
         face=args.face,
+        landmarks=args.landmarks,
         quality=args.quality,
         format=args.format,
         preview=args.preview,
