@@ -9,7 +9,7 @@ import numpy as np
 from ..speech import BILABIALS
 from ._visemes import MOUTH_CURVES, SILENCE, VISEMES, VOWELS, expand_diphthongs
 
-JAW, CLOSE = 0, 1
+JAW, CLOSE, ROUND = 0, 1, 2
 LIP_PARAMS = slice(1, 5)  # close, round, spread, tuck follow the lips' dominance
 REST = np.array(VISEMES[SILENCE].targets(), dtype=np.float64)
 
@@ -20,15 +20,26 @@ class MouthOptions:
 
     lip_lead_s: float = 0.03  # lips move ahead of the sound
     jaw_lead_s: float = 0.01
-    anticipation_s: float = 0.035  # e-folding time of a phone's influence before it starts
-    carryover_s: float = 0.03  # ... and after it ends
+    # e-folding time of a phone's influence before it starts and after it ends: shorter than the
+    # 35/30 ms of DESIGN.md, since the real speakers' mouths (benchmarks/real_speakers.py) move
+    # from phone to phone faster than that blend did (r rose on each shared clip).
+    anticipation_s: float = 0.025
+    carryover_s: float = 0.02
     reach_s: float = 0.35  # beyond this a phone has no influence at all
     min_closure_frames: int = 2
     min_closure_s: float = 0.07
     pause_s: float = 0.3  # silences at least this long settle to a still, closed mouth
     settle_s: float = 0.08  # time to reach rest after speech stops
     prepare_s: float = 0.10  # time before speech resumes that the mouth starts to move
-    loudness_gain: float = 0.8  # jaw scale = 1 - gain/2 + gain * loudness
+    # jaw scale = 1 - gain/2 + gain * loudness. On the real speakers' clips loudness did not
+    # predict their opening beyond the phones (r fell as the gain rose), so it only tempers it.
+    loudness_gain: float = 0.2
+    # The jaw targets scaled to real speakers' widest openings (their p95 inner-lip gap was 1.3x
+    # ours on the shared clips).
+    opening_scale: float = 1.3
+    # Rounded lips leave a small opening: real speakers' inner-lip gap shrinks in proportion to
+    # the rounding (jaw x (1 - round); fitted on the shared clips from 0.5, better on each).
+    round_narrowing: float = 1.0
 
 
 def _dominance_blend(segments, times: np.ndarray, options: MouthOptions) -> np.ndarray:
@@ -115,6 +126,7 @@ def mouth_curves(phones, loudness: np.ndarray, hop: float, fps: float, n_frames:
     """Mouth curves at the output frame rate from timed phones and a loudness envelope."""
     times = np.arange(n_frames) / fps
     curves = _dominance_blend(expand_diphthongs(phones), times, options)
+    curves[:, JAW] *= options.opening_scale * (1.0 - options.round_narrowing * curves[:, ROUND])
     # JALI: the jaw axis carries loudness, the lips carry the phone.
     if len(loudness):
         kernel = np.ones(5) / 5.0  # 50 ms moving average at the 10 ms hop

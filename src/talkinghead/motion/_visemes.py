@@ -49,19 +49,24 @@ VISEMES: dict[str, Viseme] = {
     "ER": _vowel(0.3, round=0.35),
     **dict.fromkeys(("P", "B", "M"), Viseme(jaw=0.05, close=1.0, lips_dominance=1.0, jaw_dominance=0.9)),
     **dict.fromkeys(("F", "V"), Viseme(jaw=0.1, tuck=1.0, lips_dominance=0.9, jaw_dominance=0.7)),
-    **dict.fromkeys(("TH", "DH"), _tongue(0.15, tongue=1.0)),
-    **dict.fromkeys(("T", "D", "N"), _tongue(0.15, tongue=0.8)),
-    "L": _tongue(0.25, tongue=1.0),
-    **dict.fromkeys(("K", "G", "NG"), _tongue(0.2)),
-    **dict.fromkeys(("CH", "JH", "SH", "ZH"), Viseme(jaw=0.1, round=0.4, lips_dominance=0.6, jaw_dominance=0.5)),
-    **dict.fromkeys(("S", "Z"), _tongue(0.05, spread=0.3)),
+    # The tongue consonants' jaw is calibrated on real speakers (benchmarks/real_speakers.py, the
+    # inner-lip gap of the shared clips): between vowels real lips stay apart through T, D, N, TH
+    # and the velars, where the starting values (0.15-0.2) shut the mouth after every vowel.
+    **dict.fromkeys(("TH", "DH"), _tongue(0.5, tongue=1.0)),
+    **dict.fromkeys(("T", "D", "N"), _tongue(0.3, tongue=0.8)),
+    "L": _tongue(0.15, tongue=1.0),
+    **dict.fromkeys(("K", "G", "NG"), _tongue(0.5)),
+    **dict.fromkeys(("CH", "JH", "SH", "ZH"), Viseme(jaw=0.2, round=0.4, lips_dominance=0.6, jaw_dominance=0.5)),
+    **dict.fromkeys(("S", "Z"), _tongue(0.2, spread=0.3)),
     "R": Viseme(jaw=0.15, round=0.4, lips_dominance=0.5, jaw_dominance=0.3),
     "W": Viseme(jaw=0.1, round=0.9, lips_dominance=0.9, jaw_dominance=0.5),
     "Y": Viseme(jaw=0.1, spread=0.5, lips_dominance=0.4, jaw_dominance=0.3),
     # HH has no mouth shape of its own: near-zero dominance hands it the neighbouring vowel's.
     "HH": Viseme(jaw=0.3, lips_dominance=0.02, jaw_dominance=0.02),
-    # The relaxed, closed mouth of silence.
-    SILENCE: Viseme(jaw=0.0, close=1.0, lips_dominance=0.5, jaw_dominance=0.5),
+    # The relaxed, closed mouth of silence. Weakly held: between words real speakers' lips stay
+    # near the last phone's shape (fitted on the shared clips from 0.5); long pauses still settle
+    # to it (motion._mouth settles them).
+    SILENCE: Viseme(jaw=0.0, close=1.0, lips_dominance=0.25, jaw_dominance=0.25),
 }
 
 # Diphthongs glide between two vowels; the first holds about 60% of the duration.
