@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..portrait import Rig, image_blur, image_noise
+from ..portrait import LEFT_IRIS, LEFT_IRIS_CENTER, RIGHT_IRIS, RIGHT_IRIS_CENTER, Rig, image_blur, image_noise
 
 OWN_TEETH_MIN_GAP = 0.06  # rest opening (mouth widths) from which the portrait's own interior is used
 CAVITY_LUMA = 0.2  # cavity colour as a share of the lip colour (DESIGN: 15-25% luminance)
@@ -22,6 +22,10 @@ LOWER_TEETH_HEIGHT = 0.075  # mostly hidden behind the lower lip
 # incisors, canines, premolars), in mouth widths; foreshortened toward the corners.
 TOOTH_WIDTHS = (0.105, 0.085, 0.07, 0.055, 0.045)
 GRAIN_SEED = 7  # the grain is fixed, so equal inputs give equal frames
+# Teeth take this share of the tint of the eye whites, where the eyes show whites at least this
+# bright (grey levels): the whites carry the picture's grading, and lids mistaken for them less so.
+WHITES_TINT = 0.6
+WHITES_MIN_LUMA = 90
 PAINT_OUT_REACH = 0.02  # mouth widths past the inner-lip line that the paint-out also covers
 
 
@@ -40,6 +44,34 @@ def _layer_to_output(anchors: np.ndarray, rest_width: float, origin_px: tuple[fl
     m = axes.T * scale  # columns: layer x and y directions in output pixels
     offset = origin - m @ np.array(origin_px)
     return np.column_stack([m, offset])
+
+
+def _rounded_loop(points: np.ndarray, passes: int = 2) -> np.ndarray:
+    """A closed polygon with its corners cut (Chaikin: each edge gives its 1/4 and 3/4 points per
+    pass), so the opening between the lips is a curve, not the mesh's few straight edges."""
+    for _ in range(passes):
+        following = np.roll(points, -1, axis=0)
+        points = np.stack([0.75 * points + 0.25 * following, 0.25 * points + 0.75 * following], axis=1).reshape(-1, 2)
+    return points
+
+
+def _eye_whites(rig: Rig, rest: np.ndarray) -> np.ndarray | None:
+    """The colour of the whites of the eyes (the whitest quarter of each eye opening outside the
+    iris), or None where the eyes show too little of them (closed, tiny, behind dark glasses)."""
+    image = rig.image
+    mask = np.zeros(image.shape[:2], np.uint8)
+    for eye in rig.eyes.values():
+        cv2.fillPoly(mask, [np.round(np.r_[rest[eye.upper], rest[eye.lower][::-1]]).astype(np.int32)], 1)
+    for centre, ring in ((RIGHT_IRIS_CENTER, RIGHT_IRIS), (LEFT_IRIS_CENTER, LEFT_IRIS)):
+        radius = float(np.linalg.norm(rest[list(ring)] - rest[centre], axis=1).mean())
+        cv2.circle(mask, tuple(int(v) for v in np.round(rest[centre])), int(np.ceil(radius)), 0, -1)
+    pixels = image[mask > 0].astype(np.float64)
+    if len(pixels) < 12:
+        return None
+    # The whites are the brightest and least coloured pixels there (the lids' skin is coloured).
+    whiteness = pixels.mean(axis=1) - 2.0 * (pixels.max(axis=1) - pixels.min(axis=1))
+    whites = pixels[whiteness >= np.percentile(whiteness, 75)]
+    return np.median(whites, axis=0) if whites.mean() > WHITES_MIN_LUMA else None
 
 
 class MouthInterior:
@@ -95,6 +127,10 @@ class MouthInterior:
         lips = np.median(image[mask > 0].reshape(-1, 3), axis=0).astype(np.float64) if mask.any() else np.array([150.0, 90, 90])
         face_luma = float(np.median(image[mask > 0].mean(axis=1))) if mask.any() else 128.0
         teeth = np.array([222.0, 214.0, 198.0]) * np.clip(0.55 + face_luma / 400.0, 0.6, 1.0)
+        whites = _eye_whites(rig, rest)
+        if whites is not None:  # tinted as the picture's own whites: grey in a black-and-white
+            tint = 1.0 + WHITES_TINT * (whites / max(float(whites.mean()), 1.0) - 1.0)  # photo, a painting's palette
+            teeth = teeth.mean() * tint
 
         upper, lower = rig.lip_pairs[:, 0], rig.lip_pairs[:, 1]
         if float(np.max(rig.local[lower, 1] - rig.local[upper, 1])) < OWN_TEETH_MIN_GAP * rig.pivots["mouth_width"]:
@@ -176,6 +212,7 @@ class MouthInterior:
         `opening` is the widest gap between the lips in output pixels: pressed lips show only a
         dark line, and teeth appear as the gap grows past a few pixels."""
         h, w = frame.shape[:2]
+        hole = _rounded_loop(hole)
         x0, y0 = np.floor(hole.min(axis=0)).astype(int) - 2
         x1, y1 = np.ceil(hole.max(axis=0)).astype(int) + 3
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
