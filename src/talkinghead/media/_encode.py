@@ -284,7 +284,7 @@ class _Sink:
         if template is not None:
             self._video_stream = self._video_out.add_stream_from_template(template)
         else:
-            self._video_stream = _add_video_stream(self._video_out, fmt, options, width, height, reorder=not chunk)
+            self._video_stream = _add_video_stream(self._video_out, fmt, options, width, height, piece=chunk)
         self._pix_fmt = self._video_stream.pix_fmt
         self._in_format = "rgba" if options.alpha else "rgb24"
         self._time_base = Fraction(1, options.fps)
@@ -363,8 +363,12 @@ def _open_output(path: Path, muxer: str, options: dict[str, str]) -> OutputConta
         raise OutputError(f"cannot write {path}: {exc}") from exc
 
 
-def _add_video_stream(out: OutputContainer, fmt: str, options: EncodeOptions, width: int, height: int, *, reorder: bool = True) -> VideoStream:
-    """`reorder=False`: no B-frames, so decode order is display order and pieces join end to end."""
+def _add_video_stream(out: OutputContainer, fmt: str, options: EncodeOptions, width: int, height: int, *, piece: bool = False) -> VideoStream:
+    """`piece`: a chunk of a longer video. No B-frames, so decode order is display order and pieces
+    join end to end; one encoder thread, since chunks are encoded in parallel by processes of
+    their own, and a piece must come out the same whichever process encoded it (with frame threads,
+    a chunk encoded in a long-lived process once came out a macroblock apart from the same frames
+    encoded in a fresh one)."""
     q = options.quality
     if fmt == "mp4":
         codec, pix_fmt = "libx264", "yuv420p"
@@ -389,12 +393,12 @@ def _add_video_stream(out: OutputContainer, fmt: str, options: EncodeOptions, wi
     stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
     ctx = stream.codec_context
     ctx.gop_size = _KEYFRAME_INTERVAL_S * options.fps
-    if not reorder:
+    if piece:
         ctx.max_b_frames = 0
     # Frames in parallel, a thread per core: x264 is faster and smaller so than with slices (PyAV's
     # default), prores_ks and png thread no other way; libvpx ignores it and runs its own threads.
     ctx.thread_type = "FRAME"
-    ctx.thread_count = 0
+    ctx.thread_count = 1 if piece else 0
     if pix_fmt.startswith("yuv"):
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = _AVCOL_BT709
         ctx.color_range = _AVCOL_RANGE_MPEG
