@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import FaceCutError, FaceTooSmallError, FaceTurnedError, InvalidOptionError, NoFaceError
 from . import _landmarks as lm
-from ._rig import CHIN, FOREHEAD, LEFT_CHEEK, LEFT_EYE_OUTER, RIGHT_CHEEK, RIGHT_EYE_OUTER
+from ._landmarks import CHIN, FOREHEAD, LEFT_CHEEK, LEFT_EYE_OUTER, RIGHT_CHEEK, RIGHT_EYE_OUTER
 
 # The smallest face we animate, measured from the top of the forehead (landmark 10) to the chin
 # (152) in image pixels. Below it the lips are a few pixels thick and the eyes a few pixels

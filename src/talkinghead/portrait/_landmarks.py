@@ -91,6 +91,11 @@ RIGHT_EYE = _frozen(list(RIGHT_EYE_UPPER) + list(RIGHT_EYE_LOWER[-2:0:-1]))  # c
 LEFT_EYE = _frozen(list(LEFT_EYE_UPPER) + list(LEFT_EYE_LOWER[-2:0:-1]))
 
 # Irises (refine_landmarks=True only): a ring of 4 points around each centre.
+# Landmarks that fix the face frame: outer eye corners (the eye line gives the roll), forehead top
+# and chin (face height), cheeks beside the ears (face width).
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
+FOREHEAD, CHIN = 10, 152
+RIGHT_CHEEK, LEFT_CHEEK = 234, 454
 RIGHT_IRIS_CENTER = 468
 LEFT_IRIS_CENTER = 473
 RIGHT_IRIS = _loop(_mp.FACEMESH_RIGHT_IRIS, 469, 470)
@@ -177,7 +182,13 @@ def _triangles(edges) -> np.ndarray:
 TESSELATION = _triangles(_mp.FACEMESH_TESSELATION)
 
 __all__ = [
+    "CHIN",
     "FACE_OVAL",
+    "FOREHEAD",
+    "LEFT_CHEEK",
+    "LEFT_EYE_OUTER",
+    "RIGHT_CHEEK",
+    "RIGHT_EYE_OUTER",
     "FOREHEAD_OUTLINE",
     "JAW_BELOW_MOUTH",
     "LEFT_EYE",

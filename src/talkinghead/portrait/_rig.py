@@ -17,7 +17,13 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from ._landmarks import (
+    CHIN,
     FACE_OVAL,
+    FOREHEAD,
+    LEFT_CHEEK,
+    LEFT_EYE_OUTER,
+    RIGHT_CHEEK,
+    RIGHT_EYE_OUTER,
     LEFT_EYE_LOWER,
     LEFT_EYE_UPPER,
     LEFT_EYEBROW_LOWER,
@@ -41,11 +47,6 @@ from ._mesh import constrained_delaunay, loop_interior
 if TYPE_CHECKING:
     from ._face import Face
 
-# Landmarks that fix the face frame: outer eye corners (the eye line gives the roll), forehead top
-# and chin (face height), cheeks beside the ears (face width), mouth centre.
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
-FOREHEAD, CHIN = 10, 152
-RIGHT_CHEEK, LEFT_CHEEK = 234, 454
 SKIN_FLOOR = 0.05  # share of its rest area a skin triangle keeps at least
 OPENING_FLOOR_PX2 = 0.05  # least area of a lip-slit or eye-opening triangle
 LIP_CORNER_REACH = 0.08  # mouth widths from a corner within which the lips' own motion fades out
