@@ -84,7 +84,9 @@ def test_speech_starts_and_ends_smoothly(rig):
         frames += [session.next_frame(render=False) for _ in range(30)]
     jaw = np.array([f.params["jaw_open"] for f in frames])
     head = np.array([f.params["head_yaw"] for f in frames])
-    assert np.abs(np.diff(jaw)).max() < 0.45
+    # Real speakers' inner-lip gap moves up to 0.07 face heights in a 40 ms frame (the shared clips'
+    # v05): 0.6 of the jaw's 0.12 face-height range. Faster than that is a jump.
+    assert np.abs(np.diff(jaw)).max() < 0.6
     assert np.abs(np.diff(head)).max() < 0.5  # degrees per frame: no jump into or out of speech
     assert jaw[-5:].max() < 0.05 and np.ptp(jaw[-5:]) < 1e-3  # back to a closed, still mouth
 
