@@ -16,7 +16,7 @@ import multiprocessing
 import shutil
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -27,7 +27,7 @@ from .media import FORMATS, EncodeOptions, OverlayOptions, composite_frames, enc
 from .motion import Track
 from .avatar import Avatar
 from .portrait import Rig
-from .render import RenderOptions, create_renderer
+from .render import RENDERERS, RendererFactory, RenderOptions, check_renderer, create_renderer
 
 log = logging.getLogger("talkinghead")
 
@@ -53,6 +53,12 @@ class VideoJob:
     over: Path | None = None
     over_options: OverlayOptions = OverlayOptions()
     n_frames: int = 0  # output frames; 0: the Track's
+    # The renderer's class travels with the job, pickled by reference, so a spawned worker imports
+    # the module that defines it: a renderer registered at run time draws every chunk too.
+    renderer_factory: RendererFactory = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "renderer_factory", RENDERERS[check_renderer(self.render.renderer)])
 
     @property
     def total(self) -> int:
@@ -101,6 +107,7 @@ _frames: _Frames | None = None  # this worker process's
 
 def _start_worker(job: VideoJob) -> None:
     global _frames
+    RENDERERS.setdefault(job.render.renderer, job.renderer_factory)
     _frames = _Frames(job)
 
 

@@ -2,8 +2,9 @@
 
 The generate path, chunk workers, stream sessions and stream host processes all get their
 renderer from `create_renderer`, so a second way to draw a face is a class with `size` and
-`render` plus an entry in `RENDERERS`. Each process builds its own (a chunk worker or a stream
-host imports this module anew), so an implementation registers where its module is imported.
+`render` plus an entry in `RENDERERS`. Each process builds its own: a chunk worker is handed the
+class with its job; a stream host imports this module anew, so an implementation registers where
+its module is imported.
 """
 
 from __future__ import annotations
