@@ -111,13 +111,17 @@ def _start_worker(job: VideoJob) -> None:
     _frames = _Frames(job)
 
 
-def _render_chunk(first: int, end: int, path: Path) -> int:
-    """A worker process's task: one chunk, made with the frame maker `_start_worker` made, encoded
-    under a temporary name and moved into place."""
+def _write_chunk(frames: _Frames, first: int, end: int, path: Path) -> int:
+    """Render and encode one chunk under a temporary name, then move it into place."""
     partial = path.with_name(f"partial-{path.name}")
-    n = encode_chunk(prefetch(_frames(first, end)), partial, options=_frames.job.encode)
+    n = encode_chunk(prefetch(frames(first, end)), partial, options=frames.job.encode)
     partial.replace(path)
     return n
+
+
+def _render_chunk(first: int, end: int, path: Path) -> int:
+    """A worker process's task: one chunk, with the frame maker `_start_worker` made."""
+    return _write_chunk(_frames, first, end, path)
 
 
 def job_frames(job: VideoJob) -> Iterator[np.ndarray]:
@@ -153,11 +157,14 @@ def render_chunks(
     if on_chunk is not None:
         on_chunk(sum(done), len(chunks), frames_done)
     todo = [k for k, ok in enumerate(done) if not ok]
-    if not todo:
+    if workers <= 1 or len(todo) <= 1:
+        # In this process: a script that asks for one worker needs no `__main__` guard.
+        frames = _Frames(job)
+        for k in todo:
+            _write_chunk(frames, *chunks[k], paths[k])
+            finished(k)
         return paths
-    # Every chunk is made in a fresh worker process, however many there are, so a chunk's bytes do
-    # not depend on the worker count or on the state of the calling process. Spawned, not forked:
-    # the parent has run MediaPipe's threads, which a fork would not carry.
+    # Spawned, not forked: the parent has run MediaPipe's threads, which a fork would not carry.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
         pending = {pool.submit(_render_chunk, *chunks[k], paths[k]): k for k in todo}

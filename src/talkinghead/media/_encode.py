@@ -365,10 +365,10 @@ def _open_output(path: Path, muxer: str, options: dict[str, str]) -> OutputConta
 
 def _add_video_stream(out: OutputContainer, fmt: str, options: EncodeOptions, width: int, height: int, *, piece: bool = False) -> VideoStream:
     """`piece`: a chunk of a longer video. No B-frames, so decode order is display order and pieces
-    join end to end; one encoder thread, since chunks are encoded in parallel by processes of
-    their own, and a piece must come out the same whichever process encoded it (with frame threads,
-    a chunk encoded in a long-lived process once came out a macroblock apart from the same frames
-    encoded in a fresh one)."""
+    join end to end; one encoder thread, since chunks are encoded in parallel by worker processes
+    (or beside the render thread), and a piece must come out the same whichever process encoded
+    it (with frame threads, a chunk encoded in a long-lived process once came out a macroblock
+    apart from the same frames encoded in a fresh one)."""
     q = options.quality
     if fmt == "mp4":
         codec, pix_fmt = "libx264", "yuv420p"
