@@ -53,19 +53,28 @@ def pauses(speech: Path, times: np.ndarray) -> np.ndarray:
     return ~inside
 
 
-def sharpness(frames: list[np.ndarray], landmarks: np.ndarray) -> float:
-    """Mean variance of the Laplacian over a box around the lips (half a face height wide)."""
+# Boxes the sharpness is measured over: the landmarks at their centre, then half the width, the
+# reach above and below, in face heights.
+SHARPNESS_BOXES = {
+    "mouth": ((61, 291), 0.25, 0.12, 0.12),  # around the lips, half a face height wide
+    "face": ((10, 152), 0.4, 0.3, 0.45),  # eyes to chin
+}
+
+
+def sharpness(frames: list[np.ndarray], landmarks: np.ndarray, region: str = "mouth") -> float:
+    """Mean variance of the Laplacian over a box of the face (`SHARPNESS_BOXES`)."""
+    centre, half_width, above, below = SHARPNESS_BOXES[region]
     values = []
     for image, points in zip(frames, landmarks):
         if not np.isfinite(points[0, 0]):
             continue
         height = np.linalg.norm(points[152, :2] - points[10, :2])
-        cx, cy = points[[61, 291], :2].mean(axis=0)
-        x0, x1, y0, y1 = int(cx - 0.25 * height), int(cx + 0.25 * height), int(cy - 0.12 * height), int(cy + 0.12 * height)
-        box = cv2.cvtColor(np.ascontiguousarray(image[max(y0, 0) : y1, max(x0, 0) : x1]), cv2.COLOR_RGB2GRAY)
+        cx, cy = points[list(centre), :2].mean(axis=0)
+        x0, x1, y0, y1 = int(cx - half_width * height), int(cx + half_width * height), int(cy - above * height), int(cy + below * height)
+        box = cv2.cvtColor(np.ascontiguousarray(image[max(y0, 0) : y1, max(x0, 0) : x1, :3]), cv2.COLOR_RGB2GRAY)
         if box.size:
             values.append(cv2.Laplacian(box, cv2.CV_64F).var())
-    return float(np.mean(values))
+    return float(np.mean(values)) if values else float("nan")
 
 
 def lagged_r(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:

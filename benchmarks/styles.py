@@ -56,19 +56,9 @@ HELD_PX = 1.0  # drawn motion under this between two frames counts as held
 TARGETS = {"render_fps": 100.0, "sharpness_ratio": 0.85, "jitter_p95_px": 0.5}
 
 
-def face_sharpness(frames: list[np.ndarray], landmarks: np.ndarray) -> float:
-    """Laplacian variance over the face box (eyes to chin, 0.8 face heights wide)."""
-    values = []
-    for image, points in zip(frames, landmarks):
-        if not np.isfinite(points[0, 0]):
-            continue
-        height = np.linalg.norm(points[152, :2] - points[10, :2])
-        cx, cy = points[[10, 152], :2].mean(axis=0)
-        x0, x1, y0, y1 = int(cx - 0.4 * height), int(cx + 0.4 * height), int(cy - 0.3 * height), int(cy + 0.45 * height)
-        box = cv2.cvtColor(np.ascontiguousarray(image[max(y0, 0) : y1, max(x0, 0) : x1, :3]), cv2.COLOR_RGB2GRAY)
-        if box.size:
-            values.append(cv2.Laplacian(box, cv2.CV_64F).var())
-    return float(np.mean(values)) if values else float("nan")
+def mouth_to_face(frames: list[np.ndarray], landmarks: np.ndarray) -> float:
+    """How sharp the mouth is against the face around it (Laplacian variances)."""
+    return sharpness(frames, landmarks, "mouth") / sharpness(frames, landmarks, "face")
 
 
 def closures_seen(track, gap: np.ndarray) -> float:
@@ -134,10 +124,9 @@ def measure(portrait: Path, track, sheets: Path | None) -> dict:
     bilabial = [p for p in track.phones if p.label in BILABIALS]
     closed = [min(int(0.5 * (p.start + p.end) * track.fps), track.n_frames - 1) for p in bilabial[:: max(len(bilabial) // 3, 1)][:3]]
     wide_frames, wide_marks = [frames[i] for i in widest], landmarks[widest]
-    portrait_ratio = sharpness([framed], framed_landmarks) / face_sharpness([framed], framed_landmarks)
-    output_ratio = sharpness(wide_frames, wide_marks) / face_sharpness(wide_frames, wide_marks)
-    shut_frames, shut_marks = [frames[i] for i in closed], landmarks[closed]
-    shut_ratio = sharpness(shut_frames, shut_marks) / face_sharpness(shut_frames, shut_marks) if closed else float("nan")
+    portrait_ratio = mouth_to_face([framed], framed_landmarks)
+    output_ratio = mouth_to_face(wide_frames, wide_marks)
+    shut_ratio = mouth_to_face([frames[i] for i in closed], landmarks[closed]) if closed else float("nan")
     median_jitter, p95_jitter, held = jitter(frames, drawn)
     if sheets is not None:
         sheets.mkdir(parents=True, exist_ok=True)

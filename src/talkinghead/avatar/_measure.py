@@ -10,16 +10,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..portrait import LIPS_INNER
+from ..portrait import CHIN, FOREHEAD, LEFT_CHEEK, LEFT_EYE_OUTER, LIPS_INNER, RIGHT_CHEEK, RIGHT_EYE_OUTER
 
 # Landmarks that ride on the skull, not the jaw or lips: eye corners, nose bridge and tip, brow
 # line, temples and cheekbones. Aligning them aligns two frames' heads.
 SKULL = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 10, 151, 9, 8, 234, 454, 127, 356, 21, 251, 108, 337, 70, 300, 116, 345)
 UPPER_LIP_MID, LOWER_LIP_MID = 13, 14  # inner lip midpoints
 MOUTH_LEFT, MOUTH_RIGHT = 61, 291  # outer corners, image left and right
-SUBNASALE, CHIN, FOREHEAD = 2, 152, 10
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
-RIGHT_CHEEK, LEFT_CHEEK = 234, 454
+SUBNASALE = 2
 # Eyelid midpoints (upper, lower) and corners, per eye, for the eye opening.
 _EYES = (((159, 145), (33, 133)), ((386, 374), (362, 263)))
 

@@ -3,7 +3,13 @@
 from ._face import BORDER_MARGIN_PX, MAX_OUTLINE_OUTSIDE, MAX_YAW_DEG, MIN_FACE_PX, Face, FaceTracker, detect_faces, head_pose, select_face
 from ._image import IMAGE_FORMATS, MAX_PIXELS, MIN_IMAGE_SIDE, ImageSource, image_format, load_image
 from ._landmarks import (
+    CHIN,
     FACE_OVAL,
+    FOREHEAD,
+    LEFT_CHEEK,
+    LEFT_EYE_OUTER,
+    RIGHT_CHEEK,
+    RIGHT_EYE_OUTER,
     FOREHEAD_OUTLINE,
     JAW_BELOW_MOUTH,
     LEFT_EYE,
@@ -42,6 +48,12 @@ from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, face_frame, tri
 
 __all__ = [
     "BORDER_MARGIN_PX",
+    "CHIN",
+    "FOREHEAD",
+    "LEFT_CHEEK",
+    "LEFT_EYE_OUTER",
+    "RIGHT_CHEEK",
+    "RIGHT_EYE_OUTER",
     "LANDMARK_POINTS",
     "LandmarksSource",
     "face_from_landmarks",

@@ -383,7 +383,6 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-
 # Symmetric landmark pairs (the subject's right, then left) that span the face across: the outer
 # and inner eye corners and the cheeks beside the ears. The mouth corners are left out, since a
 # lopsided smile would read as a turned head.
