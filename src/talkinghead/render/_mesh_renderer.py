@@ -10,6 +10,7 @@ import numpy as np
 from ..portrait import FaceFrame, Rig, split_layers
 from ._deform import DeformedFace, deform
 from ._interior import MouthInterior
+from ._lids import LidSeams
 from ._options import Background, RenderOptions
 from ._warp import Warp
 
@@ -83,6 +84,7 @@ class MeshRenderer:
         rgba = np.dstack([foreground, alpha])
         self.interior = MouthInterior(rig, self.scale)
         self.interior.paint_out(rgba, rig, prescale)
+        self.lids = LidSeams(rig, self.scale)
         self.source = rgba
         # Nothing outside the rig's moving region ever moves: frames start from a still image of
         # the whole output, and only the box around that region is warped and composed anew.
@@ -154,5 +156,6 @@ class MeshRenderer:
         face = self.deform(params)
         layer = self.warp_frame(face)
         self.paint_interior(layer, face, params)
+        self.lids.draw(layer, self._to_box(face.vertices), {"left": params["blink_l"], "right": params["blink_r"]})
         return self.compose(layer)
 

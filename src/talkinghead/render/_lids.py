@@ -1,0 +1,63 @@
+"""Closed eyes: the seam where the lids meet, drawn in the colour of the portrait's own lash line.
+
+A blink squeezes everything between the lids into the few percent of the opening that stays
+(`LID_TRAVEL`, `LOWER_LID_RISE`). On a photo that band is mostly lashes and reads as a closed eye;
+on a drawn eye with large whites it keeps streaks of white. A closed eye shows no white, so the
+band is painted over with the lash colour as the eye closes.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..portrait import Rig
+
+SEAM_FROM, SEAM_FULL = 0.55, 0.9  # blink amounts where the seam starts to show and where it is solid
+LASH_SHARE = 0.3  # the darkest share of the pixels along the upper lid taken as its lash colour
+
+
+def _lash_colour(rig: Rig, upper: np.ndarray) -> np.ndarray:
+    """Median of the darkest pixels on a thin band along the rest upper lid (lashes, or the
+    drawn lid line)."""
+    band = np.zeros(rig.image.shape[:2], np.uint8)
+    thickness = max(int(round(0.012 * rig.frame.height)), 1)
+    cv2.polylines(band, [np.round(upper).astype(np.int32)], False, 1, thickness)
+    pixels = rig.image[band > 0].reshape(-1, 3).astype(np.float64)
+    if not len(pixels):
+        return np.zeros(3)
+    luma = pixels.mean(axis=1)
+    return np.median(pixels[luma <= np.percentile(luma, 100 * LASH_SHARE)], axis=0)
+
+
+class LidSeams:
+    """The seams of one rig's eyes (`scale` = output px per rig image px)."""
+
+    def __init__(self, rig: Rig, scale: float) -> None:
+        rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64))
+        self.eyes = {side: (eye.upper, eye.lower) for side, eye in rig.eyes.items()}
+        self.colours = {side: _lash_colour(rig, rest[eye.upper]).astype(np.float32) for side, eye in rig.eyes.items()}
+        self.spread = max(0.5 * scale, 0.5)  # the seam's soft edge, output px: about one portrait pixel
+
+    def draw(self, frame: np.ndarray, vertices: np.ndarray, blinks: dict[str, float]) -> None:
+        """Paint each closing eye's remaining opening (`vertices` in `frame` pixels)."""
+        h, w = frame.shape[:2]
+        for side, (upper, lower) in self.eyes.items():
+            strength = float(np.clip((blinks[side] - SEAM_FROM) / (SEAM_FULL - SEAM_FROM), 0.0, 1.0))
+            if strength <= 0.0:
+                continue
+            loop = np.r_[vertices[upper], vertices[lower][::-1]]
+            pad = int(np.ceil(3 * self.spread)) + 2
+            (x0, y0), (x1, y1) = np.floor(loop.min(axis=0)).astype(int) - pad, np.ceil(loop.max(axis=0)).astype(int) + pad
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            shift = 4
+            mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+            cv2.fillPoly(mask, [np.round((loop - (x0, y0)) * (1 << shift)).astype(np.int32)], 1.0, cv2.LINE_AA, shift)
+            # A line of lashes, at least as thick as its own soft edge, even where the lids have met.
+            cv2.polylines(mask, [np.round((vertices[upper] - (x0, y0)) * (1 << shift)).astype(np.int32)], False, 1.0, 1, cv2.LINE_AA, shift)
+            mask = cv2.GaussianBlur(mask, (0, 0), self.spread) * strength
+            region = frame[y0:y1, x0:x1, :3].astype(np.float32)
+            region += (self.colours[side] - region) * mask[..., None]
+            frame[y0:y1, x0:x1, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
