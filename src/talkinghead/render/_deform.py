@@ -19,6 +19,7 @@ SMILE_WIDEN, SMILE_LIFT = 0.08, 0.05
 ROUND = 0.25  # mouth narrowing at lip_round = 1
 PUCKER = 0.03  # outer lips pushed apart by rounding, mouth widths
 TUCK = 0.45  # outer lower lip rolled up under the teeth at lip_tuck = 1, lower-lip thicknesses
+ROLL_IN = 0.3  # share of each lip's red that rolls in when the lips press together
 LID_TRAVEL, LOWER_LID_RISE = 0.88, 0.06  # a full blink leaves 6% of the opening: the lash line
 GAZE_X = 0.12  # iris travel across at gaze_x = +-1, eye widths
 GAZE_Y_SHARE = 0.15  # iris travel down at gaze_y = +1, as a share of the opening at its middle
@@ -170,6 +171,10 @@ def deform(rig: Rig, params: Mapping[str, float]) -> DeformedFace:
     dv -= params["smile"] * SMILE_LIFT * mouth_w * corner * w["mouth"]
     pucker = params["lip_round"] * PUCKER * mouth_w
     dv += pucker * (w["roll_lower"] - w["roll_upper"])
+    # The lips keep their volume: stretched wider they thin (a lip's thickness times its width is
+    # constant), narrowed they thicken; pressed together they roll in.
+    thin = widen / (1.0 + widen) + ROLL_IN * params["lip_close"]
+    dv += thin * (rig.pivots["upper_lip"] * w["roll_upper"] - rig.pivots["lower_lip"] * w["roll_lower"])
 
     _eye(rig, "left", du, dv, params["blink_l"], params["gaze_x"], params["gaze_y"])
     _eye(rig, "right", du, dv, params["blink_r"], params["gaze_x"], params["gaze_y"])
