@@ -14,17 +14,28 @@ import numpy as np
 
 from ..portrait import LEFT_IRIS, LEFT_IRIS_CENTER, RIGHT_IRIS, RIGHT_IRIS_CENTER, Rig, image_blur, image_noise
 
-OWN_TEETH_MIN_GAP = 0.06  # rest opening (mouth widths) from which the portrait's own interior is used
+OWN_TEETH_MIN_GAP = 0.06  # rest opening (mouth widths) from which the portrait's own teeth give their colour,
+OWN_TEETH_MIN_SHARE = 0.1  # when at least this share of it looks like teeth (bright, little colour)
+OWN_MOUTH_MIN_GAP = 0.2  # rest opening from which the portrait's own interior is the upper layer
 CAVITY_LUMA = 0.2  # cavity colour as a share of the lip colour (DESIGN: 15-25% luminance)
 UPPER_TEETH_HEIGHT = 0.2  # visible incisor height, mouth widths
 LOWER_TEETH_HEIGHT = 0.075  # mostly hidden behind the lower lip
 # Tooth widths across the arch as seen from the front, centre outwards (incisors, lateral
 # incisors, canines, premolars), in mouth widths; foreshortened toward the corners.
-TOOTH_WIDTHS = (0.105, 0.085, 0.07, 0.055, 0.045)
+UPPER_TOOTH_WIDTHS = (0.105, 0.085, 0.07, 0.055, 0.045)
+# The lower incisors are about 60% as wide as the upper ones (5.0-5.5 mm against 8.5 and 6.5 mm),
+# on a narrower arch.
+LOWER_TOOTH_WIDTHS = (0.065, 0.062, 0.06, 0.052, 0.044, 0.036)
+LOWER_TEETH_SHADE = 0.82  # in the upper teeth's shadow
+GAP_SHADE = 0.75  # between neighbouring teeth: a shadow, not a hole into the cavity
 GRAIN_SEED = 7  # the grain is fixed, so equal inputs give equal frames
 # Teeth take this share of the tint of the eye whites, where the eyes show whites at least this
 # bright (grey levels): the whites carry the picture's grading, and lids mistaken for them less so.
 WHITES_TINT = 0.6
+# Teeth are brighter than the whites of the eyes, which the lids shade: about 1.25x on the shared
+# photos that show both. Clipped to the range of teeth in ordinary photos (grey levels).
+WHITES_TO_TEETH = 1.25
+TEETH_LUMA = (120.0, 235.0)
 WHITES_MIN_LUMA = 90
 PAINT_OUT_REACH = 0.02  # mouth widths past the inner-lip line that the paint-out also covers
 
@@ -92,8 +103,8 @@ class MouthInterior:
         if own is not None:
             self.upper = own
         else:
-            self.upper = self._teeth(teeth_rgb, UPPER_TEETH_HEIGHT, upper=True)
-        self.lower = self._teeth(teeth_rgb * 0.7, LOWER_TEETH_HEIGHT, upper=False)  # in the upper teeth's shadow
+            self.upper = self._teeth(teeth_rgb, UPPER_TEETH_HEIGHT, UPPER_TOOTH_WIDTHS, upper=True)
+        self.lower = self._teeth(teeth_rgb * LOWER_TEETH_SHADE, LOWER_TEETH_HEIGHT, LOWER_TOOTH_WIDTHS, upper=False)
         self.blur, self.grain = self._portrait_look(rig, scale)
 
     def _portrait_look(self, rig: Rig, scale: float) -> tuple[float, np.ndarray]:
@@ -128,19 +139,24 @@ class MouthInterior:
         face_luma = float(np.median(image[mask > 0].mean(axis=1))) if mask.any() else 128.0
         teeth = np.array([222.0, 214.0, 198.0]) * np.clip(0.55 + face_luma / 400.0, 0.6, 1.0)
         whites = _eye_whites(rig, rest)
-        if whites is not None:  # tinted as the picture's own whites: grey in a black-and-white
-            tint = 1.0 + WHITES_TINT * (whites / max(float(whites.mean()), 1.0) - 1.0)  # photo, a painting's palette
-            teeth = teeth.mean() * tint
+        if whites is not None:  # as bright and tinted as the picture's own whites: grey in a
+            tint = 1.0 + WHITES_TINT * (whites / max(float(whites.mean()), 1.0) - 1.0)  # black-and-white photo, a painting's palette
+            teeth = np.clip(WHITES_TO_TEETH * float(whites.mean()), *TEETH_LUMA) * tint
 
         upper, lower = rig.lip_pairs[:, 0], rig.lip_pairs[:, 1]
-        if float(np.max(rig.local[lower, 1] - rig.local[upper, 1])) < OWN_TEETH_MIN_GAP * rig.pivots["mouth_width"]:
+        gap = float(np.max(rig.local[lower, 1] - rig.local[upper, 1])) / rig.pivots["mouth_width"]
+        if gap < OWN_TEETH_MIN_GAP:
             return lips, teeth, None
         hole_mask = np.zeros((h, w), np.uint8)
         cv2.fillPoly(hole_mask, [hole], 255)
         inside = image[hole_mask > 0].reshape(-1, 3).astype(np.float64)
-        bright = inside[inside.mean(axis=1) >= np.percentile(inside.mean(axis=1), 70)]
-        if len(bright):
-            teeth = np.median(bright, axis=0)
+        luma = inside.mean(axis=1)
+        reference = float(whites.mean()) if whites is not None else float(teeth.mean())
+        tooth_like = (luma >= 0.85 * reference) & (np.ptp(inside, axis=1) <= 0.2 * luma)  # inner lips are redder
+        if tooth_like.mean() >= OWN_TEETH_MIN_SHARE:
+            teeth = np.median(inside[tooth_like], axis=0)
+        if gap < OWN_MOUTH_MIN_GAP:  # parted lips show too little to open wider: drawn teeth, in the colour of those they show
+            return lips, teeth, None
         # Cut the open mouth out of the portrait into mouth space.
         anchors = rest[rig.teeth_anchor] * scale
         to_output = _layer_to_output(anchors, self.rest_width, self.origin_px)
@@ -164,7 +180,7 @@ class MouthInterior:
         hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
         rgba[..., :3] = cv2.inpaint(np.ascontiguousarray(rgba[..., :3]), hole, 2 * reach + 1, cv2.INPAINT_TELEA)
 
-    def _teeth(self, colour: np.ndarray, height: float, *, upper: bool) -> np.ndarray:
+    def _teeth(self, colour: np.ndarray, height: float, widths: tuple[float, ...], *, upper: bool) -> np.ndarray:
         """A row of teeth as an RGBA layer in mouth space, edge at the anchor line."""
         w, h = self.size
         mw = self.rest_width
@@ -172,9 +188,9 @@ class MouthInterior:
         cx, cy = self.origin_px
         tooth_h = height * mw
         top = cy - 0.04 * mw if upper else cy  # upper teeth tuck a little under the upper lip
-        x_edges = np.cumsum((0.0,) + TOOTH_WIDTHS) * mw
+        x_edges = np.cumsum((0.0,) + widths) * mw
         for side in (-1, 1):
-            for k in range(len(TOOTH_WIDTHS)):
+            for k in range(len(widths)):
                 x0, x1 = cx + side * x_edges[k], cx + side * x_edges[k + 1]
                 x0, x1 = min(x0, x1), max(x0, x1)
                 length = tooth_h * (1.0 - 0.12 * k)  # back teeth look shorter
@@ -183,14 +199,14 @@ class MouthInterior:
                     y0, y1 = top, top + length
                 else:
                     y0, y1 = top - length, top + 0.04 * mw
-                gap = 0.006 * mw  # the dark line between neighbouring teeth
-                box = np.array([[x0 + gap, y0], [x1 - gap, y0], [x1 - gap, y1], [x0 + gap, y1]], np.float32)
                 radius = 0.25 * (x1 - x0)
-                self._rounded(layer, box, radius, np.r_[colour * shade, 255.0], rounded_bottom=upper)
+                for gap, tone in ((0.0, GAP_SHADE), (0.006 * mw, 1.0)):  # the shadow between teeth, then the tooth
+                    box = np.array([[x0 + gap, y0], [x1 - gap, y0], [x1 - gap, y1], [x0 + gap, y1]], np.float32)
+                    self._rounded(layer, box, radius, np.r_[colour * shade * tone, 255.0], rounded_bottom=upper)
         # Teeth darken toward the gum line (upper) or toward the floor of the mouth (lower).
         rows = np.arange(h, dtype=np.float32)[:, None, None]
         depth = np.clip((rows - top) / max(tooth_h, 1.0), 0.0, 1.0) if upper else np.clip((top - rows) / max(tooth_h, 1.0), 0.0, 1.0)
-        layer[..., :3] *= 0.8 + 0.2 * depth if upper else 1.0 - 0.35 * depth
+        layer[..., :3] *= 0.8 + 0.2 * depth if upper else 1.0 - 0.25 * depth
         layer[..., :3] = cv2.GaussianBlur(layer[..., :3], (0, 0), 0.35 * max(self.scale, 1.0) + 0.3)
         return np.clip(layer, 0, 255).astype(np.uint8)
 
