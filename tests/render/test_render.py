@@ -11,7 +11,7 @@ from conftest import portrait, recording, transcript
 import talkinghead as th
 from talkinghead.motion import CURVES
 from talkinghead.portrait import LIPS_OUTER, detect_faces, triangle_areas
-from talkinghead.render import MeshRenderer as Renderer, RenderOptions, render_frames
+from talkinghead.render import MeshRenderer as Renderer, RenderOptions, deform, render_frames
 
 REST = {c: 0.0 for c in CURVES}
 
@@ -202,6 +202,50 @@ def test_blinks_close_the_eyes(rigs, name):
     shut_ear = _eye_aspect(renderer.render(params(blink_l=1.0, blink_r=1.0)))
     assert open_ear > 0.2
     assert shut_ear < 0.7 * open_ear, (open_ear, shut_ear)
+
+
+def _white_share(frame: np.ndarray, outline: np.ndarray) -> float:
+    """Share of the pixels in and just around an eye outline that look like the white of an eye."""
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 1)
+    pixels = frame[cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 0].astype(np.int32)
+    return float(((pixels.min(axis=1) > 190) & (np.ptp(pixels, axis=1) < 40)).mean())
+
+
+def test_a_closed_drawn_eye_shows_no_white():
+    """Large drawn eyes keep streaks of white in the squeezed opening unless the seam covers them."""
+    rig = th.prepare_portrait(portrait("styles/p12_illustration_painterly_anime_girl.png"))
+    renderer = Renderer(rig, RenderOptions(size=(512, 512), framing="head"))
+    rest = renderer.to_output(rig.frame.to_image(rig.local[:, :2].astype(np.float64)))
+    outlines = [np.r_[rest[eye.upper], rest[eye.lower][::-1]] for eye in rig.eyes.values()]
+    shown, shut = (renderer.render(params(blink_l=b, blink_r=b)) for b in (0.0, 1.0))
+    open_white = sum(_white_share(shown, outline) for outline in outlines)
+    shut_white = sum(_white_share(shut, outline) for outline in outlines)
+    assert open_white > 0.1
+    assert shut_white < 0.3 * open_white, (open_white, shut_white)
+
+
+# --- lips -------------------------------------------------------------------------------------
+
+
+def test_lips_keep_their_volume(rigs):
+    """A lip's thickness times the mouth's width stays about constant as the lips spread or round;
+    pressed lips roll in."""
+    rig = rig_of(rigs, "obama.jpg")
+
+    def measure(**changes: float) -> tuple[float, float, float]:
+        v = deform(rig, params(**changes)).vertices
+        # Face Mesh: outer and inner upper-lip centre, inner and outer lower-lip centre, corners.
+        return float(np.linalg.norm(v[0] - v[13])), float(np.linalg.norm(v[14] - v[17])), float(np.linalg.norm(v[61] - v[291]))
+
+    upper, lower, width = measure()
+    for pose in ({"lip_spread": 1.0}, {"lip_round": 1.0}):
+        u, lo, w = measure(**pose)
+        assert abs(w / width - 1.0) > 0.08, pose  # the pose does change the width
+        assert (u - upper) * (w - width) < 0 and (lo - lower) * (w - width) < 0, pose  # thinner when wider
+        assert abs(u * w / (upper * width) - 1.0) < 0.25 and abs(lo * w / (lower * width) - 1.0) < 0.25, pose
+    u, lo, _ = measure(lip_close=1.0)
+    assert u < 0.9 * upper and lo < 0.9 * lower
 
 
 # --- determinism ------------------------------------------------------------------------------
