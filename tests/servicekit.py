@@ -218,9 +218,10 @@ def postgres_services(tmp_path, postgres_url):
     services.stop_all()
 
 
-def submit(client: httpx.Client, *, audio: Path = SHORT, image: Path | None = PORTRAIT, headers: dict | None = None, **fields) -> httpx.Response:
-    """POST /v1/jobs as a multipart form: the shared portrait and a short recording, small output."""
-    files = {"audio": audio.read_bytes()}
+def submit(client: httpx.Client, *, audio: Path = SHORT, image: Path | None = PORTRAIT, headers: dict | None = None, files: dict | None = None,
+           **fields) -> httpx.Response:  # fmt: skip
+    """POST /v1/jobs as a multipart form: the shared portrait (or `files`) and a short recording, small output."""
+    files = {"audio": audio.read_bytes(), **(files or {})}
     if image is not None:
         files["image"] = image.read_bytes()
     data = {k: str(v) for k, v in ({**SMALL, **fields}).items()}

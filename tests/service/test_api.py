@@ -11,6 +11,7 @@ from PIL import Image
 from servicekit import LONGER, PORTRAIT, SHORT, cli, submit, wait_for
 
 from talkinghead.media import probe
+from talkinghead.portrait import LANDMARK_POINTS, detect_faces, load_image
 
 
 def _job_dirs(server) -> set[str]:
@@ -232,6 +233,32 @@ def test_registered_portraits_serve_later_jobs(api_server):
         assert client.post("/v1/portraits", files={"image": blank.getvalue()}).json()["error"]["code"] == "no_face"
         assert client.delete(f"/v1/portraits/{portrait['id']}").status_code == 204
         assert client.get(f"/v1/portraits/{portrait['id']}").status_code == 404
+
+
+def test_a_face_placed_by_hand(api_server):
+    """`landmarks` as `--landmarks` takes them: a picture Face Mesh finds no face in animates, and
+    bad points are refused at submission."""
+    image = load_image(PORTRAIT)
+    found = detect_faces(image)[0].landmarks.astype(np.float64)
+    marks = {name: found[list(LANDMARK_POINTS[name]), :2].round(1).tolist() for name in ("eye_corners", "mouth_corners", "chin")}
+    grey = io.BytesIO()
+    Image.fromarray(np.full_like(image, 128)).save(grey, format="PNG")
+    with api_server.client() as client:
+        bare = submit(client, image=None, files={"image": grey.getvalue()})
+        assert bare.status_code == 202, bare.text
+        failed = wait_for(client, bare.json()["id"])
+        assert failed["status"] == "failed" and failed["error"]["code"] == "no_face", failed
+        placed = submit(client, image=None, files={"image": grey.getvalue()}, landmarks=json.dumps(marks))
+        assert placed.status_code == 202, placed.text
+        assert wait_for(client, placed.json()["id"])["status"] == "succeeded"
+        registered = client.post("/v1/portraits", files={"image": grey.getvalue()}, data={"landmarks": json.dumps(marks)})
+        assert registered.status_code == 201, registered.text
+        outside = marks | {"chin": [[5000.0, 10.0]]}
+        for fields, words in (({"landmarks": json.dumps(outside)}, "outside"), ({"landmarks": "{not json"}, "not valid JSON"),
+                              ({"landmarks": json.dumps(marks), "face": 1}, "not with face"),
+                              ({"landmarks": json.dumps({"chin": marks["chin"]})}, "lack eye_corners")):  # fmt: skip
+            refused = submit(client, **fields)
+            assert refused.status_code == 422 and words in refused.json()["error"]["message"], refused.text
 
 
 def test_health_readiness_metrics_and_docs(api_server):

@@ -3,6 +3,7 @@ stored job's options make. Defaults are the engine's own (GenerateRequest)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -11,6 +12,7 @@ from .. import GenerateRequest
 from ..errors import InvalidOptionError
 from ..media import FILE_FORMATS, FORMATS, OutputFormat, spoken_list
 from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MAX_SEED
+from ..portrait import read_landmarks
 from ..render import FRAMINGS, parse_colour, parse_size
 from ..speech import RECOGNIZERS
 
@@ -19,6 +21,26 @@ from ..speech import RECOGNIZERS
 IGNORED_FIELDS = ("num_inference_steps", "guidance_scale", "prompt", "negative_prompt")
 DEFAULT_FORMAT = "mp4"  # the API always writes a file; the engine would read the format from its name
 MAX_TEXT = 100_000  # characters of a transcript
+
+
+def json_object(value: Any, name: str) -> dict:
+    """A JSON object, or its text as a form field carries it."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidOptionError(f"{name} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InvalidOptionError(f"{name} must be a JSON object")
+    return value
+
+
+def landmark_points(value: Any) -> dict[str, list] | None:
+    """Hand-placed face points, checked as `--landmarks` checks its file; points outside the
+    image are found once the image is read."""
+    if value is None:
+        return None
+    return {name: points.tolist() for name, points in read_landmarks(json_object(value, "landmarks")).items()}
 
 
 def _frame_rate(value: int) -> int:
@@ -43,6 +65,7 @@ class JobOptions(BaseModel):
     portrait_id: str | None = Field(None, description="a portrait registered with POST /v1/portraits, instead of an uploaded image")
     avatar_id: str | None = Field(None, description="an avatar enrolled from footage with POST /v1/avatars, instead of an uploaded image")
     face: int | None = Field(None, ge=1, description="which face of a portrait to animate, numbered left to right; default the largest")
+    landmarks: dict[str, Any] | None = Field(None, description="the face placed by hand on the image (as `--landmarks`): eye_corners, mouth_corners, chin, nose_tip")
     fps: FrameRate = Field(GenerateRequest.fps, description=f"one of {', '.join(map(str, FRAME_RATES))}")
     seed: Seed = GenerateRequest.seed
     expression: Literal[EXPRESSIONS] = GenerateRequest.expression  # type: ignore[valid-type]
@@ -62,6 +85,14 @@ class JobOptions(BaseModel):
             parse_size(value)
         return value
 
+    @field_validator("landmarks", mode="before")
+    @classmethod
+    def _landmarks(cls, value: Any) -> dict[str, list] | None:
+        try:
+            return landmark_points(value)
+        except InvalidOptionError as exc:
+            raise ValueError(str(exc)) from None
+
     @field_validator("background")
     @classmethod
     def _background(cls, value: str) -> str:
@@ -73,6 +104,8 @@ class JobOptions(BaseModel):
     def _consistent(self) -> "JobOptions":
         if self.avatar_id is not None and self.face is not None:
             raise ValueError("face picks a face in a portrait; an avatar shows the one person of its footage")
+        if self.landmarks is not None and (self.face is not None or self.portrait_id or self.avatar_id):
+            raise ValueError("landmarks place the face on an uploaded image: not with face, a portrait_id or an avatar_id")
         if self.background == "transparent" and not FORMATS[self.format].alpha:
             raise ValueError(f"a transparent background needs format {_WITH_ALPHA}")
         if self.size and FORMATS[self.format].even_size and any(side % 2 for side in parse_size(self.size)):

@@ -11,7 +11,9 @@ import functools
 import pickle
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .. import __version__, prepare_portrait
 from ..errors import NotFoundError
@@ -37,10 +39,11 @@ def _key(portrait_id: str, name: str = "") -> str:
     return f"portraits/{portrait_id}/{name}"
 
 
-def register_portrait(db: Database, results: ResultStore, owner: str, image: bytes, *, face: int | None = None, max_pixels: int) -> Portrait:
+def register_portrait(db: Database, results: ResultStore, owner: str, image: bytes, *, face: int | None = None,
+                      landmarks: Mapping[str, Any] | None = None, max_pixels: int) -> Portrait:  # fmt: skip
     """Rig `image` (errors as `prepare_portrait` raises them) and keep image and rig."""
     pixels = load_image(image, max_pixels=max_pixels)
-    rig = prepare_portrait(pixels, face=face)
+    rig = prepare_portrait(pixels, face=face, landmarks=landmarks)
     portrait = Portrait("prt_" + secrets.token_hex(8), owner, face, pixels.shape[1], pixels.shape[0], time.time())
     try:
         results.put(_key(portrait.id, _IMAGE_FILE), image)

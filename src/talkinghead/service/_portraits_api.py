@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import InvalidOptionError
 from ._jobs import iso_time
+from ._options import landmark_points
 from ._portraits import Portrait, delete_portrait, get_portrait, list_portraits, register_portrait
 from ._state import service_of
 from ._submission import accept_work, uploaded_image
@@ -31,7 +32,8 @@ async def create_portrait(request: Request):
         face = int(face) if face is not None else None
     except (TypeError, ValueError):
         raise InvalidOptionError(f"face must be a whole number; got {face!r}") from None
-    portrait = await run_in_threadpool(register_portrait, service.db, service.results, who.owner, image, face=face,
+    landmarks = landmark_points(submission.fields.get("landmarks"))
+    portrait = await run_in_threadpool(register_portrait, service.db, service.results, who.owner, image, face=face, landmarks=landmarks,
                                        max_pixels=service.config.max_image_pixels)  # fmt: skip
     return JSONResponse(_document(portrait), status_code=201, headers={"Location": f"/v1/portraits/{portrait.id}"})
 

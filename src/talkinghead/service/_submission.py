@@ -16,11 +16,11 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from ..errors import InvalidOptionError, UnsupportedMediaError
-from ..portrait import load_image
+from ..portrait import face_from_landmarks, load_image
 from ..speech import load_audio
 from ._avatars import ready_avatar
 from ._jobs import Job, NewJob, new_job_id
-from ._options import parse_options
+from ._options import json_object, parse_options
 from ._portraits import get_portrait
 from ._state import Caller, Service, service_of
 from ._webhooks import resolve_webhook
@@ -68,7 +68,7 @@ async def read_submission(request: Request) -> Submission:
             if isinstance(value, UploadFile):
                 submission.uploads[name] = value
             elif name == "options":
-                submission.fields.update(_json_object(value, "options"))
+                submission.fields.update(json_object(value, "options"))
             else:
                 submission.fields[name] = value
         for name in ("image", "reference_image", "audio"):
@@ -83,23 +83,12 @@ async def read_submission(request: Request) -> Submission:
         if not isinstance(document, dict):
             raise InvalidOptionError("the JSON body must be an object")
         fields = dict(document)
-        fields.update(_json_object(fields.pop("options", None) or {}, "options"))
+        fields.update(json_object(fields.pop("options", None) or {}, "options"))
         image = fields.pop("image", None) or fields.pop("reference_image", None)
         fields.pop("reference_image", None)
         audio = fields.pop("audio", None)
         return Submission(fields=fields, image=_b64(image, "image") if image is not None else None, audio=_b64(audio, "audio") if audio is not None else None)
     raise UnsupportedMediaError(f"send multipart/form-data or application/json, not {kind or 'no content type'}")
-
-
-def _json_object(value: Any, name: str) -> dict:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise InvalidOptionError(f"{name} is not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise InvalidOptionError(f"{name} must be a JSON object")
-    return value
 
 
 def uploaded_image(submission: Submission) -> UploadFile | None:
@@ -155,7 +144,9 @@ def admit(service: Service, who: Caller, submission: Submission, idempotency_key
         if not save_input(submission, "audio", submission.audio, inputs / "audio"):
             raise InvalidOptionError("audio is required")
         if has_image:
-            load_image(inputs / "image", max_pixels=config.max_image_pixels)
+            pixels = load_image(inputs / "image", max_pixels=config.max_image_pixels)
+            if options.landmarks is not None:
+                face_from_landmarks(options.landmarks, pixels.shape)  # every point on the image
         audio = load_audio(inputs / "audio", max_duration=audio_cap)
         canonical = json.dumps([options.model_dump(), webhook_url], sort_keys=True)
         digest = hashlib.sha256(canonical.encode())
