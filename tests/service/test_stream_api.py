@@ -187,12 +187,13 @@ def start_message(server, **options) -> str:
         (lambda s: [start_message(s, fps=33)], 4422, "invalid_option"),
         (lambda s: [start_message(s, sample_rate=44100)], 4422, "invalid_option"),
         (lambda s: [start_message(s, colour="red")], 4422, "invalid_option"),
+        (lambda s: [start_message(s, language="French")], 4422, "invalid_option"),
         (lambda s: [json.dumps({"type": "start"})], 4422, "invalid_option"),  # no portrait
         (lambda s: [start_message(s, portrait_id="prt_missing")], 4404, "not_found"),
         (lambda s: [json.dumps({"type": "start", "image": "bm90IGFuIGltYWdl"})], 4415, "unsupported_image"),
     ],
     ids=["not-json", "audio-before-start", "control-before-start", "oversized-audio", "odd-bytes", "unknown-type", "not-an-object",
-         "second-start", "bad-fps", "bad-rate", "unknown-option", "no-portrait", "unknown-portrait", "bad-image"],  # fmt: skip
+         "second-start", "bad-fps", "bad-rate", "unknown-option", "bad-language", "no-portrait", "unknown-portrait", "bad-image"],  # fmt: skip
 )
 def test_bad_messages_close_with_a_clear_code(server, messages, code, reason):
     received, got_code, got_reason = raw_session(server, *messages(server))
@@ -232,10 +233,10 @@ def test_limits_of_a_key(server):
         stream.start(portrait_id="prt_nobody")
 
 
-def test_stream_from_an_image_and_at_48_khz(server):
+def test_stream_from_an_image_at_48_khz_in_french(server):
     audio = np.zeros(48000, np.int16)
     with client(server) as stream:
-        ready = stream.start(image=portrait("biden.jpg"), sample_rate=48000, fps=30, size="320x240", format="webp", realtime=False)
+        ready = stream.start(image=portrait("biden.jpg"), sample_rate=48000, fps=30, size="320x240", format="webp", realtime=False, language="fr")
         assert (ready["width"], ready["height"], ready["sample_rate"], ready["fps"]) == (320, 240, 48000, 30)
         stream.send_audio(audio)
         stream.end()

@@ -4,6 +4,7 @@ determinism, and lip sync close to the batch analysis."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -152,9 +153,24 @@ def test_closures_are_shown_for_streamed_speech(rig):
     assert total >= 15 and hits / total >= 0.6
 
 
+def test_a_stream_in_another_language_follows_the_sound(rig):
+    """Other languages take the acoustic path, as in the batch analysis, and follow it."""
+    audio = load_audio(recording("real/a12_french"))
+    with Session(rig, replace(SMALL, language="fr")) as session:
+        frames = stream_like_live(session, audio.samples)
+    streamed = np.array([f.params["jaw_open"] for f in frames])
+    track = talkinghead.analyze(audio, language="fr")
+    batch = np.array([track.frame(i)["jaw_open"] for i in range(track.n_frames)])
+    n = min(len(streamed), len(batch))
+    assert np.corrcoef(streamed[:n], batch[:n])[0, 1] > 0.6
+    assert streamed.max() > 0.5 and max(f.params["lip_close"] for f in frames) > 0.8  # opens, and closes for stops
+
+
 def test_bad_options_and_audio_are_refused(rig):
     with pytest.raises(InvalidOptionError, match="sample_rate"):
         StreamOptions(sample_rate=44100)
+    with pytest.raises(InvalidOptionError, match="ISO 639"):
+        StreamOptions(language="French")
     with pytest.raises(InvalidOptionError, match="lookahead"):
         StreamOptions(lookahead=2.0)
     with pytest.raises(InvalidOptionError, match="alpha"):

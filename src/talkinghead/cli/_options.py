@@ -27,9 +27,13 @@ def add_motion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recognizer", choices=RECOGNIZERS, default=SpeechOptions.recognizer,
                    help="without a transcript: recognise words then align them (default), recognise phones (faster, less exact), "
                         "or label the sound itself (acoustic, any language)")  # fmt: skip
-    p.add_argument("--language", default=SpeechOptions.language, help="the speech's language, ISO 639 (default en); any other takes the acoustic path")
+    add_language_option(p)
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S,
                    help=f"refuse audio longer than this many seconds (default {DEFAULT_MAX_DURATION_S:g})")  # fmt: skip
+
+
+def add_language_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--language", default=SpeechOptions.language, help="the speech's language, ISO 639 (default en); any other takes the acoustic path")
 
 
 def read_transcript(path: Path) -> str:

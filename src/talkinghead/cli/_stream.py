@@ -31,6 +31,7 @@ from ..speech.streaming import Resampler
 from ..stream import SAMPLE_RATES, StreamClosedError, StreamOptions
 from ..stream.protocol import FRAME_FORMATS, FRAME_QUALITY
 from ._commands import summary
+from ._options import add_language_option
 from ._exit_codes import OK
 
 
@@ -57,6 +58,7 @@ def add_stream_parser(commands) -> None:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--expression", choices=EXPRESSIONS, default=defaults.expression)
     p.add_argument("--motion", type=float, default=defaults.motion)
+    add_language_option(p)
     p.set_defaults(run=_stream)
 
 
@@ -98,7 +100,8 @@ def _stream(args: argparse.Namespace) -> int:
     audio = load_audio(args.audio)
     samples = audio.samples if args.sample_rate == 16000 else Resampler(16000, args.sample_rate)(np.concatenate([audio.samples, np.zeros(64, np.int16)]))
     options = dict(sample_rate=args.sample_rate, fps=args.fps, size=args.size, framing=args.framing, format=args.frame_format, quality=args.quality,
-                   lookahead_ms=args.lookahead, realtime=args.realtime, seed=args.seed, expression=args.expression, motion=args.motion)  # fmt: skip
+                   lookahead_ms=args.lookahead, realtime=args.realtime, seed=args.seed, expression=args.expression, motion=args.motion,
+                   language=args.language)  # fmt: skip
     with contextlib.ExitStack() as stack:
         server = args.server or stack.enter_context(_private_server())
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="talkinghead-stream-")))

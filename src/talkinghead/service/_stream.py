@@ -57,6 +57,7 @@ class StartMessage(BaseModel):
     seed: Seed = StreamOptions.seed
     expression: Literal[EXPRESSIONS] = StreamOptions.expression  # type: ignore[valid-type]
     motion: MotionLevel = StreamOptions.motion
+    language: str = Field(StreamOptions.language, pattern="^[a-z]{2,3}$", description="ISO 639; other than en, the mouth follows the sound")
     audio: bool = True
 
     @field_validator("size")
@@ -69,7 +70,7 @@ class StartMessage(BaseModel):
 
     def stream_options(self) -> StreamOptions:
         return StreamOptions(sample_rate=self.sample_rate, fps=self.fps, lookahead=self.lookahead_ms / 1000.0, seed=self.seed,
-                             expression=self.expression, motion=self.motion, realtime=self.realtime,
+                             expression=self.expression, motion=self.motion, language=self.language, realtime=self.realtime,
                              render=RenderOptions(framing=self.framing, size=parse_size(self.size)))  # fmt: skip
 
 

@@ -16,6 +16,8 @@ Runs of one label become phones that the mouth model then blends like any recogn
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._audio import SAMPLE_RATE
@@ -34,11 +36,48 @@ VOWEL_FORMANTS = {
 }  # fmt: skip
 
 
-def _frames(samples: np.ndarray) -> np.ndarray:
+def _frames(samples: np.ndarray, first: int = 0, count: int | None = None) -> np.ndarray:
+    """Windows centred on hops `first`, `first + 1`... of `samples` (zeros past either end)."""
     padded = np.pad(samples.astype(np.float64) / 32768.0, (WINDOW // 2, WINDOW))
-    n = len(samples) // HOP
-    index = np.arange(n)[:, None] * HOP + np.arange(WINDOW)[None, :]
+    n = len(samples) // HOP - first if count is None else count
+    index = (first + np.arange(n))[:, None] * HOP + np.arange(WINDOW)[None, :]
     return padded[index] * np.hamming(WINDOW)
+
+
+@dataclass(frozen=True)
+class AcousticFeatures:
+    """Per 10 ms hop: band levels (dB) and the first two formants (Hz; NaN where the hop is not
+    voiced or has no clear formants). Hops are measured once; labelling reads them all."""
+
+    level: np.ndarray  # 80 Hz - 8 kHz
+    low: np.ndarray  # 80 Hz - 1 kHz
+    high: np.ndarray  # 3 - 8 kHz
+    formants: np.ndarray  # (n, 2)
+
+    def __len__(self) -> int:
+        return len(self.level)
+
+    @staticmethod
+    def join(parts: list["AcousticFeatures"]) -> "AcousticFeatures":
+        return AcousticFeatures(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("level", "low", "high", "formants")))
+
+    def since(self, hop: int) -> "AcousticFeatures":
+        return AcousticFeatures(self.level[hop:], self.low[hop:], self.high[hop:], self.formants[hop:])
+
+
+def acoustic_features(samples: np.ndarray, first: int = 0, count: int | None = None) -> AcousticFeatures:
+    """Features of hops `first`... of 16 kHz int16 `samples` (all of them by default)."""
+    frames = _frames(samples, first, count)
+    spectra = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    level, low, high = (_band_db(spectra, *band) for band in ((80, 8000), (80, 1000), (3000, 8000)))
+    formants = np.full((len(frames), 2), np.nan)
+    for i in np.flatnonzero(_voiced(low, high)):
+        formants[i] = _formants(frames[i])
+    return AcousticFeatures(level, low, high, formants)
+
+
+def _voiced(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    return low - high > 3.0
 
 
 def _formants(frame: np.ndarray) -> tuple[float, float]:
@@ -69,29 +108,31 @@ def _band_db(spectra: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def recognize_acoustic(pcm: bytes) -> list[tuple[str, float, float]]:
     """(label, start, end) phones of 16 kHz PCM16 speech, seconds from its start."""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    frames = _frames(samples)
-    if not len(frames):
+    return label_features(acoustic_features(np.frombuffer(pcm, dtype="<i2")))
+
+
+def label_features(features: AcousticFeatures) -> list[tuple[str, float, float]]:
+    """Phones of a stretch of measured hops, seconds from its first hop: levels and the voice's
+    formant scale are judged within the stretch."""
+    if not len(features):
         return []
-    spectra = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    level = _band_db(spectra, 80, 8000)
-    low, high = _band_db(spectra, 80, 1000), _band_db(spectra, 3000, 8000)
+    level, high = features.level, features.high
     speech = level > np.percentile(level, 95) - SPEECH_FLOOR_DB
-    labels = np.full(len(frames), "SIL", dtype=object)
-    voiced = speech & (low - high > 3.0)
+    labels = np.full(len(level), "SIL", dtype=object)
+    voiced = speech & _voiced(features.low, high)
     unvoiced = speech & ~voiced
     labels[unvoiced] = "HH"  # breathy noise: aspiration, or a weak fricative
     if speech.any():
         labels[unvoiced & (high > np.median(level[speech]) - 10.0)] = "S"  # strong hiss: a sibilant
-    _label_vowels(frames, labels, voiced)
+    _label_vowels(features.formants, labels, voiced)
     _label_closures(level, high, speech, labels)
     return _runs(labels)
 
 
-def _label_vowels(frames: np.ndarray, labels: np.ndarray, voiced: np.ndarray) -> None:
+def _label_vowels(all_formants: np.ndarray, labels: np.ndarray, voiced: np.ndarray) -> None:
     """Each voiced frame's nearest vowel on the chart, in log formants normalised per recording."""
     index = np.flatnonzero(voiced)
-    formants = np.array([_formants(frames[i]) for i in index]).reshape(-1, 2)
+    formants = all_formants[index]
     clear = np.isfinite(formants).all(axis=1)
     if clear.sum() < 5:
         labels[index] = "AH"

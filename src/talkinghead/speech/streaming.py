@@ -17,7 +17,8 @@ import pocketsphinx
 from scipy.ndimage import binary_closing, binary_opening
 from scipy.signal import firwin, upfirdn
 
-from ._analysis import Phone, _clean
+from ._acoustic import WINDOW, AcousticFeatures, acoustic_features, label_features
+from ._analysis import ENGLISH, Phone, _clean
 from ._audio import SAMPLE_RATE
 from ._decoder import ALLPHONE_SETTINGS, FRAME_S, SILENCE
 from ._prosody import HOP, HOP_S, LEVEL_WINDOW, PITCH_WINDOW, SILENCE_DBFS, _level_db, _pitch
@@ -121,6 +122,109 @@ class _DecoderPool:
 DECODERS = _DecoderPool()
 
 
+class _PhoneSearch:
+    """English phones: pocketsphinx's phone search, its cepstral mean kept live across utterances."""
+
+    def __init__(self) -> None:
+        self._decoder = DECODERS.take()
+        self._decoder.reinit_feat()
+        self._decoder.set_cmn(CMN_PRIOR)
+        self._since_cmn = 0
+        self._open = False
+
+    def start(self) -> None:
+        self._decoder.start_utt()
+        self._open = True
+
+    def feed(self, piece: np.ndarray) -> None:
+        self._decoder.process_raw(piece.tobytes(), False, False)
+        self._since_cmn += len(piece)
+        if self._since_cmn >= CMN_UPDATE_S * SAMPLE_RATE:
+            self._decoder.get_cmn(True)  # fold this utterance so far into the live mean
+            self._since_cmn = 0
+
+    def end(self) -> None:
+        if self._open:
+            self._decoder.end_utt()
+            self._open = False
+
+    def segments(self) -> list[tuple[str, float, float]]:
+        """(label, start, end) of the utterance so far, seconds from its start."""
+        return [(s.word, s.start_frame * FRAME_S, (s.end_frame + 1) * FRAME_S) for s in self._decoder.seg() or ()]
+
+    def close(self) -> None:
+        self.end()
+        DECODERS.give(self._decoder)
+
+
+class _AcousticLabels:
+    """Any language: the acoustic labelling of `_acoustic.py`. Each 10 ms hop is measured once, as
+    soon as its window has arrived; the latest seconds are labelled again as audio comes in (their
+    levels and formant scale judged together), and labels older than that stay as they were."""
+
+    WINDOW_HOPS = 300  # 3 s labelled together: enough for the formant normalisation
+    EVERY_HOPS = 10  # new hops that call for labelling again (100 ms)
+    CONTEXT_HOPS = 2  # audio kept before the next hop to measure: its window reaches 200 samples back
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        self._buffer = np.zeros(0, np.int16)  # the utterance's samples from hop _buffer_hop
+        self._buffer_hop = 0
+        self._samples = 0  # in the utterance so far
+        self._features: AcousticFeatures | None = None  # of hops _window_hop to _next_hop
+        self._window_hop = 0
+        self._next_hop = 0
+        self._kept: list[tuple[str, float, float]] = []  # labels before the window
+        self._recent: list[tuple[str, float, float]] = []
+        self._labelled_hop = 0
+
+    def feed(self, piece: np.ndarray) -> None:
+        self._buffer = np.concatenate([self._buffer, piece])
+        self._samples += len(piece)
+        self._measure(final=False)
+
+    def _measure(self, final: bool) -> None:
+        half = WINDOW // 2
+        end = self._samples // HOP if final else min(self._samples // HOP, max(0, (self._samples - half) // HOP + 1))
+        if end <= self._next_hop:
+            return
+        new = acoustic_features(self._buffer, self._next_hop - self._buffer_hop, end - self._next_hop)
+        self._features = new if self._features is None else AcousticFeatures.join([self._features, new])
+        self._next_hop = end
+        drop = max(0, end - self.CONTEXT_HOPS - self._buffer_hop)
+        self._buffer, self._buffer_hop = self._buffer[drop * HOP :], self._buffer_hop + drop
+        excess = len(self._features) - self.WINDOW_HOPS
+        if excess > 0:
+            if self._labelled_hop < self._next_hop:  # label the hops leaving the window while they are in it
+                self._label()
+            self._features = self._features.since(excess)
+            self._window_hop += excess
+            cut = self._window_hop * HOP_S
+            self._kept += [(label, a, min(b, cut)) for label, a, b in self._recent if a < cut]
+            self._recent = [(label, max(a, cut), b) for label, a, b in self._recent if b > cut]
+
+    def end(self) -> None:
+        self._measure(final=True)
+        self._label()
+
+    def segments(self) -> list[tuple[str, float, float]]:
+        if self._next_hop - self._labelled_hop >= self.EVERY_HOPS:
+            self._label()
+        return self._kept + self._recent
+
+    def _label(self) -> None:
+        if self._features is None:
+            return
+        shift = self._window_hop * HOP_S
+        self._recent = [(label, a + shift, b + shift) for label, a, b in label_features(self._features)]
+        self._labelled_hop = self._next_hop
+
+    def close(self) -> None:
+        pass
+
+
 class StreamingSpeech:
     """Phones and prosody of one stream's speech on its timeline (seconds), as far as it has come.
 
@@ -129,17 +233,14 @@ class StreamingSpeech:
     not grow with the length of the stream.
     """
 
-    def __init__(self) -> None:
-        self._decoder = DECODERS.take()
-        self._decoder.reinit_feat()
-        self._decoder.set_cmn(CMN_PRIOR)
+    def __init__(self, language: str = ENGLISH) -> None:
+        self._phones: _PhoneSearch | _AcousticLabels | None = _PhoneSearch() if language == ENGLISH else _AcousticLabels()
         self._in_utterance = False
         self._utterance_start = 0.0  # timeline time of the utterance's first sample
         self._first_hop = 0  # its hop on the timeline
         self._utterance = np.zeros(0, np.int16)  # the utterance's samples (recent part only)
         self._utterance_offset = 0  # index in the utterance of _utterance[0]
-        self._utterance_samples = 0  # samples fed to the decoder in this utterance
-        self._since_cmn = 0
+        self._utterance_samples = 0  # samples fed to the recogniser in this utterance
         self._silent_hops = 0
         self._final: list[Phone] = []  # phones of finished utterances
         # Per-hop prosody on the timeline from hop _base; hops with no audio are silent.
@@ -157,11 +258,9 @@ class StreamingSpeech:
         self._thresholds_at = 0
 
     def close(self) -> None:
-        if self._decoder is not None:
-            if self._in_utterance:
-                self._decoder.end_utt()
-            DECODERS.give(self._decoder)
-            self._decoder = None
+        if self._phones is not None:
+            self._phones.close()
+            self._phones = None
 
     # ---- audio in
     def feed(self, samples: np.ndarray, start: float | None = None) -> None:
@@ -186,19 +285,15 @@ class StreamingSpeech:
         self._utterance_offset = 0
         self._utterance_samples = 0
         self._silent_hops = 0
-        self._decoder.start_utt()
+        self._phones.start()
         self._in_utterance = True
         self._grow(self._first_hop)
         self._done_hops = self._settled_hops = max(self._settled_hops, self._first_hop)
 
     def _feed_piece(self, piece: np.ndarray) -> None:
-        self._decoder.process_raw(piece.tobytes(), False, False)
+        self._phones.feed(piece)
         self._utterance = np.concatenate([self._utterance, piece])
         self._utterance_samples += len(piece)
-        self._since_cmn += len(piece)
-        if self._since_cmn >= CMN_UPDATE_S * SAMPLE_RATE:
-            self._decoder.get_cmn(True)  # fold this utterance so far into the live mean
-            self._since_cmn = 0
         self.known_until = self._utterance_end
         self._update_prosody()
         keep = int(2 * PITCH_WINDOW)
@@ -214,14 +309,14 @@ class StreamingSpeech:
         if not self._in_utterance:
             return
         self._update_prosody(final=True)
-        self._decoder.end_utt()
+        self._phones.end()
         self._in_utterance = False
         self._final = self._final + self._utterance_phones()
 
     def truncate(self, at: float) -> None:
         """Forget everything from timeline time `at` on (the audio was dropped before it played)."""
         if self._in_utterance:
-            self._decoder.end_utt()
+            self._phones.end()
             self._in_utterance = False
             self._final = self._final + [p for p in self._utterance_phones() if p.start < at]
         self._final = [Phone(p.label, p.start, min(p.end, at)) for p in self._final if p.start < at]
@@ -332,8 +427,7 @@ class StreamingSpeech:
     # ---- phones
     def _utterance_phones(self, since: float = 0.0) -> list[Phone]:
         """The current utterance's phones ending after `since`."""
-        segments = [(s.word, s.start_frame * FRAME_S, (s.end_frame + 1) * FRAME_S) for s in self._decoder.seg() or ()]
-        phones = _clean(segments, self._utterance_start)
+        phones = _clean(self._phones.segments(), self._utterance_start)
         out = []
         for p in phones:
             end = min(p.end, self.known_until)

@@ -52,7 +52,7 @@ class Client:
     def start(self, *, portrait_id: str | None = None, image: str | os.PathLike | bytes | None = None, avatar_id: str | None = None, **options) -> dict:
         """Open the session with a registered portrait, a portrait image or a registered avatar;
         options are those of the start message (sample_rate, fps, size, framing, format, quality,
-        lookahead_ms, realtime, seed, expression, motion, audio). Returns the server's ready message."""
+        lookahead_ms, realtime, seed, expression, motion, language, audio). Returns the server's ready message."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else None
         # Frames are JPEG or WebP already: compressing them again costs the server CPU for nothing.
         self._socket = self._stack.enter_context(

@@ -21,7 +21,7 @@ from ..motion import MotionOptions
 from ..motion.streaming import StreamingMotion
 from ..portrait import Rig
 from ..render import FrameRenderer, RenderOptions, create_renderer
-from ..speech import SAMPLE_RATE
+from ..speech import SAMPLE_RATE, SpeechOptions
 from ..speech.streaming import HISTORY_S, Resampler, StreamingSpeech
 
 SAMPLE_RATES = (16_000, 24_000, 48_000)
@@ -65,6 +65,7 @@ class StreamOptions:
     seed: int = 0
     expression: str = "neutral"
     motion: float = 1.0
+    language: str = SpeechOptions.language  # other than English, the mouth follows the sound
     render: RenderOptions = RenderOptions(framing="head", size=(512, 512))
     realtime: bool = True  # LiveStream: frames on the wall clock (False: as fast as the audio allows)
 
@@ -77,6 +78,7 @@ class StreamOptions:
         if self.render.alpha:
             raise InvalidOptionError("streamed frames have no alpha: pick a background colour or keep the portrait's")
         self.motion_options  # validates fps, seed, expression and motion
+        SpeechOptions(language=self.language)  # and the language
 
     @property
     def motion_options(self) -> MotionOptions:
@@ -108,7 +110,7 @@ class Session:
         # An avatar's mouth reads the spectrum just after the frame: it waits for that audio.
         self.lookahead = max(options.lookahead, FOOTAGE_LOOKAHEAD_S) if self._footage else options.lookahead
         self._footage_end = 0  # 16 kHz timeline sample after the last audio handed to the footage
-        self._speech = StreamingSpeech()
+        self._speech = StreamingSpeech(options.language)
         self._motion = StreamingMotion(options.motion_options)
         self._resampler: Resampler | None = None
         self._runs: deque[_Run] = deque()  # queued 16 kHz audio not yet analysed, in contiguous runs
