@@ -7,7 +7,7 @@ from typing import Mapping
 import cv2
 import numpy as np
 
-from ..portrait import FaceFrame, Rig, split_layers
+from ..portrait import FaceFrame, Rig, split_layers, triangle_areas
 from ._deform import DeformedFace, deform
 from ._interior import MouthInterior
 from ._lids import LidSeams
@@ -16,6 +16,9 @@ from ._warp import Warp
 
 # Crop of each framing: side of the square in face heights, and its centre below the face centre.
 _CROPS = {"head": (1.55, -0.02), "bust": (2.6, 0.5)}
+# A slit triangle squeezed under this share of its rest area: the opening's lines are pressing
+# together and the map there is solved at every pixel.
+SQUEEZED = 0.6
 
 
 def _even(n: float) -> int:
@@ -102,6 +105,11 @@ class MeshRenderer:
         still = _resample(self.source, to_source, self.size)
         self.still = still if background is None else self._blend(still, background)
         self._openings = [rig.mouth_hole] + [np.r_[eye.upper, eye.lower] for eye in rig.eyes.values()]
+        # Each opening's slit: the triangles between its two lines (and the iris inside), and their areas at rest.
+        inside = [rig.mouth_hole] + [np.r_[eye.upper, eye.lower, eye.interior] for eye in rig.eyes.values()]
+        self._slits = [rig.triangles[np.isin(rig.triangles, points).all(axis=1)] for points in inside]
+        rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64))
+        self._slit_areas = [triangle_areas(rest, slit) for slit in self._slits]
 
     def _background(self, background: Background, plate: np.ndarray, to_source: np.ndarray) -> np.ndarray | None:
         """What the person is laid over (uint8 RGB at output size), None for a transparent frame."""
@@ -119,10 +127,13 @@ class MeshRenderer:
         return deform(self.rig, params)
 
     def _opening_boxes(self, face: DeformedFace) -> tuple[tuple[int, int, int, int], ...]:
-        """Boxes around the lips and the eyes (moving-box px), one grid step wider than the openings."""
+        """Boxes around the lips and the eyes that are closing (moving-box px), one grid step wider
+        than the openings. An opening at rest or wider is smooth enough for the coarse grid."""
         pad = self.warp.step + 1
         boxes = []
-        for loop in self._openings:
+        for loop, slit, rest_areas in zip(self._openings, self._slits, self._slit_areas):
+            if len(slit) and (triangle_areas(face.vertices, slit) >= SQUEEZED * rest_areas).all():
+                continue
             points = self._to_box(face.vertices[loop])
             (x0, y0), (x1, y1) = np.floor(points.min(axis=0)).astype(int) - pad, np.ceil(points.max(axis=0)).astype(int) + pad
             boxes.append((int(x0), int(y0), int(x1), int(y1)))
