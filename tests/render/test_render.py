@@ -411,3 +411,38 @@ def test_interior_matches_the_portraits_blur_and_grain():
     for sigma in (3.0, 6.0):
         expected = np.hypot(base_noise, sigma)
         assert abs(th.portrait.image_noise(grey + rng.normal(0.0, sigma, grey.shape).astype(np.float32)) - expected) < 0.25 * expected
+
+
+STYLES = sorted(p.name for p in portrait("styles/p01_photo_man_glasses_curly_lips_pressed.jpg").parent.iterdir())
+
+
+def _posterised(name: str, step: int = 48) -> np.ndarray:
+    """A shared portrait repainted in flat colours (a few levels a channel), as flat art is."""
+    image = th.portrait.load_image(portrait(name))
+    return (image // step * step + step // 2).astype(np.uint8)
+
+
+def test_flat_art_is_told_from_photos_paintings_and_shaded_drawings():
+    assert th.portrait.is_flat_art(th.prepare_portrait(_posterised("styles/p14_cartoon_woman_glasses.png")).face_pixels)
+    for name in [f"styles/{name}" for name in STYLES if "profile" not in name] + ["obama.jpg"]:
+        assert not th.portrait.is_flat_art(th.prepare_portrait(portrait(name)).face_pixels), name
+
+
+def test_flat_art_gets_a_flat_outlined_mouth():
+    """The interior of a flat-coloured face is a few plain colours inside a dark outline; a shaded
+    drawing's is graded."""
+    shown = {}
+    for kind, image in (("flat", _posterised("styles/p14_cartoon_woman_glasses.png")),
+                        ("shaded", th.portrait.load_image(portrait("styles/p14_cartoon_woman_glasses.png")))):  # fmt: skip
+        rig = th.prepare_portrait(image)
+        renderer = Renderer(rig, RenderOptions(size=(512, 512), framing="head"))
+        face = renderer.deform(params(jaw_open=0.8))
+        hole = np.zeros((512, 512), np.uint8)
+        cv2.fillPoly(hole, [np.round(renderer.to_output(face.vertices[rig.mouth_hole])).astype(np.int32)], 1)
+        inside = cv2.erode(hole, np.ones((5, 5), np.uint8)) > 0
+        ring = (cv2.dilate(hole, np.ones((3, 3), np.uint8)) > 0) & ~(cv2.erode(hole, np.ones((3, 3), np.uint8)) > 0)
+        frame = renderer.render(params(jaw_open=0.8))
+        _, counts = np.unique(frame[inside] // 8, axis=0, return_counts=True)
+        shown[kind] = (np.sort(counts)[::-1][:6].sum() / inside.sum(), frame[ring].mean(axis=1))
+    assert shown["flat"][0] > 0.9 and shown["shaded"][0] < 0.7, shown  # six colours fill the flat mouth
+    assert np.median(shown["flat"][1]) < 80  # the outline: dark all round the opening

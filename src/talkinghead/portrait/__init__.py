@@ -41,7 +41,7 @@ from ._landmarks import (
 )
 from ._layers import split_layers
 from ._manual import LANDMARK_POINTS, LandmarksSource, face_from_landmarks, read_landmarks
-from ._quality import image_blur, image_noise
+from ._quality import image_blur, image_noise, is_flat_art
 from ._matte import person_matte
 from ._rank import CRITERIA, Criterion, PortraitScore, RankOptions, portrait_files, rank_portraits, score_portrait
 from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, face_frame, triangle_areas
@@ -82,6 +82,7 @@ __all__ = [
     "image_blur",
     "image_format",
     "image_noise",
+    "is_flat_art",
     "ImageSource",
     "JAW_BELOW_MOUTH",
     "LEFT_EYE",

@@ -124,6 +124,13 @@ class Rig:
     def n_vertices(self) -> int:
         return len(self.local)
 
+    @property
+    def face_pixels(self) -> np.ndarray:
+        """The portrait within its face's landmarks: where the face's own look is measured."""
+        (x0, y0), (x1, y1) = np.floor(self.face.landmarks[:, :2].min(axis=0)).astype(int), np.ceil(self.face.landmarks[:, :2].max(axis=0)).astype(int)
+        h, w = self.image.shape[:2]
+        return self.image[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
+
 
 def face_frame(points: np.ndarray) -> FaceFrame:
     """The face's frame from its landmarks (pixels, 2 or 3 columns): eye line across, forehead to chin down."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..portrait import LEFT_IRIS, LEFT_IRIS_CENTER, RIGHT_IRIS, RIGHT_IRIS_CENTER, Rig, image_blur, image_noise
+from ..portrait import LEFT_IRIS, LEFT_IRIS_CENTER, RIGHT_IRIS, RIGHT_IRIS_CENTER, Rig, image_blur, image_noise, is_flat_art
+from ._lids import line_colour
 
 OWN_TEETH_MIN_GAP = 0.06  # rest opening (mouth widths) from which the portrait's own teeth give their colour,
 OWN_TEETH_MIN_SHARE = 0.1  # when at least this share of it looks like teeth (bright, little colour)
@@ -38,6 +39,7 @@ WHITES_TO_TEETH = 1.25
 TEETH_LUMA = (120.0, 235.0)
 WHITES_MIN_LUMA = 90
 PAINT_OUT_REACH = 0.02  # mouth widths past the inner-lip line that the paint-out also covers
+OUTLINE_WIDTH = 0.025  # flat art's line around the opening, mouth widths
 
 
 def _mouth_axes(anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -97,6 +99,10 @@ class MouthInterior:
         self.size = (int(np.ceil(1.3 * mw)) + 4, int(np.ceil(0.9 * mw)) + 4)  # layer w, h
         self.origin_px = (self.size[0] / 2.0, 0.25 * self.size[1])  # where the anchor centre sits
 
+        face = rig.face_pixels
+        # Flat art gets a flat interior: plain colours, no shading, blur or grain, and an outline
+        # in the colour of the picture's own mouth line.
+        self.flat = is_flat_art(face)
         lips, teeth_rgb, own = self._sample_portrait(rig, rest, scale)
         self.cavity = (lips * CAVITY_LUMA).astype(np.float32)
         self.tongue = np.clip(lips * 0.62 + np.array([18.0, 0.0, 4.0]), 0, 255)
@@ -105,16 +111,14 @@ class MouthInterior:
         else:
             self.upper = self._teeth(teeth_rgb, UPPER_TEETH_HEIGHT, UPPER_TOOTH_WIDTHS, upper=True)
         self.lower = self._teeth(teeth_rgb * LOWER_TEETH_SHADE, LOWER_TEETH_HEIGHT, LOWER_TOOTH_WIDTHS, upper=False)
-        self.blur, self.grain = self._portrait_look(rig, scale)
+        self.blur, self.grain = (0.0, None) if self.flat else self._portrait_look(face, scale)
+        self.outline = line_colour(rig, rest[rig.mouth_hole], closed=True).astype(np.float32) if self.flat else None
 
-    def _portrait_look(self, rig: Rig, scale: float) -> tuple[float, np.ndarray]:
+    def _portrait_look(self, face: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
         """Blur (output px) and a fixed grain texture that make the drawn interior look as soft
-        and as noisy as the portrait around it."""
-        x0, y0 = np.floor(rig.face.landmarks[:, :2].min(axis=0)).astype(int)
-        x1, y1 = np.ceil(rig.face.landmarks[:, :2].max(axis=0)).astype(int)
-        h, w = rig.image.shape[:2]
-        face = cv2.cvtColor(rig.image[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)], cv2.COLOR_RGB2GRAY)
-        blur, noise = image_blur(face), image_noise(face)
+        and as noisy as the portrait's face around it."""
+        grey = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
+        blur, noise = image_blur(grey), image_noise(grey)
         # Upscaling spreads each portrait pixel over `scale` output pixels: bilinear interpolation
         # is a triangle filter of variance 1/6 px^2.
         upscale = max(scale, 1.0)
@@ -189,6 +193,11 @@ class MouthInterior:
         tooth_h = height * mw
         top = cy - 0.04 * mw if upper else cy  # upper teeth tuck a little under the upper lip
         x_edges = np.cumsum((0.0,) + widths) * mw
+        if self.flat:  # one plain band, rounded at its ends
+            y0, y1 = (top, top + tooth_h) if upper else (top - tooth_h, top + 0.04 * mw)
+            box = np.array([[cx - x_edges[-1], y0], [cx + x_edges[-1], y0], [cx + x_edges[-1], y1], [cx - x_edges[-1], y1]], np.float32)
+            self._rounded(layer, box, 0.15 * mw, np.r_[colour, 255.0], rounded_bottom=upper)
+            return np.clip(layer, 0, 255).astype(np.uint8)
         for side in (-1, 1):
             for k in range(len(widths)):
                 x0, x1 = cx + side * x_edges[k], cx + side * x_edges[k + 1]
@@ -246,7 +255,7 @@ class MouthInterior:
         patch = np.empty((y1 - y0, x1 - x0, 3), np.float32)
         dist = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
         depth = np.clip(dist / max(dist.max(), 1.0), 0.0, 1.0)[..., None]
-        patch[:] = self.cavity * (1.25 - 0.55 * depth)
+        patch[:] = self.cavity if self.flat else self.cavity * (1.25 - 0.55 * depth)
 
         lower_m = _layer_to_output(lower_anchors, self.rest_width, self.origin_px)
         lower_m[:, 2] -= (x0, y0)
@@ -260,10 +269,19 @@ class MouthInterior:
             patch += (placed[..., :3].astype(np.float32) - patch) * alpha
         if self.blur > 0.3:
             patch = cv2.GaussianBlur(patch, (0, 0), self.blur)
-        patch += self._grain(patch.shape[:2])[..., None]
+        if self.grain is not None:
+            patch += self._grain(patch.shape[:2])[..., None]
         region = frame[y0:y1, x0:x1, :3].astype(np.float32)
         region += (patch - region) * mask[..., None]
         frame[y0:y1, x0:x1, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+        if self.outline is not None:  # drawn at the strength the opening shows
+            width = max(int(round(OUTLINE_WIDTH * self.rest_width)), 1)
+            lines = np.zeros(mask.shape, np.float32)
+            cv2.polylines(lines, [local], True, 1.0, width, cv2.LINE_AA, shift)
+            lines *= float(np.clip(opening / 2.0, 0.0, 1.0))
+            region = frame[y0:y1, x0:x1, :3].astype(np.float32)
+            region += (self.outline - region) * lines[..., None]
+            frame[y0:y1, x0:x1, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
         if frame.shape[2] == 4:  # the mouth is part of the person: opaque
             alpha = frame[y0:y1, x0:x1, 3].astype(np.float32)
             frame[y0:y1, x0:x1, 3] = np.maximum(alpha, mask * 255.0).astype(np.uint8)

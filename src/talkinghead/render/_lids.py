@@ -17,12 +17,12 @@ SEAM_FROM, SEAM_FULL = 0.55, 0.9  # blink amounts where the seam starts to show 
 LASH_SHARE = 0.3  # the darkest share of the pixels along the upper lid taken as its lash colour
 
 
-def _lash_colour(rig: Rig, upper: np.ndarray) -> np.ndarray:
-    """Median of the darkest pixels on a thin band along the rest upper lid (lashes, or the
-    drawn lid line)."""
+def line_colour(rig: Rig, line: np.ndarray, *, closed: bool = False) -> np.ndarray:
+    """Median of the darkest pixels on a thin band along a line of the rest face (lashes, a drawn
+    lid or mouth line)."""
     band = np.zeros(rig.image.shape[:2], np.uint8)
     thickness = max(int(round(0.012 * rig.frame.height)), 1)
-    cv2.polylines(band, [np.round(upper).astype(np.int32)], False, 1, thickness)
+    cv2.polylines(band, [np.round(line).astype(np.int32)], closed, 1, thickness)
     pixels = rig.image[band > 0].reshape(-1, 3).astype(np.float64)
     if not len(pixels):
         return np.zeros(3)
@@ -36,7 +36,7 @@ class LidSeams:
     def __init__(self, rig: Rig, scale: float) -> None:
         rest = rig.frame.to_image(rig.local[:, :2].astype(np.float64))
         self.eyes = {side: (eye.upper, eye.lower) for side, eye in rig.eyes.items()}
-        self.colours = {side: _lash_colour(rig, rest[eye.upper]).astype(np.float32) for side, eye in rig.eyes.items()}
+        self.colours = {side: line_colour(rig, rest[eye.upper]).astype(np.float32) for side, eye in rig.eyes.items()}
         self.spread = max(0.5 * scale, 0.5)  # the seam's soft edge, output px: about one portrait pixel
 
     def draw(self, frame: np.ndarray, vertices: np.ndarray, blinks: dict[str, float]) -> None:
