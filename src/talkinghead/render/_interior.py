@@ -1,9 +1,9 @@
 """Mouth interior: what shows through the opening between the deformed inner lips.
 
 Layers, back to front: a dark cavity in the lips' own hue, the tongue, the lower teeth (moving with
-the jaw), the upper teeth (fixed to the skull). When the portrait already shows its mouth open,
-the upper layer is the portrait's own mouth interior (its teeth), cut out once; otherwise the teeth
-are drawn. Layers live in "mouth space" (origin at the rest upper-lip centre, x along the inner
+the jaw), the upper teeth (fixed to the skull). When the portrait already shows its mouth wide
+open, the upper layer is the portrait's own mouth interior (its teeth), cut out once; otherwise the
+teeth are drawn, lit like the eye whites. Flat art gets flat layers and an outline. Layers live in "mouth space" (origin at the rest upper-lip centre, x along the inner
 mouth corners, 1 unit = 1 output pixel at rest) and are placed each frame by the teeth anchors.
 """
 
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ..portrait import LEFT_IRIS, LEFT_IRIS_CENTER, RIGHT_IRIS, RIGHT_IRIS_CENTER, Rig, image_blur, image_noise, is_flat_art
-from ._lids import line_colour
+from ._lids import lay, line_colour
 
 OWN_TEETH_MIN_GAP = 0.06  # rest opening (mouth widths) from which the portrait's own teeth give their colour,
 OWN_TEETH_MIN_SHARE = 0.1  # when at least this share of it looks like teeth (bright, little colour)
@@ -271,17 +271,12 @@ class MouthInterior:
             patch = cv2.GaussianBlur(patch, (0, 0), self.blur)
         if self.grain is not None:
             patch += self._grain(patch.shape[:2])[..., None]
-        region = frame[y0:y1, x0:x1, :3].astype(np.float32)
-        region += (patch - region) * mask[..., None]
-        frame[y0:y1, x0:x1, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+        lay(frame, x0, y0, patch, mask)
         if self.outline is not None:  # drawn at the strength the opening shows
             width = max(int(round(OUTLINE_WIDTH * self.rest_width)), 1)
             lines = np.zeros(mask.shape, np.float32)
             cv2.polylines(lines, [local], True, 1.0, width, cv2.LINE_AA, shift)
-            lines *= float(np.clip(opening / 2.0, 0.0, 1.0))
-            region = frame[y0:y1, x0:x1, :3].astype(np.float32)
-            region += (self.outline - region) * lines[..., None]
-            frame[y0:y1, x0:x1, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+            lay(frame, x0, y0, self.outline, lines * float(np.clip(opening / 2.0, 0.0, 1.0)))
         if frame.shape[2] == 4:  # the mouth is part of the person: opaque
             alpha = frame[y0:y1, x0:x1, 3].astype(np.float32)
             frame[y0:y1, x0:x1, 3] = np.maximum(alpha, mask * 255.0).astype(np.uint8)

@@ -17,6 +17,14 @@ SEAM_FROM, SEAM_FULL = 0.55, 0.9  # blink amounts where the seam starts to show 
 LASH_SHARE = 0.3  # the darkest share of the pixels along the upper lid taken as its lash colour
 
 
+def lay(frame: np.ndarray, x0: int, y0: int, paint: np.ndarray, weight: np.ndarray) -> None:
+    """Blend `paint` (a colour, or a patch of `weight`'s shape) into the frame's RGB at (x0, y0)."""
+    h, w = weight.shape
+    region = frame[y0 : y0 + h, x0 : x0 + w, :3].astype(np.float32)
+    region += (paint - region) * weight[..., None]
+    frame[y0 : y0 + h, x0 : x0 + w, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+
+
 def line_colour(rig: Rig, line: np.ndarray, *, closed: bool = False) -> np.ndarray:
     """Median of the darkest pixels on a thin band along a line of the rest face (lashes, a drawn
     lid or mouth line)."""
@@ -57,7 +65,4 @@ class LidSeams:
             cv2.fillPoly(mask, [np.round((loop - (x0, y0)) * (1 << shift)).astype(np.int32)], 1.0, cv2.LINE_AA, shift)
             # A line of lashes, at least as thick as its own soft edge, even where the lids have met.
             cv2.polylines(mask, [np.round((vertices[upper] - (x0, y0)) * (1 << shift)).astype(np.int32)], False, 1.0, 1, cv2.LINE_AA, shift)
-            mask = cv2.GaussianBlur(mask, (0, 0), self.spread) * strength
-            region = frame[y0:y1, x0:x1, :3].astype(np.float32)
-            region += (self.colours[side] - region) * mask[..., None]
-            frame[y0:y1, x0:x1, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+            lay(frame, x0, y0, self.colours[side], cv2.GaussianBlur(mask, (0, 0), self.spread) * strength)
