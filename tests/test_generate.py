@@ -201,3 +201,17 @@ def test_bad_portrait_errors_are_also_raised_by_prepare_portrait(tmp_path):
     for case, (make, error) in BAD.items():
         with pytest.raises(error):
             th.prepare_portrait(make(tmp_path))
+
+
+def test_a_float_wav_with_nan_samples_makes_a_whole_video(tmp_path, rig):
+    """The speech is muxed from the file itself: its NaN and infinite samples must not reach the
+    audio encoder (which refuses them) any more than the analysis."""
+    speech = th.speech.load_audio(recording("cards-001")).samples.astype(np.float32) / 32768.0
+    speech[2000:2400], speech[9000] = np.nan, np.inf
+    fmt = struct.pack("<HHIIHH", 3, 1, 16000, 64000, 4, 32)  # IEEE float, mono, 16 kHz, 32 bits
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", speech.nbytes) + speech.tobytes()
+    wav = tmp_path / "float.wav"
+    wav.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    result = th.generate(rig, wav, tmp_path / "out.mp4", framing="head", size=(64, 64))
+    info = probe(result.video.path)
+    assert info.n_frames == result.track.n_frames and abs(info.audio_duration - len(speech) / 16000) < 0.05

@@ -1,3 +1,5 @@
+import struct
+
 import numpy as np
 import pytest
 from conftest import encode, recording, write_wav
@@ -97,3 +99,33 @@ def test_one_sample_file(tmp_path):
 def test_longer_than_the_maximum(tmp_path):
     with pytest.raises(AudioTooLongError, match="maximum"):
         load_audio(recording("librivox-0870"), max_duration=3.0)
+
+
+def _wav_bytes(format_tag: int, channels: int, bits: int, data: bytes, rate: int = SAMPLE_RATE) -> bytes:
+    """A RIFF WAV with any header, as a hostile or broken writer makes them."""
+    block = channels * max(bits // 8, 1)
+    fmt = struct.pack("<HHIIHH", format_tag, channels, rate, rate * block, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize("format_tag, bits", [(0, 16), (0xFFFE, 16), (0xFFFF, 16), (1, 0)], ids=["tag-0", "extensible-without-extension", "tag-ffff", "0-bit"])
+def test_wav_encodings_without_a_decoder_are_refused(format_tag, bits):
+    speech = load_audio(recording("cards-001")).samples.tobytes()
+    with pytest.raises(AudioDecodeError, match="cannot decode"):
+        load_audio(_wav_bytes(format_tag, 1, bits, speech))
+
+
+def test_float_wav_with_nan_and_inf_samples_decodes_to_speech(tmp_path):
+    """NaN samples become silence and infinite ones full scale: neither reaches the analysis."""
+    speech = load_audio(recording("cards-001")).samples.astype(np.float32) / 32768.0
+    broken = speech.copy()
+    broken[1000:1200], broken[5000], broken[6000] = np.nan, np.inf, -np.inf
+    audio = load_audio(_wav_bytes(3, 1, 32, broken.tobytes()))
+    assert len(audio.samples) == len(speech)
+    assert np.abs(audio.samples[1010:1190]).max() == 0
+    assert audio.samples[5000] == 32767 and audio.samples[6000] <= -32767
+    keep = np.ones(len(speech), bool)
+    keep[[5000, 6000]] = False
+    keep[1000:1200] = False
+    assert np.abs(audio.samples[keep].astype(int) - np.round(speech[keep] * 32768).astype(int)).max() <= 2

@@ -22,7 +22,7 @@ from av.container import InputContainer, OutputContainer
 from av.video.stream import VideoStream
 
 from ..errors import AudioDecodeError, InvalidOptionError, OutputError
-from ..speech import AudioSource, open_audio
+from ..speech import AudioSource, finite, open_audio
 from ._formats import FORMATS, OUTPUT_FORMATS, spoken_list
 from ._staging import StagedOutputs
 
@@ -469,7 +469,7 @@ class _AudioFeed:
             decoded = None  # a damaged tail keeps what decoded before it, as load_audio does
         if decoded is None:
             self._ended = True
-        for out in self._resampler.resample(decoded):
+        for out in self._resampler.resample(finite(decoded) if decoded is not None else None):
             if out is None:  # a source already in the target layout passes through, None included
                 continue
             piece = out.to_ndarray()

@@ -1,7 +1,7 @@
 """Speech stage: decode audio, find phones (aligned to a transcript or recognised), measure prosody."""
 
 from ._analysis import RECOGNIZERS, Phone, SpeechAnalysis, SpeechOptions, Word, analyze_speech, cut_at_pauses
-from ._audio import DEFAULT_MAX_DURATION_S, SAMPLE_RATE, Audio, AudioSource, load_audio, open_audio
+from ._audio import DEFAULT_MAX_DURATION_S, SAMPLE_RATE, Audio, AudioSource, finite, load_audio, open_audio
 from ._prosody import Prosody, analyze_prosody
 from ._text import BILABIALS
 
@@ -20,6 +20,7 @@ __all__ = [
     "analyze_prosody",
     "analyze_speech",
     "cut_at_pauses",
+    "finite",
     "load_audio",
     "open_audio",
 ]

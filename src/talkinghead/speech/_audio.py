@@ -102,11 +102,26 @@ def open_audio(source: AudioSource) -> Iterator[tuple[InputContainer, str]]:
             if not container.streams.audio:
                 raise AudioDecodeError(f"{name}: the file holds no audio stream")
             ctx = container.streams.audio[0].codec_context
+            if ctx is None:  # a stream FFmpeg can demux but has no decoder for (an unknown WAV format tag)
+                raise AudioDecodeError(f"{name}: the audio is in an encoding this build cannot decode")
             if ctx.sample_rate and ctx.sample_rate > MAX_SOURCE_RATE:
                 raise AudioDecodeError(f"{name}: sample rate {ctx.sample_rate} Hz is above the {MAX_SOURCE_RATE} Hz limit")
             if ctx.channels and ctx.channels > MAX_SOURCE_CHANNELS:
                 raise AudioDecodeError(f"{name}: {ctx.channels} channels is above the {MAX_SOURCE_CHANNELS} channel limit")
             yield container, name
+
+
+def finite(frame: av.AudioFrame) -> av.AudioFrame:
+    """A decoded frame with NaN samples made silent and infinite ones full scale: a float WAV may
+    hold them, and neither the resampler nor an encoder takes them."""
+    if frame.format.name not in ("flt", "fltp", "dbl", "dblp"):
+        return frame
+    samples = frame.to_ndarray()
+    if np.isfinite(samples).all():
+        return frame
+    fixed = av.AudioFrame.from_ndarray(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), format=frame.format.name, layout=frame.layout.name)
+    fixed.sample_rate, fixed.pts, fixed.time_base = frame.sample_rate, frame.pts, frame.time_base
+    return fixed
 
 
 def load_audio(source: AudioSource, *, max_duration: float = DEFAULT_MAX_DURATION_S) -> Audio:
@@ -133,7 +148,7 @@ def _decode(container: InputContainer, name: str, max_duration: float) -> np.nda
     total = 0
     try:
         for frame in container.decode(audio_stream):
-            for out in resampler.resample(frame):
+            for out in resampler.resample(finite(frame)):
                 piece = out.to_ndarray().reshape(-1)
                 pieces.append(piece)
                 total += len(piece)
