@@ -13,6 +13,7 @@ from ._version import __version__ as __version__
 from .errors import (
     AudioDecodeError,
     AudioTooLongError,
+    BadRequestError,
     AuthenticationError,
     AvatarFormatError,
     ConflictError,
@@ -95,6 +96,7 @@ __all__ = [
     "AudioDecodeError",
     "Avatar",
     "AudioTooLongError",
+    "BadRequestError",
     "AuthenticationError",
     "AvatarFormatError",
     "ConflictError",

@@ -215,6 +215,12 @@ class UnsupportedMediaError(ServiceError):
     code, http_status, exit_code = "unsupported_media_type", 415, 24
 
 
+class BadRequestError(ServiceError):
+    """A request that is not valid HTTP (a negative or doubled Content-Length, a broken header)."""
+
+    code, http_status, exit_code = "bad_request", 400, 31
+
+
 class ConflictError(ServiceError):
     """The request clashes with the state of what it names: a job's result before the job has
     succeeded, or an idempotency key reused with a different request."""

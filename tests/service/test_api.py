@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
+import struct
 
 import numpy as np
 from PIL import Image
@@ -149,6 +151,34 @@ def test_bad_requests_get_distinct_statuses_and_leave_nothing(api_server):
             assert error["code"] == code and error["status"] == status and error["message"]
         assert "loopback" in cases[12][0].json()["error"]["message"]
         assert len(client.get("/v1/jobs", params={"limit": 200}).json()["jobs"]) == listed
+    assert _job_dirs(api_server) == before
+
+
+def test_hostile_requests_get_a_clear_error_and_leave_nothing(api_server):
+    """JSON nested past any parser's depth, HTTP the server cannot parse, broken audio: each is
+    the client's error (a 4xx with the API's JSON), and no message shows a server path."""
+    before = _job_dirs(api_server)
+    deep = "[" * 100_000 + "]" * 100_000
+    with api_server.client() as client:
+        for route in ("/v1/jobs", "/v1/generate", "/v1/portraits", "/v1/avatars"):
+            response = client.post(route, content=deep, headers={"Content-Type": "application/json"})
+            assert response.status_code == 422 and "nested too deeply" in response.json()["error"]["message"], (route, response.text)
+        for field in ("options", "landmarks"):
+            response = submit(client, **{field: deep})
+            assert response.status_code == 422 and "nested too deeply" in response.json()["error"]["message"], response.text
+        unreadable = submit(client, files={"audio": struct.pack("<4sI4s", b"RIFF", 4, b"WAVE")})
+        assert unreadable.status_code == 415
+        message = unreadable.json()["error"]["message"]
+        assert message.startswith("audio:") and str(api_server.storage) not in message and "/" not in message.split(":")[0], message
+    for head in (b"Content-Length: -5", b"Content-Length: 5\r\nContent-Length: 7", b"Bad Header Line"):
+        with socket.create_connection(("127.0.0.1", api_server.port), timeout=30) as raw:
+            raw.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head + b"\r\n\r\n{}")
+            answer = b""
+            while chunk := raw.recv(4096):
+                answer += chunk
+        status, _, body = answer.partition(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 400") and b"application/json" in status, answer
+        assert json.loads(body)["error"]["code"] == "bad_request"
     assert _job_dirs(api_server) == before
 
 

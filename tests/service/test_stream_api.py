@@ -177,6 +177,7 @@ def start_message(server, **options) -> str:
     ("messages", "code", "reason"),
     [
         (lambda s: ["not json"], 4400, "bad_message"),
+        (lambda s: ["[" * 100_000 + "]" * 100_000], 4400, "bad_message"),  # nested past the parser's depth
         (lambda s: [b"\x00\x01" * 160], 4409, "conflict"),  # audio before start
         (lambda s: ['{"type": "interrupt"}'], 4409, "conflict"),  # control before start
         (lambda s: [start_message(s), b"\x00\x00" * 17000], 4413, "payload_too_large"),  # over 1 s in one message
@@ -192,7 +193,7 @@ def start_message(server, **options) -> str:
         (lambda s: [start_message(s, portrait_id="prt_missing")], 4404, "not_found"),
         (lambda s: [json.dumps({"type": "start", "image": "bm90IGFuIGltYWdl"})], 4415, "unsupported_image"),
     ],
-    ids=["not-json", "audio-before-start", "control-before-start", "oversized-audio", "odd-bytes", "unknown-type", "not-an-object",
+    ids=["not-json", "nested-too-deep", "audio-before-start", "control-before-start", "oversized-audio", "odd-bytes", "unknown-type", "not-an-object",
          "second-start", "bad-fps", "bad-rate", "unknown-option", "bad-language", "no-portrait", "unknown-portrait", "bad-image"],  # fmt: skip
 )
 def test_bad_messages_close_with_a_clear_code(server, messages, code, reason):

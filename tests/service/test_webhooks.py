@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 from servicekit import new_key, submit, wait_for
 
 from talkinghead.service import SIGNATURE_HEADER, sign, verify_signature
-from talkinghead.service._webhooks import resolve_webhook
+from talkinghead.service._webhooks import is_public, resolve_webhook
 from talkinghead import InvalidOptionError
 
 
@@ -98,3 +99,29 @@ def test_signature_scheme_and_address_checks():
         with pytest.raises(InvalidOptionError):
             resolve_webhook(url, allow_private=False)
     assert resolve_webhook("http://127.0.0.1:8080/x", allow_private=True) == ("127.0.0.1", 8080, "127.0.0.1")
+
+
+@pytest.mark.parametrize("header", [None, b"t=1,v1=00", "t=1,v1=\u00e9", "t=" + "9" * 5000, "t=" + "9" * 400 + ",v1=ab", "\ud800", "t=1e9", ",,,", "=", "t=,v1="])
+def test_a_hostile_signature_header_is_just_wrong(header):
+    assert verify_signature("whsec_x", b"{}", header, now=1_700_000_000) is False
+
+
+@pytest.mark.parametrize("url, why", [
+    ("http://[::1", "not a valid URL"),
+    ("http://example.com/a\r\nHost: evil", "control characters"),
+    ("http://example.com/a b", "control characters"),
+    ("http://[::127.0.0.1]/x", "private, loopback"),  # IPv4-compatible loopback
+    ("http://[::ffff:10.0.0.1]/x", "private, loopback"),  # IPv4-mapped
+    ("http://[64:ff9b::7f00:1]/x", "private, loopback"),  # NAT64 of 127.0.0.1
+    ("http://[2002:a00:1::]/x", "private, loopback"),  # 6to4 of 10.0.0.1
+    ("http://[fec0::1]/x", "private, loopback"),  # site-local
+    ("http://0x7f.1/x", "private, loopback"),  # 127.0.0.1 spelled in hex
+])
+def test_webhook_addresses_that_lead_inside_are_refused(url, why):
+    with pytest.raises(InvalidOptionError, match=why):
+        resolve_webhook(url, allow_private=False)
+
+
+def test_public_addresses_carried_in_ipv6_are_public():
+    for address in ("8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::"):
+        assert is_public(ipaddress.ip_address(address)), address

@@ -108,7 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from ..service import create_app, list_keys
+    from ..service import JsonErrorsH11Protocol, create_app, list_keys
 
     public_url = args.public_url or f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     config = _config(args, auth=not args.no_auth, max_upload=args.max_upload, sync_max_audio=args.sync_max_audio, max_streams=args.max_streams,
@@ -122,7 +122,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"talkinghead: serving on {public_url} (docs at {public_url}/docs, demo at {public_url}/demo), database {config.database_url}, "
           f"storage {config.storage}, {config.workers} render worker(s)", file=sys.stderr)  # fmt: skip
     # Frames are JPEG or WebP already: per-message deflate would spend CPU for nothing.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10, ws_per_message_deflate=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10, ws_per_message_deflate=False,
+                http=JsonErrorsH11Protocol)  # fmt: skip
     return OK
 
 

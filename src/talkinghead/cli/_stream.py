@@ -69,14 +69,15 @@ def _private_server() -> Iterator[str]:
 
     import uvicorn
 
-    from ..service import ServiceConfig, create_app
+    from ..service import JsonErrorsH11Protocol, ServiceConfig, create_app
 
     with tempfile.TemporaryDirectory(prefix="talkinghead-stream-") as home, socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
         config = ServiceConfig(database_url=f"sqlite:///{home}/service.db", storage=Path(home) / "files", workers=0, auth=False, stream_processes=0)
-        server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False))
+        server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False,
+                                               http=JsonErrorsH11Protocol))  # fmt: skip
         thread = threading.Thread(target=server.run, name="talkinghead-server", daemon=True)
         thread.start()
         while not server.started:

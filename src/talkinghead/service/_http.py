@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
-from ..errors import TalkingHeadError, error_classes
+import json
+import re
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ..errors import BadRequestError, TalkingHeadError, error_classes
 
 _STATUS_BY_CODE = {cls.code: cls.http_status for cls in error_classes()}
 
@@ -13,12 +18,23 @@ def http_error(error: BaseException) -> tuple[int, str]:
     return cls.http_status, cls.code
 
 
+# A file path in a message: a slash not inside a URL or a word, folders, and the file's name; the
+# API's own routes (/v1/...) are not files.
+_PATH = re.compile(r"(?<![\w.:/])/(?!v1/)(?:[^/\s'\"():,]+/)+([^/\s'\"():,]+)")
+
+
+def public_message(message: str) -> str:
+    """A message as a client may read it: file paths cut to the file's name (a job's input is
+    `audio` or `image`), so no message shows where the server keeps its files."""
+    return _PATH.sub(r"\1", message)
+
+
 def failure(error: BaseException) -> tuple[int, str, str]:
     """(status, code, message) that a job or an enrolment failed with: ours as they are, anything
     else (a bug) as an internal error with its reason."""
     if isinstance(error, TalkingHeadError):
-        return (*http_error(error), str(error))
-    return TalkingHeadError.http_status, TalkingHeadError.code, f"internal error: {error!r}"
+        return (*http_error(error), public_message(str(error)))
+    return TalkingHeadError.http_status, TalkingHeadError.code, public_message(f"internal error: {error!r}")
 
 
 def status_for_code(code: str) -> int:
@@ -27,4 +43,17 @@ def status_for_code(code: str) -> int:
 
 
 def error_body(status: int, code: str, message: str) -> dict:
-    return {"error": {"status": status, "code": code, "message": message}}
+    return {"error": {"status": status, "code": code, "message": public_message(message)}}
+
+
+class JsonErrorsH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, answering a request that is not valid HTTP (uvicorn refuses it
+    before the app sees it) with the API's JSON error instead of plain text."""
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps(error_body(BadRequestError.http_status, BadRequestError.code, f"not a valid HTTP request: {msg}")).encode()
+        self.transport.write(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            + b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+        )
+        self.transport.close()

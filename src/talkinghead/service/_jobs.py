@@ -463,5 +463,5 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         created, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return float(created), str(job_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidOptionError(f"cursor {cursor!r} is not one this service returned") from exc
+    except (ValueError, TypeError, RecursionError):
+        raise InvalidOptionError(f"cursor {cursor[:40]!r} is not one this service returned") from None

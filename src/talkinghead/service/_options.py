@@ -23,13 +23,21 @@ DEFAULT_FORMAT = "mp4"  # the API always writes a file; the engine would read th
 MAX_TEXT = 100_000  # characters of a transcript
 
 
+def parse_json(text: str | bytes, name: str) -> Any:
+    """JSON from a client: anything that does not parse, nested too deeply included, is the
+    client's error."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidOptionError(f"{name} is nested too deeply") from None
+    except ValueError as exc:
+        raise InvalidOptionError(f"{name} is not valid JSON ({exc})") from None
+
+
 def json_object(value: Any, name: str) -> dict:
     """A JSON object, or its text as a form field carries it."""
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidOptionError(f"{name} is not valid JSON ({exc})") from None
+        value = parse_json(value, name)
     if not isinstance(value, dict):
         raise InvalidOptionError(f"{name} must be a JSON object")
     return value

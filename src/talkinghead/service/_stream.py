@@ -93,8 +93,8 @@ def parse_start(text: str) -> StartMessage:
 def _json(text: str) -> dict:
     try:
         message = json.loads(text)
-    except ValueError:
-        raise e.ProtocolError("text messages must be JSON objects") from None
+    except (ValueError, RecursionError):
+        raise e.ProtocolError("text messages must be JSON objects, nested at most as deep as the protocol's") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise e.ProtocolError("text messages must be JSON objects with a \"type\"")
     return message

@@ -20,7 +20,7 @@ from ..portrait import face_from_landmarks, load_image
 from ..speech import load_audio
 from ._avatars import ready_avatar
 from ._jobs import Job, NewJob, new_job_id
-from ._options import json_object, parse_options
+from ._options import json_object, parse_json, parse_options
 from ._portraits import get_portrait
 from ._state import Caller, Service, service_of
 from ._webhooks import resolve_webhook
@@ -76,10 +76,7 @@ async def read_submission(request: Request) -> Submission:
                 setattr(submission, "audio" if name == "audio" else "image", _b64(submission.fields.pop(name), name))
         return submission
     if kind == "application/json":
-        try:
-            document = await request.json()
-        except ValueError as exc:
-            raise InvalidOptionError(f"the body is not valid JSON ({exc})") from None
+        document = parse_json(await request.body(), "the body")
         if not isinstance(document, dict):
             raise InvalidOptionError("the JSON body must be an object")
         fields = dict(document)

@@ -34,33 +34,60 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
 
 
 def verify_signature(secret: str, body: bytes, header: str, *, tolerance: float = 300.0, now: float | None = None) -> bool:
-    """True when `header` signs `body` under `secret` and was made within `tolerance` seconds."""
+    """True when `header` signs `body` under `secret` and was made within `tolerance` seconds;
+    False for anything else, however the header is made (not text, not ASCII, absurd numbers)."""
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))
         timestamp = int(parts["t"])
-    except (ValueError, KeyError):
+        if abs((time.time() if now is None else now) - timestamp) > tolerance:
+            return False
+        return hmac.compare_digest(sign(secret, body, timestamp).encode(), header.encode("utf-8", "surrogateescape"))
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         return False
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+
+
+# IPv6 ranges that carry an IPv4 address in their low 32 bits: the embedded address is the one
+# reached (NAT64, RFC 6052 and RFC 8215; the deprecated IPv4-compatible ::a.b.c.d).
+_EMBEDDING_IPV4 = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96"))
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an address, and any IPv4 address it carries (mapped, compatible, NAT64, 6to4,
+    Teredo), is global unicast."""
+    if ip.is_multicast or not ip.is_global:
         return False
-    return hmac.compare_digest(sign(secret, body, timestamp), header)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        carried = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if carried is None and any(ip in network for network in _EMBEDDING_IPV4):
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if carried is not None:
+            return is_public(carried)
+    return True
 
 
 def resolve_webhook(url: str, *, allow_private: bool) -> tuple[str, int, str]:
     """(host, port, address) for an http(s) URL whose every address is public, unless private
     ones are allowed; InvalidOptionError says why a URL is refused."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidOptionError(f"webhook_url must be an http:// or https:// URL; got {url!r}")
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):  # urlsplit would drop CR, LF and tabs unseen
+        raise InvalidOptionError("webhook_url must not contain spaces or control characters")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, ValueError) as exc:
-        raise InvalidOptionError(f"webhook_url host {parts.hostname!r} does not resolve ({exc})") from exc
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise InvalidOptionError(f"webhook_url is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise InvalidOptionError(f"webhook_url must be an http:// or https:// URL; got {url[:200]!r}")
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, UnicodeError) as exc:
+        raise InvalidOptionError(f"webhook_url host {hostname!r} does not resolve ({exc})") from None
     addresses = [info[4][0] for info in infos]
     if not allow_private:
         for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global or ip.is_multicast:
+            if not is_public(ipaddress.ip_address(address.split("%")[0])):
                 raise InvalidOptionError(
                     f"webhook_url {parts.hostname!r} resolves to {address}, a private, loopback or reserved address; "
                     "the service refuses those unless started with --webhook-allow-private"
