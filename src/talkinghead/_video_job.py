@@ -167,8 +167,10 @@ def render_chunks(
     # Spawned, not forked: the parent has run MediaPipe's threads, which a fork would not carry.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
-        pending = {pool.submit(_render_chunk, *chunks[k], paths[k]): k for k in todo}
+        pending: dict = {}
         try:
+            for k in todo:  # a worker that dies while these go out breaks the pool here already
+                pending[pool.submit(_render_chunk, *chunks[k], paths[k])] = k
             while pending:
                 complete, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in complete:

@@ -316,3 +316,14 @@ def test_health_readiness_metrics_and_docs(api_server):
         assert "swagger" in client.get("/docs").text.lower()
         paths = json.loads(client.get("/openapi.json").text)["paths"]
         assert {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result", "/v1/generate", "/v1/portraits"} <= set(paths)
+
+
+def test_metrics_can_ask_for_a_key(sqlite_services):
+    server = sqlite_services.serve("--metrics-key", "m_secret")
+    with server.client(key=None) as client:
+        assert client.get("/metrics").json()["error"]["code"] == "missing_api_key"
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).json()["error"]["code"] == "invalid_api_key"
+        assert client.get("/metrics", headers={"Authorization": "Bearer \u00e9t\u00e9".encode()}).status_code == 403  # not ASCII
+        allowed = client.get("/metrics", headers={"Authorization": "Bearer m_secret"})
+        assert allowed.status_code == 200 and "talkinghead_jobs" in allowed.text
+        assert client.get("/healthz").status_code == 200  # probes stay open

@@ -55,6 +55,8 @@ def add_serve_parser(commands) -> None:
                        help="longest clip POST /v1/avatars enrols, e.g. 90s, 10m (default 10m)")
     serve.add_argument("--sync-max-audio", type=typed(parse_duration, "--sync-max-audio"), default=_DEFAULTS.sync_max_audio,
                        help="longest audio POST /v1/generate renders while the caller waits (default 60s)")  # fmt: skip
+    serve.add_argument("--metrics-key", default=os.environ.get("TALKINGHEAD_METRICS_KEY"),
+                       help="a token GET /metrics asks for as 'Authorization: Bearer TOKEN' (default $TALKINGHEAD_METRICS_KEY; unset: open)")  # fmt: skip
     _add_worker_options(serve)
     serve.set_defaults(run=_serve)
 
@@ -112,7 +114,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     public_url = args.public_url or f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     config = _config(args, auth=not args.no_auth, max_upload=args.max_upload, sync_max_audio=args.sync_max_audio, max_streams=args.max_streams,
-                     stream_processes=args.stream_processes, avatar_processes=args.avatar_processes, max_avatar_seconds=args.max_avatar_seconds)
+                     stream_processes=args.stream_processes, avatar_processes=args.avatar_processes, max_avatar_seconds=args.max_avatar_seconds,
+                     metrics_key=args.metrics_key or None)  # fmt: skip
     config = ServiceConfig(**{**asdict(config), "public_url": public_url})
     logging.getLogger("talkinghead").setLevel(logging.INFO)
     app = create_app(config)

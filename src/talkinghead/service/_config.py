@@ -73,6 +73,7 @@ class ServiceConfig:
     public_url: str = ""  # the service's own address, for the URLs inside webhook bodies
     max_streams: int | None = None  # streaming sessions this server runs at once; default 3 per core
     stream_processes: int | None = None  # processes that draw the streams; default two per core, 0: in the server
+    metrics_key: str | None = None  # a bearer token GET /metrics asks for; None: open to whoever reaches it
 
     @property
     def stream_limit(self) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from .. import __version__
+from ..errors import AuthenticationError, PermissionDeniedError
 from ._metrics import exposition
 from ._state import service_of
 
@@ -32,8 +34,15 @@ def readyz(request: Request):
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+@router.get("/metrics", summary="Prometheus metrics (with --metrics-key, for that bearer token only)", response_class=PlainTextResponse)
 def metrics(request: Request):
     service = service_of(request)
+    key = service.config.metrics_key
+    if key is not None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if not token:
+            raise AuthenticationError("GET /metrics needs the metrics key: Authorization: Bearer KEY")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), key.encode()):
+            raise PermissionDeniedError("that is not the metrics key")
     text = exposition(service.jobs, service.results, service.http_metrics, service.stream_metrics, worker_window=service.config.lease)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
