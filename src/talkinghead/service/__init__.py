@@ -7,7 +7,6 @@ The API and the workers load on first use (FastAPI and the engine are not needed
 from ._config import ServiceConfig, parse_bytes, parse_duration, parse_rate
 from ._db import Database
 from ._files import JobFiles, expire_results, remove_orphans
-from ._http import JsonErrorsH11Protocol
 from ._jobs import STATUSES, Job, JobStore, job_document
 from ._keys import ApiKey, NewKey, create_key, list_keys, revoke_key
 from ._results import LocalResultStore, ResultStore, StoredFile
@@ -16,6 +15,7 @@ from ._webhooks import SIGNATURE_HEADER, sign, verify_signature
 _LAZY = {
     "create_app": "._app",
     "Housekeeper": "._worker",
+    "JsonErrorsH11Protocol": "._protocol",
     "Worker": "._worker",
     "WorkerPool": "._worker",
     "open_files": "._worker",
