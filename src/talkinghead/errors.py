@@ -221,6 +221,13 @@ class BadRequestError(ServiceError):
     code, http_status, exit_code = "bad_request", 400, 31
 
 
+class DatabaseDamagedError(ServiceError):
+    """The service's SQLite file is empty, not a database, or fails its integrity check: found at
+    start, before anything is read from it or written to it."""
+
+    code, http_status, exit_code = "database_damaged", 503, 32
+
+
 class ConflictError(ServiceError):
     """The request clashes with the state of what it names: a job's result before the job has
     succeeded, or an idempotency key reused with a different request."""

@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+from servicekit import cli
 
-
-from talkinghead import ConflictError, RateLimitError
+from talkinghead import ConflictError, DatabaseDamagedError, RateLimitError
 from talkinghead.service import Database, JobFiles, JobStore, LocalResultStore, create_key, expire_results
 from talkinghead.service._jobs import NewJob
 from talkinghead.service._keys import take_token
@@ -157,3 +157,22 @@ def test_rate_limit_bucket_is_shared_through_the_database(store, database_url):
     with pytest.raises(RateLimitError) as caught:
         take_token(other_process, key)
     assert 15 <= caught.value.retry_after <= 20  # one token comes back every 20 s
+
+
+def test_a_damaged_sqlite_file_is_refused_at_start(tmp_path):
+    """An empty file would silently become a new database and a damaged one would fail on some
+    later query: both are refused when the service opens them, with exit code 32."""
+    good = tmp_path / "good.db"
+    Database(f"sqlite:///{good}").close()
+    data = good.read_bytes()
+    (tmp_path / "empty.db").write_bytes(b"")
+    (tmp_path / "noise.db").write_bytes(bytes(range(256)) * 20)
+    (tmp_path / "truncated.db").write_bytes(data[: len(data) // 2])
+    for name, words in (("empty", "is empty"), ("noise", "not a readable SQLite database"), ("truncated", "not a readable SQLite database")):
+        url = f"sqlite:///{tmp_path / name}.db"
+        with pytest.raises(DatabaseDamagedError, match=words):
+            Database(url)
+        refused = cli("keys", "list", "--database-url", url, check=False)
+        assert refused.returncode == 32 and words in refused.stderr, refused.stderr
+    assert (tmp_path / "empty.db").stat().st_size == 0  # left as it was found
+    assert cli("keys", "list", "--database-url", f"sqlite:///{good}").returncode == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlparse
 
-from ..errors import InvalidOptionError
+from ..errors import DatabaseDamagedError, InvalidOptionError
 
 SCHEMA_VERSION = 1
 
@@ -170,6 +170,7 @@ class Database:
             if not str(self._path):
                 raise InvalidOptionError("a sqlite:/// URL needs a file path")
             self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._check_sqlite_file()
         self._pool: queue.LifoQueue = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(pool_size)
         self._create_schema()
@@ -237,6 +238,26 @@ class Database:
 
             return isinstance(error, psycopg.errors.UniqueViolation)
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
+
+    def _check_sqlite_file(self) -> None:
+        """Refuse a database file that is there but empty or damaged: SQLite would take an empty
+        file for a new database (every job gone, silently) and fail a damaged one only on the
+        first query that touches the damage."""
+        if not self._path.exists():
+            return
+        where = f"the database file {self._path}"
+        if self._path.stat().st_size == 0:
+            raise DatabaseDamagedError(f"{where} is empty; restore it from a backup, or remove it to start a new database")
+        try:
+            connection = sqlite3.connect(self._path, timeout=30.0)  # read-write: it may replay a crashed process's log
+            try:
+                problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
+            finally:
+                connection.close()
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseDamagedError(f"{where} is not a readable SQLite database ({exc}); restore it from a backup") from None
+        if problems != ["ok"]:
+            raise DatabaseDamagedError(f"{where} fails its integrity check ({'; '.join(problems)}); restore it from a backup")
 
     def _create_schema(self) -> None:
         with self.transaction() as tx:
