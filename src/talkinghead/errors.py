@@ -221,6 +221,12 @@ class BadRequestError(ServiceError):
     code, http_status, exit_code = "bad_request", 400, 31
 
 
+class RequestTimeoutError(ServiceError):
+    """A request body that stalled: no part of it arrived for the service's body timeout."""
+
+    code, http_status, exit_code = "request_timeout", 408, 33
+
+
 class DatabaseDamagedError(ServiceError):
     """The service's SQLite file is empty, not a database, or fails its integrity check: found at
     start, before anything is read from it or written to it."""

@@ -327,3 +327,25 @@ def test_metrics_can_ask_for_a_key(sqlite_services):
         allowed = client.get("/metrics", headers={"Authorization": "Bearer m_secret"})
         assert allowed.status_code == 200 and "talkinghead_jobs" in allowed.text
         assert client.get("/healthz").status_code == 200  # probes stay open
+
+
+def test_a_stalled_request_body_is_timed_out(sqlite_services):
+    """A client that stops sending mid-body gets 408 after --body-timeout, and nothing is kept."""
+    server = sqlite_services.serve("--body-timeout", "1s")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as raw:
+        raw.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + server.keys["default"].encode()
+                    + b"\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 100000\r\n\r\n"
+                    + b'--XX\r\nContent-Disposition: form-data; name="size"\r\n\r\n64')  # fmt: skip
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = raw.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 408"), answer
+    assert json.loads(body)["error"]["code"] == "request_timeout"
+    jobs = server.storage / "jobs"
+    assert not jobs.exists() or not any(jobs.iterdir())
+    with server.client() as client:  # the server carries on
+        assert submit(client).status_code == 202

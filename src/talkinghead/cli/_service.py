@@ -50,6 +50,8 @@ def add_serve_parser(commands) -> None:
     serve.add_argument("--max-streams", type=int, default=None, help="streaming sessions at once on /v1/stream (default: 3 per core)")
     serve.add_argument("--stream-processes", type=int, default=None, help="processes that draw the streams (default: two per core; 0: in the server process)")
     serve.add_argument("--max-upload", type=typed(parse_bytes, "--max-upload"), default=_DEFAULTS.max_upload, help="largest request body (default 200M)")
+    serve.add_argument("--body-timeout", type=typed(parse_duration, "--body-timeout"), default=_DEFAULTS.body_timeout,
+                       help="a request body that stalls this long between two pieces gets 408 (default 60s)")  # fmt: skip
     serve.add_argument("--avatar-processes", type=int, default=_DEFAULTS.avatar_processes, help="avatar enrolments at once, each in its own process (default %(default)s)")
     serve.add_argument("--max-avatar-seconds", type=typed(parse_duration, "--max-avatar-seconds"), default=_DEFAULTS.max_avatar_seconds,
                        help="longest clip POST /v1/avatars enrols, e.g. 90s, 10m (default 10m)")
@@ -115,7 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
     public_url = args.public_url or f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     config = _config(args, auth=not args.no_auth, max_upload=args.max_upload, sync_max_audio=args.sync_max_audio, max_streams=args.max_streams,
                      stream_processes=args.stream_processes, avatar_processes=args.avatar_processes, max_avatar_seconds=args.max_avatar_seconds,
-                     metrics_key=args.metrics_key or None)  # fmt: skip
+                     metrics_key=args.metrics_key or None, body_timeout=args.body_timeout)  # fmt: skip
     config = ServiceConfig(**{**asdict(config), "public_url": public_url})
     logging.getLogger("talkinghead").setLevel(logging.INFO)
     app = create_app(config)

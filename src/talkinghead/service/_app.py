@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import PayloadTooLargeError, RateLimitError, TalkingHeadError
+from ..errors import PayloadTooLargeError, RateLimitError, RequestTimeoutError, TalkingHeadError
 from ._avatars_api import router as avatars_router
 from ._config import ServiceConfig
 from ._db import Database
@@ -38,11 +38,13 @@ log = logging.getLogger("talkinghead.service")
 
 
 class _BodyLimit:
-    """ASGI middleware: 413 for a body over the cap, by its Content-Length or as it streams in."""
+    """ASGI middleware: 413 for a body over the cap, by its Content-Length or as it streams in;
+    408 for a body that stalls (a client that stops sending would hold its request open for ever)."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -50,13 +52,19 @@ class _BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await _send_error(send, PayloadTooLargeError(f"the request body is {int(declared)} bytes; the limit is {self.max_bytes}"))
-        seen = 0
+        seen, complete = 0, False
 
         async def limited():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # after the body only the disconnect is waited for, as long as it takes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except asyncio.TimeoutError:
+                raise RequestTimeoutError(f"the request body stalled: nothing of it arrived for {self.timeout:g} s") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if seen > self.max_bytes:
                     raise PayloadTooLargeError(f"the request body is over the {self.max_bytes} byte limit")
             return message
@@ -140,7 +148,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    app.add_middleware(_BodyLimit, max_bytes=config.max_upload)
+    app.add_middleware(_BodyLimit, max_bytes=config.max_upload, timeout=config.body_timeout)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):

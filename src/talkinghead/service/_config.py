@@ -56,6 +56,7 @@ class ServiceConfig:
     retention: float = 6 * 3600.0  # seconds a finished job's files are kept
     max_storage: int = 20 << 30  # bytes of results kept; the oldest expire first beyond it
     max_upload: int = 200 << 20  # bytes in one request body
+    body_timeout: float = 60.0  # seconds a request body may stall between two of its pieces
     max_image_pixels: int = 40_000_000
     max_avatar_seconds: float = 600.0  # longest clip `POST /v1/avatars` enrols
     avatar_processes: int = 1  # enrolments this server runs at once, each in its own process; more wait their turn
@@ -95,6 +96,6 @@ class ServiceConfig:
             raise InvalidOptionError("avatar processes must be at least 1")
         if self.max_attempts < 1:
             raise InvalidOptionError("max attempts must be at least 1")
-        for name in ("retention", "lease", "sync_max_audio", "max_avatar_seconds", "poll_interval", "sweep_interval", "webhook_backoff"):
+        for name in ("retention", "lease", "sync_max_audio", "max_avatar_seconds", "poll_interval", "sweep_interval", "webhook_backoff", "body_timeout"):
             if getattr(self, name) <= 0:
                 raise InvalidOptionError(f"{name} must be positive")
