@@ -366,9 +366,9 @@ def _open_output(path: Path, muxer: str, options: dict[str, str]) -> OutputConta
 def _add_video_stream(out: OutputContainer, fmt: str, options: EncodeOptions, width: int, height: int, *, piece: bool = False) -> VideoStream:
     """`piece`: a chunk of a longer video. No B-frames, so decode order is display order and pieces
     join end to end; one encoder thread, since chunks are encoded in parallel by worker processes
-    (or beside the render thread), and a piece must come out the same whichever process encoded
-    it (with frame threads, a chunk encoded in a long-lived process once came out a macroblock
-    apart from the same frames encoded in a fresh one)."""
+    (or beside the render thread). With frame threads, a chunk encoded in a long-lived process
+    came out a macroblock apart from the same frames encoded in a fresh one; with one thread this
+    was seen once more, so equal frames, not equal bytes, are what a worker count promises."""
     q = options.quality
     if fmt == "mp4":
         codec, pix_fmt = "libx264", "yuv420p"

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ..portrait import LEFT_IRIS, LEFT_IRIS_CENTER, RIGHT_IRIS, RIGHT_IRIS_CENTER, Rig, image_blur, image_noise, is_flat_art
-from ._lids import lay, line_colour
+from ._paint import lay, line_colour
 
 OWN_TEETH_MIN_GAP = 0.06  # rest opening (mouth widths) from which the portrait's own teeth give their colour,
 OWN_TEETH_MIN_SHARE = 0.1  # when at least this share of it looks like teeth (bright, little colour)
@@ -251,11 +251,13 @@ class MouthInterior:
             return
         mask = cv2.GaussianBlur(mask, (0, 0), max(0.45 * self.scale, 0.5)) * float(np.clip(opening / 2.0, 0.35, 1.0))
 
-        # Cavity: darkest in the middle of the opening, lighter toward the lips.
+        # Cavity: darkest in the middle of the opening, lighter toward the lips (plain in flat art).
         patch = np.empty((y1 - y0, x1 - x0, 3), np.float32)
-        dist = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-        depth = np.clip(dist / max(dist.max(), 1.0), 0.0, 1.0)[..., None]
-        patch[:] = self.cavity if self.flat else self.cavity * (1.25 - 0.55 * depth)
+        if self.flat:
+            patch[:] = self.cavity
+        else:
+            dist = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+            patch[:] = self.cavity * (1.25 - 0.55 * np.clip(dist / max(dist.max(), 1.0), 0.0, 1.0)[..., None])
 
         lower_m = _layer_to_output(lower_anchors, self.rest_width, self.origin_px)
         lower_m[:, 2] -= (x0, y0)

@@ -8,34 +8,15 @@ band is painted over with the lash colour as the eye closes.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import cv2
 import numpy as np
 
 from ..portrait import Rig
+from ._paint import lay, line_colour
 
 SEAM_FROM, SEAM_FULL = 0.55, 0.9  # blink amounts where the seam starts to show and where it is solid
-LASH_SHARE = 0.3  # the darkest share of the pixels along the upper lid taken as its lash colour
-
-
-def lay(frame: np.ndarray, x0: int, y0: int, paint: np.ndarray, weight: np.ndarray) -> None:
-    """Blend `paint` (a colour, or a patch of `weight`'s shape) into the frame's RGB at (x0, y0)."""
-    h, w = weight.shape
-    region = frame[y0 : y0 + h, x0 : x0 + w, :3].astype(np.float32)
-    region += (paint - region) * weight[..., None]
-    frame[y0 : y0 + h, x0 : x0 + w, :3] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-
-
-def line_colour(rig: Rig, line: np.ndarray, *, closed: bool = False) -> np.ndarray:
-    """Median of the darkest pixels on a thin band along a line of the rest face (lashes, a drawn
-    lid or mouth line)."""
-    band = np.zeros(rig.image.shape[:2], np.uint8)
-    thickness = max(int(round(0.012 * rig.frame.height)), 1)
-    cv2.polylines(band, [np.round(line).astype(np.int32)], closed, 1, thickness)
-    pixels = rig.image[band > 0].reshape(-1, 3).astype(np.float64)
-    if not len(pixels):
-        return np.zeros(3)
-    luma = pixels.mean(axis=1)
-    return np.median(pixels[luma <= np.percentile(luma, 100 * LASH_SHARE)], axis=0)
 
 
 class LidSeams:
@@ -47,14 +28,16 @@ class LidSeams:
         self.colours = {side: line_colour(rig, rest[eye.upper]).astype(np.float32) for side, eye in rig.eyes.items()}
         self.spread = max(0.5 * scale, 0.5)  # the seam's soft edge, output px: about one portrait pixel
 
-    def draw(self, frame: np.ndarray, vertices: np.ndarray, blinks: dict[str, float]) -> None:
-        """Paint each closing eye's remaining opening (`vertices` in `frame` pixels)."""
+    def draw(self, frame: np.ndarray, vertices: np.ndarray, to_frame: Callable[[np.ndarray], np.ndarray], blinks: dict[str, float]) -> None:
+        """Paint each closing eye's remaining opening (`vertices` in image px, `to_frame` maps
+        points to `frame` px: only a closing eye's lids are mapped)."""
         h, w = frame.shape[:2]
         for side, (upper, lower) in self.eyes.items():
             strength = float(np.clip((blinks[side] - SEAM_FROM) / (SEAM_FULL - SEAM_FROM), 0.0, 1.0))
             if strength <= 0.0:
                 continue
-            loop = np.r_[vertices[upper], vertices[lower][::-1]]
+            lid = to_frame(vertices[upper])
+            loop = np.r_[lid, to_frame(vertices[lower])[::-1]]
             pad = int(np.ceil(3 * self.spread)) + 2
             (x0, y0), (x1, y1) = np.floor(loop.min(axis=0)).astype(int) - pad, np.ceil(loop.max(axis=0)).astype(int) + pad
             x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
@@ -64,5 +47,5 @@ class LidSeams:
             mask = np.zeros((y1 - y0, x1 - x0), np.float32)
             cv2.fillPoly(mask, [np.round((loop - (x0, y0)) * (1 << shift)).astype(np.int32)], 1.0, cv2.LINE_AA, shift)
             # A line of lashes, at least as thick as its own soft edge, even where the lids have met.
-            cv2.polylines(mask, [np.round((vertices[upper] - (x0, y0)) * (1 << shift)).astype(np.int32)], False, 1.0, 1, cv2.LINE_AA, shift)
+            cv2.polylines(mask, [np.round((lid - (x0, y0)) * (1 << shift)).astype(np.int32)], False, 1.0, 1, cv2.LINE_AA, shift)
             lay(frame, x0, y0, self.colours[side], cv2.GaussianBlur(mask, (0, 0), self.spread) * strength)

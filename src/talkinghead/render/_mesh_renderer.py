@@ -167,6 +167,6 @@ class MeshRenderer:
         face = self.deform(params)
         layer = self.warp_frame(face)
         self.paint_interior(layer, face, params)
-        self.lids.draw(layer, self._to_box(face.vertices), {"left": params["blink_l"], "right": params["blink_r"]})
+        self.lids.draw(layer, face.vertices, self._to_box, {"left": params["blink_l"], "right": params["blink_r"]})
         return self.compose(layer)
 
