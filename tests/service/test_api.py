@@ -199,6 +199,9 @@ def test_idempotency_key_returns_the_same_job(api_server):
 
 def test_rate_limit_answers_429_with_retry_after(api_server):
     with api_server.client("slow") as slow:
+        refused = [submit(slow, image=None).status_code, submit(slow, seed="many").status_code, slow.post("/v1/portraits", files={"image": b"GIF89a"}).status_code,
+                   slow.post("/v1/jobs", content=b"{", headers={"Content-Type": "application/json"}).status_code]  # fmt: skip
+        assert refused == [422, 422, 415, 422]  # refused requests create nothing and cost no token
         statuses = [submit(slow).status_code for _ in range(3)]
         assert statuses == [202, 202, 202]
         limited = submit(slow)

@@ -91,12 +91,12 @@ def _import(service: Service, owner: str, submission: Submission, name: str | No
 
 @router.post("/v1/avatars", status_code=202, summary="Enrol an avatar from a clip of the person speaking (ready when its status says so), or keep an avatar file")
 async def enrol_avatar(request: Request):
-    service, who, submission = await accept_work(request)
-    text, name = _fields(submission)
-    if "avatar" in submission.uploads:  # made already by `talkinghead avatar create`: ready at once
-        avatar, status = await run_in_threadpool(_import, service, who.owner, submission, name), 201
-    else:
-        avatar, status = await run_in_threadpool(_admit, service, who.owner, submission, text, name), 202
+    async with accept_work(request) as (service, who, submission):
+        text, name = _fields(submission)
+        if "avatar" in submission.uploads:  # made already by `talkinghead avatar create`: ready at once
+            avatar, status = await run_in_threadpool(_import, service, who.owner, submission, name), 201
+        else:
+            avatar, status = await run_in_threadpool(_admit, service, who.owner, submission, text, name), 202
     return JSONResponse(_document(avatar), status_code=status, headers={"Location": f"/v1/avatars/{avatar.id}"})
 
 

@@ -48,8 +48,8 @@ def _serve(stored: StoredFile, media_type: str, filename: str | None = None, hea
 
 @router.post("/v1/jobs", status_code=202, summary="Queue a job: portrait (or portrait_id) + audio, with options")
 async def submit_job(request: Request):
-    service, who, submission = await accept_work(request)
-    job, created = await run_in_threadpool(admit, service, who, submission, request.headers.get("idempotency-key"), audio_cap=service.audio_cap(who))
+    async with accept_work(request) as (service, who, submission):
+        job, created = await run_in_threadpool(admit, service, who, submission, request.headers.get("idempotency-key"), audio_cap=service.audio_cap(who))
     headers = {"Location": f"/v1/jobs/{job.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -99,14 +99,14 @@ def delete_job(job_id: str, request: Request):
 @router.post("/v1/generate", tags=["generate"], summary="Render short audio while the caller waits: the video, or {\"video\": base64}",
              responses={200: {"content": {"video/mp4": {}, "application/json": {}}}})  # fmt: skip
 async def generate_now(request: Request):
-    service, who, submission = await accept_work(request)
-    config = service.config
-    as_json = str(submission.fields.pop("response_format", "")).lower() == "json" or "application/json" in request.headers.get("accept", "")
-    cap = min(service.audio_cap(who), config.sync_max_audio)
-    try:
-        job, _ = await run_in_threadpool(admit, service, who, submission, request.headers.get("idempotency-key"), audio_cap=cap)
-    except AudioTooLongError as exc:
-        raise AudioTooLongError(f"{exc}; POST /v1/generate renders up to {cap:g} s, longer audio goes to POST /v1/jobs") from None
+    async with accept_work(request) as (service, who, submission):
+        config = service.config
+        as_json = str(submission.fields.pop("response_format", "")).lower() == "json" or "application/json" in request.headers.get("accept", "")
+        cap = min(service.audio_cap(who), config.sync_max_audio)
+        try:
+            job, _ = await run_in_threadpool(admit, service, who, submission, request.headers.get("idempotency-key"), audio_cap=cap)
+        except AudioTooLongError as exc:
+            raise AudioTooLongError(f"{exc}; POST /v1/generate renders up to {cap:g} s, longer audio goes to POST /v1/jobs") from None
     deadline = time.monotonic() + config.sync_timeout
     while job.status not in TERMINAL:
         if await request.is_disconnected() or time.monotonic() > deadline:

@@ -101,13 +101,19 @@ def authenticate(db: Database, secret: str | None) -> ApiKey:
     return key
 
 
+def _refill(db: Database, tokens: str = "tokens") -> str:
+    """SQL for the bucket's level now: `tokens` plus what has dripped in since, up to capacity
+    (parameters: capacity, now, rate per second)."""
+    return f"{'LEAST' if db.postgres else 'MIN'}(?, {tokens} + (? - tokens_at) * ?)"
+
+
 def take_token(db: Database, key: ApiKey) -> None:
     """Spend one request from the key's token bucket (capacity: one minute's worth), in one
     atomic UPDATE so that every process and machine sharing the database shares the bucket."""
     now = time.time()
     per_second = key.rate_per_min / 60.0
     # tokens' = min(capacity, tokens + elapsed * rate) - 1, only when that leaves at least 0.
-    refill = "MIN(?, tokens + (? - tokens_at) * ?)" if not db.postgres else "LEAST(?, tokens + (? - tokens_at) * ?)"
+    refill = _refill(db)
     with db.transaction(durable=False) as tx:  # a token lost in a crash is refunded, harmlessly
         spent = tx.execute(
             f"UPDATE api_keys SET tokens = {refill} - 1, tokens_at = ? WHERE id = ? AND {refill} >= 1",
@@ -119,3 +125,11 @@ def take_token(db: Database, key: ApiKey) -> None:
     tokens = row[0] if row else 0.0
     retry_after = max(1, math.ceil((1.0 - tokens) / per_second))
     raise RateLimitError(f"rate limit of {key.rate_per_min:g} requests per minute reached; retry in {retry_after} s", retry_after=retry_after)
+
+
+def return_token(db: Database, key: ApiKey) -> None:
+    """Give back a token taken by take_token (never above the bucket's capacity)."""
+    now = time.time()
+    with db.transaction(durable=False) as tx:
+        tx.execute(f"UPDATE api_keys SET tokens = {_refill(db, 'tokens + 1')}, tokens_at = ? WHERE id = ?",
+                   (key.rate_per_min, now, key.rate_per_min / 60.0, now, key.id))  # fmt: skip

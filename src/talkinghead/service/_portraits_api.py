@@ -22,19 +22,19 @@ def _document(portrait: Portrait) -> dict:
 
 @router.post("/v1/portraits", status_code=201, summary="Register a portrait once (rigged and cached) for later jobs")
 async def create_portrait(request: Request):
-    service, who, submission = await accept_work(request)
-    upload = uploaded_image(submission)
-    image = await upload.read() if upload is not None else submission.image
-    if image is None:
-        raise InvalidOptionError("an image is required")
-    face = submission.fields.get("face")
-    try:
-        face = int(face) if face is not None else None
-    except (TypeError, ValueError):
-        raise InvalidOptionError(f"face must be a whole number; got {face!r}") from None
-    landmarks = landmark_points(submission.fields.get("landmarks"))
-    portrait = await run_in_threadpool(register_portrait, service.db, service.results, who.owner, image, face=face, landmarks=landmarks,
-                                       max_pixels=service.config.max_image_pixels)  # fmt: skip
+    async with accept_work(request) as (service, who, submission):
+        upload = uploaded_image(submission)
+        image = await upload.read() if upload is not None else submission.image
+        if image is None:
+            raise InvalidOptionError("an image is required")
+        face = submission.fields.get("face")
+        try:
+            face = int(face) if face is not None else None
+        except (TypeError, ValueError):
+            raise InvalidOptionError(f"face must be a whole number; got {face!r}") from None
+        landmarks = landmark_points(submission.fields.get("landmarks"))
+        portrait = await run_in_threadpool(register_portrait, service.db, service.results, who.owner, image, face=face, landmarks=landmarks,
+                                           max_pixels=service.config.max_image_pixels)  # fmt: skip
     return JSONResponse(_document(portrait), status_code=201, headers={"Location": f"/v1/portraits/{portrait.id}"})
 
 

@@ -13,7 +13,7 @@ from ._db import Database
 from ._enrolment import Enrolments
 from ._files import JobFiles
 from ._jobs import JobStore
-from ._keys import ANONYMOUS, ApiKey, authenticate, take_token
+from ._keys import ANONYMOUS, ApiKey, authenticate, return_token, take_token
 from ._metrics import HttpMetrics, StreamMetrics
 from ._results import ResultStore
 from ._stream_hosts import StreamHosts, StreamSlots
@@ -62,6 +62,11 @@ class Service:
         """One token of the caller's rate limit, for a request that creates work."""
         if who.key is not None:
             take_token(self.db, who.key)
+
+    def refund(self, who: Caller) -> None:
+        """The token of a request that created no work, given back."""
+        if who.key is not None:
+            return_token(self.db, who.key)
 
     def audio_cap(self, who: Caller) -> float:
         return who.max_audio if who.max_audio is not None else self.config.default_max_audio

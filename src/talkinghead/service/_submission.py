@@ -7,6 +7,8 @@ import binascii
 import hashlib
 import json
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,13 +49,20 @@ def _b64(value: Any, name: str) -> bytes:
         raise InvalidOptionError(f"{name} is not valid base64 ({exc})") from None
 
 
-async def accept_work(request: Request) -> tuple[Service, Caller, Submission]:
-    """A request that creates work: the service, the caller (charged one token of their rate
-    limit before the body is read) and what they sent."""
+@asynccontextmanager
+async def accept_work(request: Request) -> AsyncIterator[tuple[Service, Caller, Submission]]:
+    """A request that creates work: the service, the caller and what they sent. The caller is
+    charged one token of their rate limit before the body is read (a caller out of tokens gets
+    429 without sending it), and the token is given back if the request creates nothing: a token
+    pays for work, not for a request that was refused."""
     service = service_of(request)
     who = await run_in_threadpool(service.caller, request.headers)
     await run_in_threadpool(service.spend, who)
-    return service, who, await read_submission(request)
+    try:
+        yield service, who, await read_submission(request)
+    except Exception:
+        await run_in_threadpool(service.refund, who)
+        raise
 
 
 async def read_submission(request: Request) -> Submission:
