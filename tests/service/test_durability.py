@@ -62,6 +62,27 @@ def test_a_killed_worker_is_replaced_and_the_job_retried_then_failed(sqlite_serv
         assert (after["status"], after["attempts"]) == ("succeeded", 1)
 
 
+def test_a_paused_worker_loses_its_job_then_registers_again_and_renders_it(sqlite_services):
+    server = sqlite_services.serve("--lease", "2s")
+    with server.client() as client:
+        job_id = submit(client, audio=LONGER, **BIG).json()["id"]
+        _running_with_frames(client, job_id)
+        (pid,) = server.worker_pids()
+        os.kill(pid, signal.SIGSTOP)  # paused past its lease: nobody beats for a stopped process
+        try:
+            deadline = time.monotonic() + 60
+            while client.get(f"/v1/jobs/{job_id}").json()["status"] != "queued" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
+            assert client.get("/readyz").json()["workers"] == 0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        done = wait_for(client, job_id)  # the same worker notices it lost the run, and renders the job again
+        assert (done["status"], done["attempts"]) == ("succeeded", 2), done
+        assert server.worker_pids() == [pid] and client.get("/readyz").json()["workers"] == 1
+        assert sorted(p.name for p in (server.storage / "jobs" / job_id).iterdir()) == ["input", "run-2"]
+
+
 def test_a_graceful_stop_gives_the_job_back_without_spending_a_run(sqlite_services):
     server = sqlite_services.serve()
     with server.client() as client:

@@ -76,16 +76,18 @@ def test_concurrency_quota_is_per_key(store):
 def test_finishing_is_fenced_to_the_worker_that_holds_the_job(store):
     (job_id,) = _queue(store, "anonymous", 1)
     first_run = store.claim("w1", lease=30)
-    assert store.renew(first_run, "w1", lease=30, frames_done=3, frames_total=10)
+    store.beat("w1", "host", 1, lease=30, frames_done=3, frames_total=10)
     assert store.get(job_id).frames_done == 3
-    assert not store.renew(first_run, "w2", lease=30)  # not w2's
+    assert store.holds(first_run, "w1") and not store.holds(first_run, "w2")  # not w2's
     store.lapse_worker("w1")  # w1 is declared dead...
     assert store.reclaim_lapsed() == [job_id]
     assert store.get(job_id).status == "queued"
     second_run = store.claim("w2", lease=30)
     assert second_run.attempts == 2
-    # ...but comes back: it can neither renew nor finish the job it lost.
-    assert not store.renew(first_run, "w1", lease=30)
+    # ...but comes back: it registers again, but cannot keep or finish the job it lost.
+    store.beat("w1", "host", 1, lease=30, frames_done=9, frames_total=10)
+    assert store.live_workers(within=30) == 1 and not store.holds(first_run, "w1")
+    assert store.get(job_id).frames_done == 0  # w1's beat does not touch w2's run
     assert not store.succeed(first_run, "w1", result_name="x", result_bytes=1, frames=1, render_seconds=1, retention=60)
     assert not store.fail(first_run, "w1", code="internal_error", message="late")
     assert store.succeed(second_run, "w2", result_name="run-2/video.mp4", result_bytes=1, frames=1, render_seconds=1, retention=60)
@@ -115,7 +117,7 @@ def test_cancel_stops_renewal_and_release_does_not_count_a_run(store):
     again = store.claim("w1", lease=30)
     assert (again.id, again.attempts) == (first, 1)
     assert store.cancel(first, "anonymous").status == "canceled"
-    assert not store.renew(again, "w1", lease=30)
+    assert not store.holds(again, "w1")
     assert not store.succeed(again, "w1", result_name="x", result_bytes=1, frames=1, render_seconds=1, retention=60)
     assert store.get(first).status == "canceled"
     assert store.claim("w1", lease=30).id == second

@@ -278,25 +278,24 @@ class JobStore:
                 return Job.from_row(row)
         return None
 
-    def renew(self, job: Job | None, worker: str, lease: float, *, frames_done: int | None = None, frames_total: int | None = None) -> bool:
-        """The worker's heartbeat, in one transaction: it is alive, and its job's lease is extended
-        (with the progress made). False when the job is no longer this worker's run: canceled, or
-        reclaimed after a lapse."""
+    def beat(self, worker: str, host: str, pid: int, lease: float, *, frames_done: int = 0, frames_total: int = 0) -> None:
+        """A worker's heartbeat, in one transaction: the worker is alive (registered again if the
+        housekeeping forgot it while it was paused), and the lease of the job it runs is extended,
+        with the progress made."""
         now = time.time()
-        sets, params = ["lease_until = ?"], [now + lease]
-        if frames_done is not None:
-            sets += ["frames_done = ?", "frames_total = ?"]
-            params += [frames_done, frames_total]
         # Not durable: a heartbeat lost in a database crash only shortens the lease by a beat.
         with self.db.transaction(durable=False) as tx:
             tx.execute("UPDATE workers SET seen_at = ? WHERE id = ?", (now, worker))
-            if job is None:
-                return True
-            tx.execute(
-                f"UPDATE jobs SET {', '.join(sets)} WHERE id = ? AND status = ? AND worker = ? AND attempts = ?",
-                (*params, job.id, RUNNING, worker, job.attempts),
-            )
-            return tx.rowcount == 1
+            if tx.rowcount == 0:
+                tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?)", (worker, host, pid, now, now))
+            progress = ", frames_done = ?, frames_total = ?" if frames_total else ""
+            tx.execute(f"UPDATE jobs SET lease_until = ?{progress} WHERE status = ? AND worker = ?",
+                       (now + lease, *((frames_done, frames_total) if frames_total else ()), RUNNING, worker))  # fmt: skip
+
+    def holds(self, job: Job, worker: str) -> bool:
+        """Whether this run of the job is still the worker's: False once it was canceled, or
+        reclaimed after its lease lapsed (even if the same worker claimed it again since)."""
+        return self._any("SELECT 1 FROM jobs WHERE id = ? AND status = ? AND worker = ? AND attempts = ?", (job.id, RUNNING, worker, job.attempts))
 
     def succeed(self, job: Job, worker: str, *, result_name: str, result_bytes: int, frames: int, render_seconds: float, retention: float) -> bool:
         now = time.time()
@@ -395,11 +394,6 @@ class JobStore:
         )
 
     # ---- workers
-    def register_worker(self, worker: str, host: str, pid: int) -> None:
-        now = time.time()
-        with self.db.transaction() as tx:
-            tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?)", (worker, host, pid, now, now))
-
     def unregister_worker(self, worker: str) -> None:
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM workers WHERE id = ?", (worker,))

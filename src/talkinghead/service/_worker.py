@@ -1,8 +1,10 @@
 """Render workers: claim a job, run it through `talkinghead.generate`, record the outcome.
 
-A worker holds one job at a time. A heartbeat thread renews the job's lease and records progress;
-when the renewal fails (the job was canceled, or reclaimed after a lapse) the render is abandoned
-at the next frame. A housekeeper (in `serve` and in every standalone `worker`) requeues lapsed
+A worker holds one job at a time. Its heartbeat (the worker's registration and its job's lease,
+with the progress made) is sent by a thread that does no rendering: in `serve` and `worker`, the
+pool's own process beats for each render process that is alive and not stopped, so a busy or niced
+render cannot miss its lease. The render itself checks about once a beat that the job is still its
+own (not canceled, not reclaimed after a lapse) and abandons it at the next frame when not. A housekeeper (in `serve` and in every standalone `worker`) requeues lapsed
 jobs, expires results, removes orphaned files and sends due webhooks.
 """
 
@@ -16,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import generate
 from ..errors import TalkingHeadError
@@ -24,7 +27,7 @@ from ._config import ServiceConfig
 from ._db import Database
 from ._files import PREVIEW_NAME, JobFiles, expire_results, remove_orphans
 from ._http import failure
-from ._jobs import Job, JobStore, host_identity, worker_identity
+from ._jobs import Job, JobStore, host_identity, pid_alive, worker_identity
 from ._options import generate_request, result_format
 from ._portraits import load_rig
 from ._results import LocalResultStore
@@ -43,9 +46,8 @@ class _Abandon(Exception):
 @dataclass
 class _Current:
     job: Job
-    frames_done: int = 0
-    frames_total: int = 0
     lost: bool = False
+    check_at: float = 0.0  # time.monotonic() of the next look at whether the job is still ours
 
 
 def open_store(config: ServiceConfig, db: Database | None = None) -> JobStore:
@@ -78,9 +80,11 @@ def anonymous_secret(config: ServiceConfig) -> str:
 
 
 class Worker:
-    """One render worker. `run()` loops until `stop` is set."""
+    """One render worker. `run()` loops until `stop` is set. Without `frames` (memory shared with
+    a WorkerPool that beats for it) it runs its own heartbeat thread."""
 
-    def __init__(self, config: ServiceConfig, *, worker_id: str | None = None, stop: threading.Event | None = None, orphan_exit: bool = False) -> None:
+    def __init__(self, config: ServiceConfig, *, worker_id: str | None = None, stop: threading.Event | None = None, orphan_exit: bool = False,
+                 frames: Any = None) -> None:  # fmt: skip
         self.config = config
         self.orphan_exit = orphan_exit
         self.jobs = open_store(config)
@@ -88,14 +92,16 @@ class Worker:
         generated, self.host, self.pid = worker_identity()
         self.id = worker_id or generated
         self.stop = stop or threading.Event()
-        self._current: _Current | None = None
-        self._lock = threading.Lock()
-        self._beat = min(1.0, config.lease / 4)
+        self._beats_itself = frames is None
+        self.frames = frames if frames is not None else [0.0, 0.0]  # the job in hand's frames done and total
+        self._beat = beat_interval(config)
 
     def run(self) -> None:
-        self.jobs.register_worker(self.id, self.host, self.pid)
-        heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
-        heartbeat.start()
+        self.jobs.beat(self.id, self.host, self.pid, self.config.lease)  # registered before the first claim
+        if self._beats_itself:
+            threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+        if self.orphan_exit:
+            threading.Thread(target=self._watch_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
         log.info("worker %s started", self.id)
         try:
             while not self.stop.is_set():
@@ -109,33 +115,27 @@ class Worker:
             log.info("worker %s stopped", self.id)
 
     def _heartbeat(self) -> None:
-        parent = os.getppid()
         while not self.stop.wait(self._beat):
-            if self.orphan_exit and os.getppid() != parent:  # the server died: stop rather than linger
+            beat(self.jobs, self.id, self.host, self.pid, self.config.lease, self.frames)
+
+    def _watch_parent(self, parent: int) -> None:
+        while not self.stop.wait(0.5):
+            if os.getppid() != parent:  # the server died: stop rather than linger
                 self.stop.set()
-                break
-            try:
-                with self._lock:
-                    current = self._current
-                if current is None or current.lost:
-                    self.jobs.renew(None, self.id, self.config.lease)
-                else:
-                    ok = self.jobs.renew(current.job, self.id, self.config.lease, frames_done=current.frames_done, frames_total=current.frames_total)
-                    current.lost = not ok
-            except Exception:  # a database blip: the next beat tries again, well within the lease
-                log.exception("heartbeat failed")
 
     def execute(self, job: Job) -> None:
         jobs, files = self.jobs, self.files
         files.remove_runs(job.id, keep=f"run-{job.attempts}")
         run_dir = files.run_dir(job)
         run_dir.mkdir(parents=True, exist_ok=True)
-        current = _Current(job)
-        with self._lock:
-            self._current = current
+        current = _Current(job, check_at=time.monotonic() + self._beat)
+        self.frames[0] = self.frames[1] = 0
 
         def progress(done: int, total: int) -> None:
-            current.frames_done, current.frames_total = done, total
+            self.frames[0], self.frames[1] = done, total
+            if time.monotonic() >= current.check_at:
+                current.lost = not jobs.holds(job, self.id)
+                current.check_at = time.monotonic() + self._beat
             if current.lost or self.stop.is_set():
                 raise _Abandon()
 
@@ -161,9 +161,6 @@ class Worker:
             else:
                 files.remove_run(job)
             return
-        finally:
-            with self._lock:
-                self._current = None
         render_seconds = time.monotonic() - started
         name, size = files.keep_result(job, output)
         if jobs.succeed(job, self.id, result_name=name, result_bytes=size, frames=result.video.n_frames,
@@ -227,9 +224,30 @@ class Housekeeper:
                 last_sweep = time.monotonic()
 
 
-def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeeping: bool = True, pooled: bool = False) -> None:
+def beat_interval(config: ServiceConfig) -> float:
+    return min(1.0, config.lease / 4)
+
+
+def beat(jobs: JobStore, worker: str, host: str, pid: int, lease: float, frames: Any) -> None:
+    try:
+        jobs.beat(worker, host, pid, lease, frames_done=int(frames[0]), frames_total=int(frames[1]))
+    except Exception:  # a database blip: the next beat tries again, well within the lease
+        log.exception("heartbeat of %s failed", worker)
+
+
+def runnable(pid: int) -> bool:
+    """Alive and not stopped (SIGSTOP, a debugger): only such a worker's job keeps its lease."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc here, or the process is gone
+        return pid_alive(pid)
+    return state not in ("T", "t", "Z", "X")
+
+
+def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeeping: bool = True, pooled: bool = False, frames: Any = None) -> None:
     """A worker process's main: render until SIGTERM (or SIGINT), then give back the job in hand.
-    A `pooled` worker, a child of `serve` or `worker`, ignores SIGINT and exits when its parent dies."""
+    A `pooled` worker, a child of `serve` or `worker`, ignores SIGINT, exits when its parent dies,
+    and leaves its heartbeat to the pool (through `frames`)."""
     stop = threading.Event()
 
     def stop_now(signum, frame) -> None:
@@ -238,42 +256,56 @@ def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeep
     signal.signal(signal.SIGTERM, stop_now)
     # A pool's children ignore Ctrl-C, which reaches the whole process group: the parent stops them.
     signal.signal(signal.SIGINT, signal.SIG_IGN if pooled else stop_now)
-    worker = Worker(config, worker_id=worker_id, stop=stop, orphan_exit=pooled)
+    worker = Worker(config, worker_id=worker_id, stop=stop, orphan_exit=pooled, frames=frames)
     keeper = Housekeeper(config, worker.jobs, worker.files, stop=stop).start() if housekeeping else None
     worker.run()
     if keeper:
         keeper.join(timeout=5)
 
 
-def _worker_main(config: ServiceConfig, worker_id: str) -> None:
+def _worker_main(config: ServiceConfig, worker_id: str, frames: Any) -> None:
     logging.basicConfig(format="talkinghead: %(message)s", level=logging.INFO)
     # Rendering yields the CPU to the API process beside it: requests stay quick while jobs render.
     os.nice(RENDER_NICENESS)
-    run_worker(config, worker_id=worker_id, housekeeping=False, pooled=True)
+    run_worker(config, worker_id=worker_id, housekeeping=False, pooled=True, frames=frames)
 
 
 class WorkerPool:
-    """The render processes `serve` starts: restarted when one dies (its job's lease lapses at
-    once, so the job is requeued without waiting), stopped gently on shutdown."""
+    """The render processes `serve` and `worker` start: beaten for by this process (which does no
+    rendering), restarted when one dies (its job's lease lapses at once, so the job is requeued
+    without waiting), stopped gently on shutdown."""
 
     def __init__(self, config: ServiceConfig, jobs: JobStore) -> None:
         self.config = config
         self.jobs = jobs
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[tuple[multiprocessing.Process, str]] = []
+        self._frames: list[Any] = []  # each process's frames done and total, shared with it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="worker-pool", daemon=True)
+        self._heart = threading.Thread(target=self._heartbeat, name="worker-heartbeat", daemon=True)
 
     def _spawn(self, index: int) -> tuple[multiprocessing.Process, str]:
         worker_id = f"{host_identity()}:render-{index}:{time.time_ns() % 10**9:09d}"
-        process = self._context.Process(target=_worker_main, args=(self.config, worker_id), name=f"talkinghead-worker-{index}", daemon=False)
+        self._frames[index][:] = [0.0, 0.0]
+        process = self._context.Process(target=_worker_main, args=(self.config, worker_id, self._frames[index]), name=f"talkinghead-worker-{index}",
+                                        daemon=False)  # fmt: skip
         process.start()
         return process, worker_id
 
     def start(self) -> "WorkerPool":
+        self._frames = [self._context.RawArray("d", 2) for _ in range(self.config.workers)]
         self._processes = [self._spawn(i) for i in range(self.config.workers)]
         self._thread.start()
+        self._heart.start()
         return self
+
+    def _heartbeat(self) -> None:
+        host = host_identity()
+        while not self._stop.wait(beat_interval(self.config)):
+            for (process, worker_id), frames in zip(list(self._processes), self._frames):
+                if process.pid is not None and runnable(process.pid):
+                    beat(self.jobs, worker_id, host, process.pid, self.config.lease, frames)
 
     @property
     def pids(self) -> list[int]:
