@@ -234,6 +234,13 @@ class DatabaseDamagedError(ServiceError):
     code, http_status, exit_code = "database_damaged", 503, 32
 
 
+class StorageFullError(ServiceError):
+    """The service's disk (or its database's) has too little space left to take work: new work
+    waits until results expire or are deleted, which works even on a full disk."""
+
+    code, http_status, exit_code = "insufficient_storage", 507, 34
+
+
 class ConflictError(ServiceError):
     """The request clashes with the state of what it names: a job's result before the job has
     succeeded, or an idempotency key reused with a different request."""

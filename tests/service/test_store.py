@@ -75,8 +75,9 @@ def test_concurrency_quota_is_per_key(store):
 
 def test_finishing_is_fenced_to_the_worker_that_holds_the_job(store):
     (job_id,) = _queue(store, "anonymous", 1)
+    store.beat("w1", "host", 1, lease=30)  # registered, as a worker is before it claims
     first_run = store.claim("w1", lease=30)
-    store.beat("w1", "host", 1, lease=30, frames_done=3, frames_total=10)
+    store.beat("w1", "host", 1, lease=30, busy=True, frames_done=3, frames_total=10)
     assert store.get(job_id).frames_done == 3
     assert store.holds(first_run, "w1") and not store.holds(first_run, "w2")  # not w2's
     store.lapse_worker("w1")  # w1 is declared dead...
@@ -85,7 +86,7 @@ def test_finishing_is_fenced_to_the_worker_that_holds_the_job(store):
     second_run = store.claim("w2", lease=30)
     assert second_run.attempts == 2
     # ...but comes back: it registers again, but cannot keep or finish the job it lost.
-    store.beat("w1", "host", 1, lease=30, frames_done=9, frames_total=10)
+    store.beat("w1", "host", 1, lease=30, busy=True, frames_done=9, frames_total=10)
     assert store.live_workers(within=30) == 1 and not store.holds(first_run, "w1")
     assert store.get(job_id).frames_done == 0  # w1's beat does not touch w2's run
     assert not store.succeed(first_run, "w1", result_name="x", result_bytes=1, frames=1, render_seconds=1, retention=60)

@@ -30,6 +30,8 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
                    help="how long finished results are kept, e.g. 30m, 6h, 2d (default 6h)")  # fmt: skip
     p.add_argument("--max-storage", type=typed(parse_bytes, "--max-storage"), default=_DEFAULTS.max_storage,
                    help="bytes of results kept; beyond it the oldest expire early (default 20G)")  # fmt: skip
+    p.add_argument("--min-free-space", type=typed(parse_bytes, "--min-free-space"), default=_DEFAULTS.min_free_space,
+                   help="free bytes the storage and database disks keep; below it new work is refused with 507 and workers wait (default 256M)")  # fmt: skip
     p.add_argument("--lease", type=typed(parse_duration, "--lease"), default=_DEFAULTS.lease,
                    help="a running job whose worker is silent this long is requeued (default 20s)")  # fmt: skip
     p.add_argument("--max-attempts", type=int, default=_DEFAULTS.max_attempts, help="runs a job gets when its workers die (default 3)")
@@ -97,6 +99,7 @@ def _config(args: argparse.Namespace, **extra) -> ServiceConfig:
         workers=args.workers,
         retention=args.retention,
         max_storage=args.max_storage,
+        min_free_space=args.min_free_space,
         lease=args.lease,
         max_attempts=args.max_attempts,
         webhook_allow_private=args.webhook_allow_private,

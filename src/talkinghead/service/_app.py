@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import PayloadTooLargeError, RateLimitError, RequestTimeoutError, TalkingHeadError
+from ..errors import PayloadTooLargeError, RateLimitError, RequestTimeoutError, StorageFullError, TalkingHeadError
 from ._avatars_api import router as avatars_router
 from ._config import ServiceConfig
 from ._db import Database
@@ -31,6 +32,7 @@ from ._portraits_api import router as portraits_router
 from ._state import Service
 from ._stream import router as stream_router
 from ._stream import warm_up
+from ._storage import storage_full
 from ._stream_hosts import StreamHosts, StreamSlots
 from ._worker import Housekeeper, WorkerPool, open_files, open_store
 
@@ -102,8 +104,16 @@ def _handle_errors(app: FastAPI) -> None:
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return JSONResponse(error_body(error.status_code, code, str(error.detail)), status_code=error.status_code)
 
+    # OSError and sqlite3.Error get their own entries so that a full disk is answered by the
+    # exception middleware (507, and the server carries on quietly); Exception's handler is
+    # Starlette's last resort, which answers and then re-raises into the server's log.
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception):
+        if storage_full(error):
+            log.warning("storage full on %s %s: %s", request.method, request.url.path, error)
+            return _error_response(StorageFullError("the server's storage is full; try again later"))
         log.exception("internal error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body(500, "internal_error", "internal error; the server log has the details"), status_code=500)
 

@@ -28,6 +28,7 @@ from ._db import Database
 from ._http import failure
 from ._jobs import host_identity, pid_alive
 from ._results import ResultStore
+from ._storage import freeing_space
 
 log = logging.getLogger("talkinghead.service")
 
@@ -153,9 +154,13 @@ def delete_avatar(db: Database, results: ResultStore, avatar_id: str, owner: str
     """Forget the avatar and its file. An enrolment still running finds its row gone and keeps
     nothing (`enrol`)."""
     get_avatar(db, avatar_id, owner)
+    freeing_space(lambda: _delete_row(db, avatar_id), lambda: results.delete(_key(avatar_id)))
+    results.delete(_key(avatar_id))
+
+
+def _delete_row(db: Database, avatar_id: str) -> None:
     with db.transaction() as tx:
         tx.execute("DELETE FROM avatars WHERE id = ?", (avatar_id,))
-    results.delete(_key(avatar_id))
 
 
 def load_avatar_file(results: ResultStore, avatar_id: str) -> Avatar:

@@ -55,6 +55,7 @@ class ServiceConfig:
     auth: bool = True  # False: no keys, every caller is the one anonymous owner
     retention: float = 6 * 3600.0  # seconds a finished job's files are kept
     max_storage: int = 20 << 30  # bytes of results kept; the oldest expire first beyond it
+    min_free_space: int = 256 << 20  # bytes free on the storage's and database's disks, below which no work is taken
     max_upload: int = 200 << 20  # bytes in one request body
     body_timeout: float = 60.0  # seconds a request body may stall between two of its pieces
     max_image_pixels: int = 40_000_000
@@ -77,6 +78,12 @@ class ServiceConfig:
     metrics_key: str | None = None  # a bearer token GET /metrics asks for; None: open to whoever reaches it
 
     @property
+    def written_paths(self) -> tuple[Path, ...]:
+        """Where the service writes: its storage, and a SQLite database's file."""
+        sqlite = (Path(self.database_url[len("sqlite:///") :]),) if self.database_url.startswith("sqlite:///") else ()
+        return (Path(self.storage), *sqlite)
+
+    @property
     def stream_limit(self) -> int:
         return self.max_streams if self.max_streams is not None else 3 * _cores()
 
@@ -94,6 +101,8 @@ class ServiceConfig:
             raise InvalidOptionError("stream processes must be 0 or more")
         if self.avatar_processes < 1:
             raise InvalidOptionError("avatar processes must be at least 1")
+        if self.min_free_space < 0:
+            raise InvalidOptionError("min free space must be 0 or more")
         if self.max_attempts < 1:
             raise InvalidOptionError("max attempts must be at least 1")
         for name in ("retention", "lease", "sync_max_audio", "max_avatar_seconds", "poll_interval", "sweep_interval", "webhook_backoff", "body_timeout"):

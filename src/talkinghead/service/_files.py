@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from ._jobs import CANCELED, EXPIRED, FAILED, Job, JobStore
 from ._results import ResultStore
+from ._storage import freeing_space
 
 PREVIEW_NAME = "preview.png"
 
@@ -89,8 +90,14 @@ def _beside(result_name: str, name: str) -> str:
 
 
 def expire_results(jobs: JobStore, files: JobFiles, *, max_bytes: int) -> list[str]:
-    """Expire the jobs whose retention has passed, or beyond the storage cap, and delete their files."""
-    expired = jobs.expire(max_bytes=max_bytes)
+    """Expire the jobs whose retention has passed, or beyond the storage cap, and delete their
+    files; on a full disk the files go first, so that the rows can be written."""
+
+    def discard_due() -> None:
+        for job_id in jobs.expiring(max_bytes=max_bytes):
+            files.discard(job_id)
+
+    expired = freeing_space(lambda: jobs.expire(max_bytes=max_bytes), discard_due)
     for job_id in expired:
         files.discard(job_id)
     return expired

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from ..errors import TalkingHeadError, error_classes
+from ..errors import StorageFullError, TalkingHeadError, error_classes
+from ._storage import storage_full
 
 _STATUS_BY_CODE = {cls.code: cls.http_status for cls in error_classes()}
 
@@ -27,8 +28,11 @@ def public_message(message: str) -> str:
 
 
 def failure(error: BaseException) -> tuple[int, str, str]:
-    """(status, code, message) that a job or an enrolment failed with: ours as they are, anything
-    else (a bug) as an internal error with its reason."""
+    """(status, code, message) that a job or an enrolment failed with: a full disk (also inside
+    an OutputError) as itself, ours as they are, anything else (a bug) as an internal error with
+    its reason."""
+    if storage_full(error):
+        return StorageFullError.http_status, StorageFullError.code, "the server's storage was full"
     if isinstance(error, TalkingHeadError):
         return (*http_error(error), public_message(str(error)))
     return TalkingHeadError.http_status, TalkingHeadError.code, public_message(f"internal error: {error!r}")

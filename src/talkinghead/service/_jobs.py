@@ -278,19 +278,20 @@ class JobStore:
                 return Job.from_row(row)
         return None
 
-    def beat(self, worker: str, host: str, pid: int, lease: float, *, frames_done: int = 0, frames_total: int = 0) -> None:
+    def beat(self, worker: str, host: str, pid: int, lease: float, *, busy: bool = False, frames_done: int = 0, frames_total: int = 0) -> None:
         """A worker's heartbeat, in one transaction: the worker is alive (registered again if the
-        housekeeping forgot it while it was paused), and the lease of the job it runs is extended,
-        with the progress made."""
+        housekeeping forgot it while it was paused), and while `busy`, the lease of the job it
+        claimed last is extended, with the progress made."""
         now = time.time()
         # Not durable: a heartbeat lost in a database crash only shortens the lease by a beat.
         with self.db.transaction(durable=False) as tx:
             tx.execute("UPDATE workers SET seen_at = ? WHERE id = ?", (now, worker))
             if tx.rowcount == 0:
                 tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?)", (worker, host, pid, now, now))
-            progress = ", frames_done = ?, frames_total = ?" if frames_total else ""
-            tx.execute(f"UPDATE jobs SET lease_until = ?{progress} WHERE status = ? AND worker = ?",
-                       (now + lease, *((frames_done, frames_total) if frames_total else ()), RUNNING, worker))  # fmt: skip
+            if busy:
+                progress = ", frames_done = ?, frames_total = ?" if frames_total else ""
+                tx.execute(f"UPDATE jobs SET lease_until = ?{progress} WHERE id = (SELECT job_id FROM workers WHERE id = ?) AND status = ? AND worker = ?",
+                           (now + lease, *((frames_done, frames_total) if frames_total else ()), worker, RUNNING, worker))  # fmt: skip
 
     def holds(self, job: Job, worker: str) -> bool:
         """Whether this run of the job is still the worker's: False once it was canceled, or
@@ -369,15 +370,26 @@ class JobStore:
         kept add up to more than `max_bytes`. Returns their ids: their files are done with."""
         now = time.time()
         with self.db.transaction() as tx:
-            due = [r[0] for r in tx.execute(f"SELECT id FROM jobs WHERE status = ? AND expires_at <= ?{tx.lock_rows(skip_locked=True)}", (SUCCEEDED, now)).all()]
-            kept = tx.execute("SELECT id, result_bytes FROM jobs WHERE status = ? AND expires_at > ? ORDER BY finished_at DESC, id DESC", (SUCCEEDED, now)).all()
-            total = 0
-            for job_id, size in kept:
-                total += size
-                if total > max_bytes:
-                    due.append(job_id)
+            due = self._due(tx, now, max_bytes, lock=True)
             for job_id in due:
                 tx.execute("UPDATE jobs SET status = ?, result_name = NULL, expires_at = ? WHERE id = ? AND status = ?", (EXPIRED, now, job_id, SUCCEEDED))
+        return due
+
+    def expiring(self, *, max_bytes: int) -> list[str]:
+        """The jobs `expire` would expire now, read without writing (a full disk allows no write)."""
+        with self.db.transaction(write=False) as tx:
+            return self._due(tx, time.time(), max_bytes, lock=False)
+
+    @staticmethod
+    def _due(tx: Transaction, now: float, max_bytes: int, *, lock: bool) -> list[str]:
+        locking = tx.lock_rows(skip_locked=True) if lock else ""
+        due = [r[0] for r in tx.execute(f"SELECT id FROM jobs WHERE status = ? AND expires_at <= ?{locking}", (SUCCEEDED, now)).all()]
+        kept = tx.execute("SELECT id, result_bytes FROM jobs WHERE status = ? AND expires_at > ? ORDER BY finished_at DESC, id DESC", (SUCCEEDED, now)).all()
+        total = 0
+        for job_id, size in kept:
+            total += size
+            if total > max_bytes:
+                due.append(job_id)
         return due
 
     def _queue_webhook(self, tx: Transaction, job_id: str, now: float) -> None:

@@ -18,6 +18,7 @@ from ._jobs import CANCELED, EXPIRED, FAILED, STATUSES, SUCCEEDED, TERMINAL, Job
 from ._options import result_format
 from ._results import StoredFile
 from ._state import Service, service_of
+from ._storage import freeing_space
 from ._submission import accept_work, admit
 
 router = APIRouter(tags=["jobs"])
@@ -130,8 +131,9 @@ async def generate_now(request: Request):
 
 
 def _cancel(service: Service, job_id: str, owner: str) -> Job:
-    """Cancel the job, or expire its result; either way its files go."""
-    job = service.jobs.cancel(job_id, owner)
+    """Cancel the job, or expire its result; either way its files go (first, on a full disk)."""
+    service.jobs.get(job_id, owner)  # someone else's job loses no files
+    job = freeing_space(lambda: service.jobs.cancel(job_id, owner), lambda: service.files.discard(job_id))
     service.files.discard(job_id)
     return job
 

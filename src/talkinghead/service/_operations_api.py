@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from .. import __version__
 from ..errors import AuthenticationError, PermissionDeniedError
+from ._http import public_message
 from ._metrics import exposition
 from ._state import service_of
+from ._storage import free_bytes
 
 router = APIRouter(tags=["operations"])
 
@@ -21,16 +23,19 @@ def healthz():
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/readyz", summary="The database answers and at least one render worker is alive")
+@router.get("/readyz", summary="The database answers, at least one render worker is alive, and the disks have room for work")
 def readyz(request: Request):
     service = service_of(request)
+    config = service.config
     checks: dict[str, Any] = {}
     try:
-        checks["workers"] = service.jobs.live_workers(service.config.lease)
+        checks["workers"] = service.jobs.live_workers(config.lease)
         checks["database"] = "ok"
     except Exception as exc:  # any database failure makes the server unready, with the reason
-        checks["database"] = f"error: {exc}"
-    ready = checks["database"] == "ok" and checks.get("workers", 0) > 0
+        checks["database"] = f"error: {public_message(str(exc))}"
+    free = free_bytes(*config.written_paths)
+    checks["storage"] = "ok" if free >= config.min_free_space else f"full: {free >> 20} MiB free, {config.min_free_space >> 20} MiB needed"
+    ready = checks["database"] == "ok" and checks.get("workers", 0) > 0 and checks["storage"] == "ok"
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 

@@ -20,6 +20,7 @@ from ..errors import NotFoundError
 from ..portrait import Rig, load_image
 from ._db import Database
 from ._results import ResultStore
+from ._storage import freeing_space
 
 _RIG_FILE = "rig.pickle"
 _IMAGE_FILE = "image"
@@ -75,9 +76,13 @@ def list_portraits(db: Database, owner: str) -> list[Portrait]:
 
 def delete_portrait(db: Database, results: ResultStore, portrait_id: str, owner: str) -> None:
     get_portrait(db, portrait_id, owner)
+    freeing_space(lambda: _delete_row(db, portrait_id), lambda: results.delete(_key(portrait_id)))
+    results.delete(_key(portrait_id))
+
+
+def _delete_row(db: Database, portrait_id: str) -> None:
     with db.transaction() as tx:
         tx.execute("DELETE FROM portraits WHERE id = ?", (portrait_id,))
-    results.delete(_key(portrait_id))
 
 
 @functools.lru_cache(maxsize=8)

@@ -25,6 +25,7 @@ from ._jobs import Job, NewJob, new_job_id
 from ._options import json_object, parse_json, parse_options
 from ._portraits import get_portrait
 from ._state import Caller, Service, service_of
+from ._storage import check_free_space
 from ._webhooks import resolve_webhook
 
 
@@ -51,12 +52,14 @@ def _b64(value: Any, name: str) -> bytes:
 
 @asynccontextmanager
 async def accept_work(request: Request) -> AsyncIterator[tuple[Service, Caller, Submission]]:
-    """A request that creates work: the service, the caller and what they sent. The caller is
+    """A request that creates work (refused with 507 while the disk is nearly full): the service,
+    the caller and what they sent. The caller is
     charged one token of their rate limit before the body is read (a caller out of tokens gets
     429 without sending it), and the token is given back if the request creates nothing: a token
     pays for work, not for a request that was refused."""
     service = service_of(request)
     who = await run_in_threadpool(service.caller, request.headers)
+    check_free_space(service.config.written_paths, service.config.min_free_space)
     await run_in_threadpool(service.spend, who)
     try:
         yield service, who, await read_submission(request)

@@ -31,12 +31,14 @@ from ._jobs import Job, JobStore, host_identity, pid_alive, worker_identity
 from ._options import generate_request, result_format
 from ._portraits import load_rig
 from ._results import LocalResultStore
+from ._storage import free_bytes, storage_full
 from ._webhooks import deliver_due
 
 log = logging.getLogger("talkinghead.service")
 
 RESULT_STEM = "video"
 RENDER_NICENESS = 5
+UNAVAILABLE_BACKOFF = 5.0  # seconds a worker waits after the database or the disk failed it
 
 
 class _Abandon(Exception):
@@ -79,12 +81,20 @@ def anonymous_secret(config: ServiceConfig) -> str:
     return path.read_text().strip()
 
 
+# A worker's beacon: doubles in memory it shares with whoever beats for it (its pool's process).
+BUSY, FRAMES_DONE, FRAMES_TOTAL = range(3)  # 1.0 while it runs a job; that job's progress
+
+
+def new_beacon(context: Any = None) -> Any:
+    return context.RawArray("d", 3) if context is not None else [0.0] * 3
+
+
 class Worker:
-    """One render worker. `run()` loops until `stop` is set. Without `frames` (memory shared with
-    a WorkerPool that beats for it) it runs its own heartbeat thread."""
+    """One render worker. `run()` loops until `stop` is set. Without a `beacon` shared with a
+    WorkerPool that beats for it, it runs its own heartbeat thread."""
 
     def __init__(self, config: ServiceConfig, *, worker_id: str | None = None, stop: threading.Event | None = None, orphan_exit: bool = False,
-                 frames: Any = None) -> None:  # fmt: skip
+                 beacon: Any = None) -> None:  # fmt: skip
         self.config = config
         self.orphan_exit = orphan_exit
         self.jobs = open_store(config)
@@ -92,8 +102,8 @@ class Worker:
         generated, self.host, self.pid = worker_identity()
         self.id = worker_id or generated
         self.stop = stop or threading.Event()
-        self._beats_itself = frames is None
-        self.frames = frames if frames is not None else [0.0, 0.0]  # the job in hand's frames done and total
+        self._beats_itself = beacon is None
+        self.beacon = beacon if beacon is not None else new_beacon()
         self._beat = beat_interval(config)
 
     def run(self) -> None:
@@ -105,18 +115,28 @@ class Worker:
         log.info("worker %s started", self.id)
         try:
             while not self.stop.is_set():
-                job = self.jobs.claim(self.id, self.config.lease)
-                if job is None:
-                    self.stop.wait(self.config.poll_interval)
-                    continue
-                self.execute(job)
+                try:
+                    job = self._next_job()
+                    if job is None:
+                        self.stop.wait(self.config.poll_interval)
+                        continue
+                    self.execute(job)
+                except Exception as error:  # the database is down or the disk full: wait, never crash-loop
+                    log.warning("worker %s waits %g s: %s", self.id, UNAVAILABLE_BACKOFF, "the disk is full" if storage_full(error) else repr(error))
+                    self.stop.wait(UNAVAILABLE_BACKOFF)
         finally:
             self.jobs.unregister_worker(self.id)
             log.info("worker %s stopped", self.id)
 
+    def _next_job(self) -> Job | None:
+        """A claimed job, or None: the queue is empty, or the disk is too full to take work."""
+        if free_bytes(*self.config.written_paths) < self.config.min_free_space:
+            return None
+        return self.jobs.claim(self.id, self.config.lease)
+
     def _heartbeat(self) -> None:
         while not self.stop.wait(self._beat):
-            beat(self.jobs, self.id, self.host, self.pid, self.config.lease, self.frames)
+            beat(self.jobs, self.id, self.host, self.pid, self.config.lease, self.beacon)
 
     def _watch_parent(self, parent: int) -> None:
         while not self.stop.wait(0.5):
@@ -124,15 +144,23 @@ class Worker:
                 self.stop.set()
 
     def execute(self, job: Job) -> None:
-        jobs, files = self.jobs, self.files
-        files.remove_runs(job.id, keep=f"run-{job.attempts}")
-        run_dir = files.run_dir(job)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        """Run the job, showing on the beacon that it holds one (so its lease is renewed)."""
+        self.files.remove_runs(job.id, keep=f"run-{job.attempts}")
+        self.files.run_dir(job).mkdir(parents=True, exist_ok=True)
         current = _Current(job, check_at=time.monotonic() + self._beat)
-        self.frames[0] = self.frames[1] = 0
+        self.beacon[FRAMES_DONE] = self.beacon[FRAMES_TOTAL] = 0
+        self.beacon[BUSY] = 1
+        try:
+            self._render(job, current)
+        finally:
+            self.beacon[BUSY] = 0
+
+    def _render(self, job: Job, current: _Current) -> None:
+        jobs, files = self.jobs, self.files
+        run_dir = files.run_dir(job)
 
         def progress(done: int, total: int) -> None:
-            self.frames[0], self.frames[1] = done, total
+            self.beacon[FRAMES_DONE], self.beacon[FRAMES_TOTAL] = done, total
             if time.monotonic() >= current.check_at:
                 current.lost = not jobs.holds(job, self.id)
                 current.check_at = time.monotonic() + self._beat
@@ -151,6 +179,10 @@ class Worker:
             files.remove_run(job)
             return
         except Exception as error:
+            if storage_full(error):  # not the job's fault: it goes back to the queue and waits for space
+                files.remove_run(job)
+                jobs.release(job, self.id)
+                raise
             status, code, message = failure(error)
             if not isinstance(error, TalkingHeadError):  # a bug: the job fails with the reason, the worker carries on
                 log.exception("job %s failed with an internal error", job.id)
@@ -228,9 +260,9 @@ def beat_interval(config: ServiceConfig) -> float:
     return min(1.0, config.lease / 4)
 
 
-def beat(jobs: JobStore, worker: str, host: str, pid: int, lease: float, frames: Any) -> None:
+def beat(jobs: JobStore, worker: str, host: str, pid: int, lease: float, beacon: Any) -> None:
     try:
-        jobs.beat(worker, host, pid, lease, frames_done=int(frames[0]), frames_total=int(frames[1]))
+        jobs.beat(worker, host, pid, lease, busy=beacon[BUSY] > 0, frames_done=int(beacon[FRAMES_DONE]), frames_total=int(beacon[FRAMES_TOTAL]))
     except Exception:  # a database blip: the next beat tries again, well within the lease
         log.exception("heartbeat of %s failed", worker)
 
@@ -244,10 +276,10 @@ def runnable(pid: int) -> bool:
     return state not in ("T", "t", "Z", "X")
 
 
-def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeeping: bool = True, pooled: bool = False, frames: Any = None) -> None:
+def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeeping: bool = True, pooled: bool = False, beacon: Any = None) -> None:
     """A worker process's main: render until SIGTERM (or SIGINT), then give back the job in hand.
     A `pooled` worker, a child of `serve` or `worker`, ignores SIGINT, exits when its parent dies,
-    and leaves its heartbeat to the pool (through `frames`)."""
+    and leaves its heartbeat to the pool (through its `beacon`)."""
     stop = threading.Event()
 
     def stop_now(signum, frame) -> None:
@@ -256,18 +288,18 @@ def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeep
     signal.signal(signal.SIGTERM, stop_now)
     # A pool's children ignore Ctrl-C, which reaches the whole process group: the parent stops them.
     signal.signal(signal.SIGINT, signal.SIG_IGN if pooled else stop_now)
-    worker = Worker(config, worker_id=worker_id, stop=stop, orphan_exit=pooled, frames=frames)
+    worker = Worker(config, worker_id=worker_id, stop=stop, orphan_exit=pooled, beacon=beacon)
     keeper = Housekeeper(config, worker.jobs, worker.files, stop=stop).start() if housekeeping else None
     worker.run()
     if keeper:
         keeper.join(timeout=5)
 
 
-def _worker_main(config: ServiceConfig, worker_id: str, frames: Any) -> None:
+def _worker_main(config: ServiceConfig, worker_id: str, beacon: Any) -> None:
     logging.basicConfig(format="talkinghead: %(message)s", level=logging.INFO)
     # Rendering yields the CPU to the API process beside it: requests stay quick while jobs render.
     os.nice(RENDER_NICENESS)
-    run_worker(config, worker_id=worker_id, housekeeping=False, pooled=True, frames=frames)
+    run_worker(config, worker_id=worker_id, housekeeping=False, pooled=True, beacon=beacon)
 
 
 class WorkerPool:
@@ -280,21 +312,21 @@ class WorkerPool:
         self.jobs = jobs
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[tuple[multiprocessing.Process, str]] = []
-        self._frames: list[Any] = []  # each process's frames done and total, shared with it
+        self._beacons: list[Any] = []  # each process's beacon, shared with it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="worker-pool", daemon=True)
         self._heart = threading.Thread(target=self._heartbeat, name="worker-heartbeat", daemon=True)
 
     def _spawn(self, index: int) -> tuple[multiprocessing.Process, str]:
         worker_id = f"{host_identity()}:render-{index}:{time.time_ns() % 10**9:09d}"
-        self._frames[index][:] = [0.0, 0.0]
-        process = self._context.Process(target=_worker_main, args=(self.config, worker_id, self._frames[index]), name=f"talkinghead-worker-{index}",
+        self._beacons[index][:] = new_beacon()
+        process = self._context.Process(target=_worker_main, args=(self.config, worker_id, self._beacons[index]), name=f"talkinghead-worker-{index}",
                                         daemon=False)  # fmt: skip
         process.start()
         return process, worker_id
 
     def start(self) -> "WorkerPool":
-        self._frames = [self._context.RawArray("d", 2) for _ in range(self.config.workers)]
+        self._beacons = [new_beacon(self._context) for _ in range(self.config.workers)]
         self._processes = [self._spawn(i) for i in range(self.config.workers)]
         self._thread.start()
         self._heart.start()
@@ -303,9 +335,9 @@ class WorkerPool:
     def _heartbeat(self) -> None:
         host = host_identity()
         while not self._stop.wait(beat_interval(self.config)):
-            for (process, worker_id), frames in zip(list(self._processes), self._frames):
+            for (process, worker_id), beacon in zip(list(self._processes), self._beacons):
                 if process.pid is not None and runnable(process.pid):
-                    beat(self.jobs, worker_id, host, process.pid, self.config.lease, frames)
+                    beat(self.jobs, worker_id, host, process.pid, self.config.lease, beacon)
 
     @property
     def pids(self) -> list[int]:
