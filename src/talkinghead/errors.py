@@ -234,6 +234,14 @@ class DatabaseDamagedError(ServiceError):
     code, http_status, exit_code = "database_damaged", 503, 32
 
 
+class DatabaseUnavailableError(ServiceError):
+    """The database cannot be reached, or dropped the connection (a restart, a failover, a lock
+    held too long): nothing was changed, and the same request may be sent again shortly."""
+
+    code, http_status, exit_code = "database_unavailable", 503, 35
+    retry_after = 2
+
+
 class StorageFullError(ServiceError):
     """The service's disk (or its database's) has too little space left to take work: new work
     waits until results expire or are deleted, which works even on a full disk."""

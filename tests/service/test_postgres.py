@@ -39,6 +39,33 @@ def test_a_job_lost_with_its_machine_is_taken_over_after_its_lease(postgres_serv
             time.sleep(0.05)
         os.killpg(doomed.process.pid, signal.SIGKILL)  # the whole "machine": its worker and its parent
         survivor = postgres_services.worker("--lease", "3s")
-        done = wait_for(client, job_id)
-        assert (done["status"], done["attempts"]) == ("succeeded", 2), done
+        done = wait_for(client, job_id, timeout=300)
+        assert done["status"] == "succeeded" and done["attempts"] >= 2, done  # a third run only if a loaded machine lapsed the second
         assert "succeeded" in survivor.log.read_text()
+
+
+def test_a_database_outage_answers_503_and_heals_without_anyone(postgres_services, postgres_url):
+    import psycopg
+
+    server = postgres_services.serve()
+    name = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin, server.client() as client:
+        done = wait_for(client, submit(client).json()["id"])
+        # The database goes away: every connection the service holds is cut, and no new one is let in.
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        try:
+            answers = [client.get(f"/v1/jobs/{done['id']}"), submit(client), client.get("/v1/jobs")]
+            for answer in answers:
+                assert answer.status_code == 503 and answer.json()["error"]["code"] == "database_unavailable", answer.text
+                assert int(answer.headers["retry-after"]) >= 1 and "5432" not in answer.text and "connection" not in answer.text
+            assert client.get("/readyz").status_code == 503
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/readyz").status_code == 200  # back without a restart
+        again = wait_for(client, submit(client).json()["id"])
+        assert (again["status"], again["attempts"]) == ("succeeded", 1)
+    assert server.process.poll() is None and "Traceback" not in server.log.read_text()

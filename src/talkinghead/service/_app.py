@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import PayloadTooLargeError, RateLimitError, RequestTimeoutError, StorageFullError, TalkingHeadError
+from ..errors import DatabaseUnavailableError, PayloadTooLargeError, RequestTimeoutError, StorageFullError, TalkingHeadError
 from ._avatars_api import router as avatars_router
 from ._config import ServiceConfig
 from ._db import Database
@@ -83,8 +83,13 @@ async def _send_error(send, error: TalkingHeadError) -> None:
 
 def _error_response(error: TalkingHeadError) -> JSONResponse:
     status, code = http_error(error)
-    headers = {"Retry-After": str(int(error.retry_after))} if isinstance(error, RateLimitError) else None
-    return JSONResponse(error_body(status, code, str(error)), status_code=status, headers=headers)
+    retry_after = getattr(error, "retry_after", None)
+    headers = {"Retry-After": str(max(1, int(retry_after)))} if retry_after is not None else None
+    message = str(error)
+    if isinstance(error, DatabaseUnavailableError):  # the detail names the database's address: the log keeps it
+        log.warning("%s", error)
+        message = "the database is unavailable; try again in a few seconds"
+    return JSONResponse(error_body(status, code, message), status_code=status, headers=headers)
 
 
 def _handle_errors(app: FastAPI) -> None:

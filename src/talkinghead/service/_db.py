@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlparse
 
-from ..errors import DatabaseDamagedError, InvalidOptionError
+from ..errors import DatabaseDamagedError, DatabaseUnavailableError, InvalidOptionError
+from ._storage import storage_full
 
 SCHEMA_VERSION = 1
 
@@ -188,7 +189,7 @@ class Database:
             try:
                 return psycopg.connect(self.url, autocommit=False)
             except psycopg.OperationalError as exc:
-                raise InvalidOptionError(f"cannot connect to the database: {exc}") from exc
+                raise DatabaseUnavailableError(f"cannot connect to the database: {_first_line(exc)}") from exc
         connection = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
@@ -217,6 +218,11 @@ class Database:
                 yield Transaction(cursor, self.postgres)
                 connection.commit()
                 healthy = True
+            except Exception as error:
+                if not self._unavailable(error):
+                    raise
+                self._drop_pooled()  # after a server restart every pooled connection is as dead as this one
+                raise DatabaseUnavailableError(f"the database is unavailable: {_first_line(error)}") from error
             finally:
                 if not healthy:
                     try:
@@ -231,6 +237,25 @@ class Database:
                     connection.close()
         finally:
             self._slots.release()
+
+    def _unavailable(self, error: BaseException) -> bool:
+        """A lost connection or a lock held past the busy timeout, not a full disk or a bug."""
+        if storage_full(error):
+            return False
+        if self.postgres:
+            import psycopg
+
+            return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+        return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+    def _drop_pooled(self) -> None:
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                return
+            except Exception:  # closing a dead connection may complain; it is gone either way
+                continue
 
     def is_unique_violation(self, error: BaseException) -> bool:
         if self.postgres:
@@ -277,3 +302,7 @@ class Database:
                 self._pool.get_nowait().close()
             except queue.Empty:
                 return
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

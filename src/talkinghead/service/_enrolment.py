@@ -21,6 +21,7 @@ from ._avatars import INTERRUPTED, enrol, enrolment_dir, fail_enrolment, keep_al
 from ._config import ServiceConfig
 from ._db import Database
 from ._files import JobFiles
+from ._storage import log_failure
 from ._worker import RENDER_NICENESS, open_files
 
 log = logging.getLogger("talkinghead.service")
@@ -90,8 +91,8 @@ class Enrolments:
                 held = list(self._held)
             try:
                 keep_alive(self.db, held)
-            except Exception:  # a database blip: the next beat tries again, well within the lease
-                log.exception("enrolment heartbeat failed")
+            except Exception as error:  # a database blip: the next beat tries again, well within the lease
+                log_failure(log, "enrolment heartbeat failed", error=error)
 
     def stop(self, timeout: float = 10.0) -> None:
         with self._lock:

@@ -1,17 +1,19 @@
 """A full disk, told apart from other failures: the service answers 507 instead of 500, keeps
 deletes working (space is freed before the row that records it is written), and stops taking work
-while free space is under `--min-free-space`."""
+while free space is under `--min-free-space`. A full disk and an unreachable database are faults of
+the machine, logged as one line each, not as bugs with their traceback."""
 
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import StorageFullError
+from ..errors import DatabaseUnavailableError, StorageFullError
 
 T = TypeVar("T")
 
@@ -68,3 +70,12 @@ def check_free_space(paths: tuple[Path | None, ...], minimum: int) -> None:
     free = free_bytes(*paths)
     if free < minimum:
         raise StorageFullError(f"the server's storage is full ({free >> 20} MiB free, {minimum >> 20} MiB needed to take work); try again later")
+
+
+def log_failure(log: logging.Logger, message: str, *args: object, error: BaseException) -> None:
+    """A fault of the machine (a full disk, the database away) as a warning line; anything else, a
+    bug, with its traceback."""
+    if storage_full(error) or isinstance(error, DatabaseUnavailableError):
+        log.warning(message + ": %s", *args, error)
+    else:
+        log.exception(message, *args)

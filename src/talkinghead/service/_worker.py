@@ -250,8 +250,8 @@ class Housekeeper:
             sweep = time.monotonic() - last_sweep >= self.sweep_every
             try:
                 self.tick(sweep=sweep)
-            except Exception:
-                log.exception("housekeeping failed; trying again")
+            except Exception as error:
+                log_failure(log, "housekeeping failed; trying again", error=error)
             if sweep:
                 last_sweep = time.monotonic()
 
@@ -263,8 +263,8 @@ def beat_interval(config: ServiceConfig) -> float:
 def beat(jobs: JobStore, worker: str, host: str, pid: int, lease: float, beacon: Any) -> None:
     try:
         jobs.beat(worker, host, pid, lease, busy=beacon[BUSY] > 0, frames_done=int(beacon[FRAMES_DONE]), frames_total=int(beacon[FRAMES_TOTAL]))
-    except Exception:  # a database blip: the next beat tries again, well within the lease
-        log.exception("heartbeat of %s failed", worker)
+    except Exception as error:  # a database blip: the next beat tries again, well within the lease
+        log_failure(log, "heartbeat of %s failed", worker, error=error)
 
 
 def runnable(pid: int) -> bool:
@@ -351,8 +351,8 @@ class WorkerPool:
                 log.warning("worker %s exited with %s; its job is requeued and a new worker started", worker_id, process.exitcode)
                 try:
                     self.jobs.lapse_worker(worker_id)
-                except Exception:
-                    log.exception("cannot lapse the jobs of %s", worker_id)
+                except Exception as error:
+                    log_failure(log, "cannot lapse the jobs of %s", worker_id, error=error)
                 self._processes[index] = self._spawn(index)
 
     def stop(self, timeout: float = 20.0) -> None:
