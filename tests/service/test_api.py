@@ -298,7 +298,7 @@ def test_health_readiness_metrics_and_docs(api_server):
     with api_server.client() as client:
         assert client.get("/healthz").json()["status"] == "ok"
         ready = client.get("/readyz").json()
-        assert ready == {"ready": True, "workers": 2, "database": "ok"}
+        assert ready == {"ready": True, "workers": 2, "database": "ok", "storage": "ok"}
         job = submit(client).json()
         wait_for(client, job["id"])
         metrics = client.get("/metrics")

@@ -247,9 +247,10 @@ class JobStore:
         return self.get(job_id)
 
     # ---- the worker's side
-    def claim(self, worker: str, lease: float) -> Job | None:
+    def claim(self, worker: str, lease: float, *, host: str = "", pid: int = 0) -> Job | None:
         """The oldest queued job whose owner is under its concurrency quota, now running under
-        `worker`'s lease; None when there is none."""
+        `worker`'s lease; None when there is none. The worker's row records the job (registered
+        again if it had been forgotten), which is the job its heartbeats renew."""
         if not self._any("SELECT 1 FROM jobs WHERE status = ? LIMIT 1", (QUEUED,)):
             return None
         now = time.time()
@@ -274,6 +275,8 @@ class JobStore:
                     (RUNNING, worker, now + lease, now, job_id),
                 )
                 tx.execute("UPDATE workers SET job_id = ?, seen_at = ? WHERE id = ?", (job_id, now, worker))
+                if tx.rowcount == 0:
+                    tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at, job_id) VALUES (?, ?, ?, ?, ?, ?)", (worker, host, pid, now, now, job_id))
                 row = tx.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).one()
                 return Job.from_row(row)
         return None
@@ -414,11 +417,18 @@ class JobStore:
         with self.db.transaction(write=False) as tx:
             return tx.execute("SELECT COUNT(*) FROM workers WHERE seen_at > ?", (time.time() - within,)).one()[0]
 
-    def lapse_worker(self, worker: str) -> None:
-        """A worker is known dead: its job's lease lapses now rather than at its end."""
+    def lapse_worker(self, worker: str, *, unseen_since: float | None = None) -> None:
+        """A worker is known dead: its job's lease lapses now rather than at its end. With
+        `unseen_since`, only if it has still not been seen since then (a worker that was paused
+        may have registered again meanwhile, and must keep the job it has claimed since)."""
         with self.db.transaction() as tx:
+            if unseen_since is None:
+                tx.execute("DELETE FROM workers WHERE id = ?", (worker,))
+            else:
+                tx.execute("DELETE FROM workers WHERE id = ? AND seen_at < ?", (worker, unseen_since))
+                if tx.rowcount == 0:
+                    return
             tx.execute("UPDATE jobs SET lease_until = 0 WHERE status = ? AND worker = ?", (RUNNING, worker))
-            tx.execute("DELETE FROM workers WHERE id = ?", (worker,))
 
     def forget_dead_workers(self, host: str, *, stale_after: float) -> None:
         """Lapse the jobs of this host's workers whose process is gone, and of any worker (on any
@@ -427,8 +437,10 @@ class JobStore:
         with self.db.transaction(write=False) as tx:
             rows = tx.execute("SELECT id, host, pid, seen_at FROM workers").all()
         for worker, worker_host, pid, seen in rows:
-            if (worker_host == host and not pid_alive(pid)) or seen < now - stale_after:
+            if worker_host == host and not pid_alive(pid):
                 self.lapse_worker(worker)
+            elif seen < now - stale_after:
+                self.lapse_worker(worker, unseen_since=now - stale_after)
 
 
 def pid_alive(pid: int) -> bool:

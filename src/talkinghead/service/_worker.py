@@ -31,7 +31,7 @@ from ._jobs import Job, JobStore, host_identity, pid_alive, worker_identity
 from ._options import generate_request, result_format
 from ._portraits import load_rig
 from ._results import LocalResultStore
-from ._storage import free_bytes, storage_full
+from ._storage import free_bytes, log_failure, storage_full
 from ._webhooks import deliver_due
 
 log = logging.getLogger("talkinghead.service")
@@ -132,7 +132,7 @@ class Worker:
         """A claimed job, or None: the queue is empty, or the disk is too full to take work."""
         if free_bytes(*self.config.written_paths) < self.config.min_free_space:
             return None
-        return self.jobs.claim(self.id, self.config.lease)
+        return self.jobs.claim(self.id, self.config.lease, host=self.host, pid=self.pid)
 
     def _heartbeat(self) -> None:
         while not self.stop.wait(self._beat):
@@ -173,12 +173,14 @@ class Worker:
             request = generate_request(job.options, **self._subject(job), audio=files.input_dir(job.id) / "audio", output=output,
                                        preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1)  # fmt: skip
             result = generate(request, on_progress=progress)
-        except _Abandon:
-            if not current.lost and jobs.release(job, self.id):
-                log.info("job %s released: the worker is stopping", job.id)
-            files.remove_run(job)
-            return
         except Exception as error:
+            if isinstance(error, _Abandon) or isinstance(error.__context__, _Abandon):  # (an encoder may fail as the render stops)
+                if current.lost:
+                    log.info("job %s is no longer this run's (canceled, or taken back after its lease lapsed)", job.id)
+                elif jobs.release(job, self.id):
+                    log.info("job %s released: the worker is stopping", job.id)
+                files.remove_run(job)
+                return
             if storage_full(error):  # not the job's fault: it goes back to the queue and waits for space
                 files.remove_run(job)
                 jobs.release(job, self.id)
