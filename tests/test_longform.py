@@ -111,7 +111,7 @@ def test_resume_after_a_killed_worker(joined_recording, tmp_path, chunked):
     command = [sys.executable, "-m", "talkinghead", "generate", "--image", str(portrait("obama.jpg")), "--audio", str(wav),
                "--text", text, "--framing", "head", "--size", f"{SIZE[0]}x{SIZE[1]}", "--workers", "2", "-o", str(out)]  # fmt: skip
     first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # bounds for a loaded machine, not speed targets
     work = None
     while time.monotonic() < deadline:
         work = next((p for p in tmp_path.iterdir() if p.name.startswith(".talk.mp4.talkinghead-")), None)
@@ -122,14 +122,14 @@ def test_resume_after_a_killed_worker(joined_recording, tmp_path, chunked):
     victims = _workers_of(first.pid)
     assert victims, "no worker processes found"
     os.kill(victims[0], signal.SIGKILL)
-    _, stderr = first.communicate(timeout=120)
+    _, stderr = first.communicate(timeout=600)
     assert first.returncode == 18, stderr
     assert "run the same command again" in stderr
     assert not out.exists()
     kept = sorted(p.name for p in work.iterdir() if p.name.startswith("chunk_"))
     assert kept
 
-    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stderr
     assert f"resuming: {len(kept)} of" in second.stderr
     assert not work.exists()
