@@ -19,7 +19,7 @@ else
 fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,livekit]"
+.venv/bin/python -m pip install --quiet -e ".[test,livekit,fuzz]"
 .venv/bin/python -m pytest "$@"
 # The Pipecat releases that install beside MediaPipe pin older pydantic, FastAPI and Pillow: its
 # adapter is tested in an environment of its own.
