@@ -117,16 +117,17 @@ class Server:
         self.shutdown: dict = {}
 
     def start(self, timeout: float = 180.0) -> Server:
-        made = subprocess.run(cli("keys", "create", "--name", f"bench-{self.name}", "--rate", "60000/min", "--concurrency", "100",
-                                  "--database-url", self.database_url), capture_output=True, text=True, check=False)  # fmt: skip
-        if made.returncode != 0:
-            raise SystemExit(f"keys create failed ({made.returncode}): {made.stderr[-2000:]}")
-        fields = dict(line.split(":", 1) for line in made.stdout.splitlines() if ":" in line)
-        self.key, self.key_id = fields["key"].strip(), fields["id"].strip()
+        if not self.key:  # a restarted server keeps its key
+            made = subprocess.run(cli("keys", "create", "--name", f"bench-{self.name}", "--rate", "60000/min", "--concurrency", "100",
+                                      "--database-url", self.database_url), capture_output=True, text=True, check=False)  # fmt: skip
+            if made.returncode != 0:
+                raise SystemExit(f"keys create failed ({made.returncode}): {made.stderr[-2000:]}")
+            fields = dict(line.split(":", 1) for line in made.stdout.splitlines() if ":" in line)
+            self.key, self.key_id = fields["key"].strip(), fields["id"].strip()
         command = cli("serve", "--host", "127.0.0.1", "--port", str(self.port), "--database-url", self.database_url,
                       "--storage", str(self.storage), "--workers", str(self.workers), *self.extra)  # fmt: skip
         self.started = time.perf_counter()
-        with self.log.open("wb") as log:
+        with self.log.open("ab") as log:  # a restarted server (benchmarks/chaos.py) adds to its log
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -145,6 +146,16 @@ class Server:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def crash(self) -> None:
+        """SIGKILL to the server and every process it started, at once, as when its machine dies."""
+        doomed = [self.pid, *children(self.pid)]
+        for pid in doomed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
 
     def tail(self, lines: int = 40) -> str:
         try:
