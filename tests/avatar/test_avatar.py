@@ -3,6 +3,7 @@ the clips and files that must fail clearly."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import subprocess
 import sys
@@ -188,6 +189,17 @@ def test_damaged_avatar_files(avatar_file, tmp_path):
         new.writestr("arrays.npz", old.read("arrays.npz"))
     with pytest.raises(AvatarFormatError, match="version 99"):
         load_avatar(newer)
+    # Members compressed (a zip bomb's way in) or by a method zipfile does not know (as fuzzing found).
+    deflated = io.BytesIO()
+    with zipfile.ZipFile(avatar_file) as old, zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as new:
+        for member in old.namelist():
+            new.writestr(member, old.read(member))
+    unknown = bytearray(data)
+    central = unknown.rfind(b"PK\x01\x02")  # the last member's central directory entry: its method field at +10
+    unknown[central + 10 : central + 12] = (99).to_bytes(2, "little")
+    for foreign in (deflated.getvalue(), bytes(unknown)):
+        with pytest.raises(AvatarFormatError, match="compressed or encrypted"):
+            load_avatar(foreign)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

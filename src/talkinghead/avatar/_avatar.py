@@ -145,6 +145,9 @@ def load_avatar(source: str | os.PathLike | bytes) -> Avatar:
         raise AvatarFormatError(f"{name}: avatar file over {MAX_FILE_BYTES >> 30} GiB")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for member in archive.infolist():  # written stored: a compressed member is foreign, and may be a zip bomb
+                if member.compress_type != zipfile.ZIP_STORED or member.flag_bits & 0x1:
+                    raise AvatarFormatError(f"{name}: not an avatar file ({member.filename!r} is compressed or encrypted)")
             manifest = json.loads(archive.read("avatar.json"))
             _check_manifest(manifest)
             with np.load(io.BytesIO(archive.read("arrays.npz")), allow_pickle=False) as npz:
