@@ -200,6 +200,10 @@ def test_damaged_avatar_files(avatar_file, tmp_path):
     for foreign in (deflated.getvalue(), bytes(unknown)):
         with pytest.raises(AvatarFormatError, match="compressed or encrypted"):
             load_avatar(foreign)
+    newer_zip = bytearray(data)
+    newer_zip[central + 6 : central + 8] = (0x94).to_bytes(2, "little")  # "version needed to extract" 14.8
+    with pytest.raises(AvatarFormatError, match="zip file version"):
+        load_avatar(bytes(newer_zip))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -155,7 +155,7 @@ def load_avatar(source: str | os.PathLike | bytes) -> Avatar:
         return _avatar(manifest, arrays)
     except AvatarFormatError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, NotImplementedError, KeyError, ValueError, TypeError, OSError, EOFError) as exc:  # (a zip version it cannot read)
         raise AvatarFormatError(f"{name}: not a whole avatar file ({exc})") from exc
 
 
