@@ -297,11 +297,7 @@ class Database:
                 raise InvalidOptionError(f"the database holds schema version {row[0]}; this talkinghead uses {SCHEMA_VERSION}")
 
     def close(self) -> None:
-        while True:
-            try:
-                self._pool.get_nowait().close()
-            except queue.Empty:
-                return
+        self._drop_pooled()
 
 
 def _first_line(error: BaseException) -> str:
