@@ -254,6 +254,27 @@ def test_stream_from_an_image_at_48_khz_in_french(server):
     assert got["frames"][0][1].data[:4] == b"RIFF"  # WebP
 
 
+def frames_as(server, audio: np.ndarray, fmt: str) -> list[bytes]:
+    with client(server) as stream:
+        ready = stream.start(portrait_id=server.portrait_id, size="160x128", format=fmt, realtime=False, seed=3)
+        assert ready["format"] == fmt
+        stream.send_audio(audio)
+        stream.stop()
+        return [r.data for _, r in collect(stream)["frames"]]
+
+
+def test_raw_frames_are_the_jpeg_frames_undecoded(server):
+    """Raw is for clients with no image decoder: RGB rows, top to bottom, the same picture."""
+    audio = load_audio(recording("goforward")).samples[:16000]
+    raw, jpeg = frames_as(server, audio, "raw"), frames_as(server, audio, "jpeg")
+    assert len(raw) == len(jpeg) == 25 and {len(data) for data in raw} == {160 * 128 * 3}
+    for raw_data, jpeg_data in zip(raw[::6], jpeg[::6]):
+        rgb = np.frombuffer(raw_data, np.uint8).reshape(128, 160, 3).astype(int)
+        decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg_data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(int)
+        assert np.abs(rgb - decoded).mean() < 4  # JPEG's loss only: channels not swapped, rows not flipped
+        assert np.abs(rgb - rgb[::-1]).mean() > 10 and np.abs(rgb - rgb[..., ::-1]).mean() > 3
+
+
 def test_metrics_count_the_sessions(server):
     with server.client() as http:
         lines = dict(line.rsplit(" ", 1) for line in http.get("/metrics").text.splitlines() if line.startswith("talkinghead_stream"))

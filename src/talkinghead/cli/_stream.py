@@ -114,7 +114,7 @@ def _stream(args: argparse.Namespace) -> int:
         sender.start()
         frames, dropped, stats = _receive(client, work, ready["sample_rate"])
         sender.join()
-        encoded = encode_video(_frames(work, frames), args.output, audio=str(work / "audio.wav"), options=EncodeOptions(fps=ready["fps"], format=fmt))
+        encoded = encode_video(_frames(work, frames, ready), args.output, audio=str(work / "audio.wav"), options=EncodeOptions(fps=ready["fps"], format=fmt))
     print(f"talkinghead: streamed {frames} frames ({dropped} without an image) in {time.monotonic() - began:.1f} s, session start {ready['start_ms']:.0f} ms, "
           f"server dropped {stats.get('dropped', 0)}; wrote {encoded.path}", file=sys.stderr)  # fmt: skip
     return OK
@@ -182,7 +182,7 @@ def _receive(client, work: Path, sample_rate: int) -> tuple[int, int, dict]:
     return frames, frames - images, stats
 
 
-def _frames(work: Path, count: int) -> Iterator[np.ndarray]:
+def _frames(work: Path, count: int, ready: dict) -> Iterator[np.ndarray]:
     """Frames 0 to count - 1; one that came without its image repeats the one before."""
     images = {int(p.stem): p for p in work.glob("*.img")}
     if not images:
@@ -191,5 +191,9 @@ def _frames(work: Path, count: int) -> Iterator[np.ndarray]:
     for index in range(count):
         path = images.get(index, images[min(images)] if last is None else None)
         if path is not None:
-            last = cv2.cvtColor(cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            data = np.frombuffer(path.read_bytes(), np.uint8)
+            if ready["format"] == "raw":
+                last = data.reshape(ready["height"], ready["width"], 3)
+            else:
+                last = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         yield last
