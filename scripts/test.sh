@@ -19,11 +19,5 @@ else
 fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,livekit,fuzz]"
+.venv/bin/python -m pip install --quiet -e ".[test,fuzz]"
 .venv/bin/python -m pytest "$@"
-# The Pipecat releases that install beside MediaPipe pin older pydantic, FastAPI and Pillow: its
-# adapter is tested in an environment of its own.
-python3 -m venv .venv-pipecat
-.venv-pipecat/bin/python -m pip install --quiet --upgrade pip
-.venv-pipecat/bin/python -m pip install --quiet -e ".[test,pipecat]"
-.venv-pipecat/bin/python -m pytest -q tests/stream/test_pipecat.py
