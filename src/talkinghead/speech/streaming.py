@@ -8,9 +8,12 @@ its partial segmentation read whenever a frame needs it.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
+from itertools import islice
 
 import numpy as np
 import pocketsphinx
@@ -20,10 +23,11 @@ from scipy.signal import firwin, upfirdn
 from ._acoustic import WINDOW, AcousticFeatures, acoustic_features, label_features
 from ._analysis import ENGLISH, Phone, _clean
 from ._audio import SAMPLE_RATE
-from ._decoder import ALLPHONE_SETTINGS, FRAME_S, SILENCE
+from ._decoder import ALLPHONE_SETTINGS, FRAME_S, SILENCE, dictionary_lookup
 from ._prosody import HOP, HOP_S, LEVEL_WINDOW, PITCH_WINDOW, SILENCE_DBFS, _level_db, _pitch
+from ._text import ARPABET_PHONES, normalize_transcript, pronounce
 
-__all__ = ["DECODERS", "HISTORY_S", "PcmConverter", "Resampler", "StreamingSpeech"]
+__all__ = ["ALIGNERS", "DECODERS", "HISTORY_S", "PcmConverter", "Resampler", "StreamingSpeech"]
 
 # Cepstral mean a fresh stream starts from: the mean of the shared recordings' utterance means
 # (close-talking read speech). The decoder's own default (40, 3, -1, 0...) is far from real
@@ -32,9 +36,20 @@ CMN_PRIOR = "55.6,-0.7,-1.2,10.0,-12.5,4.9,-6.9,-3.7,-2.7,-1.2,1.0,-1.1,0.9"
 CMN_UPDATE_S = 0.5  # the live cepstral mean is refreshed from the utterance this often
 PAUSE_BREAK_S = 0.3  # silence after which the recogniser's utterance ends (keeps its search short)
 MAX_UTTERANCE_S = 20.0
+TRAILING_PAUSE_S = 0.05  # silence at the end of a phone that is cut off it
 HISTORY_S = 6.0  # phones and prosody kept behind the newest audio
 LOUD_PRIOR_DB = -20.0  # the speaker's loud level until enough speech has been heard
 NOISE_PRIOR_DB = -70.0
+# Speech with its words: each utterance is aligned to the next words of the transcript.
+WINDOW_WORDS = 40  # transcript words one utterance's search may cover (a bounded grammar)
+MAX_REALIGN_S = 6.0  # an utterance up to this long is aligned again when words come during it
+MAX_PENDING_WORDS = 5000  # words not yet heard that a stream keeps; beyond, the oldest go
+SKIP_WORD = 0.05  # chance of a transcript word not being spoken (text normalised otherwise, late text)
+JUDGE_FROM_S, JUDGE_EVERY_S = 0.6, 0.2  # when the alignment is first checked against the audio, and how often
+# The forced path's log score less the free phone recogniser's, per 10 ms frame of the utterance
+# so far. On the shared recordings with their own transcripts it stays above -0.001 from 0.6 s
+# into the utterance; with another recording's it falls below -0.0014 by 1.2 s (-0.002 mostly).
+MISMATCH_PER_FRAME = -1.2e-3
 
 
 class Resampler:
@@ -96,9 +111,10 @@ class PcmConverter:
 
 
 class _DecoderPool:
-    """Phone decoders take about 150 ms to load; sessions borrow them instead."""
+    """Decoders take about 150 ms to load; sessions borrow them instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, make: Callable[[], pocketsphinx.Decoder]) -> None:
+        self._make = make
         self._free: list[pocketsphinx.Decoder] = []
         self._lock = threading.Lock()
 
@@ -106,8 +122,7 @@ class _DecoderPool:
         with self._lock:
             if self._free:
                 return self._free.pop()
-        phone_lm = os.path.join(pocketsphinx.get_model_path(), "en-us", "en-us-phone.lm.bin")
-        return pocketsphinx.Decoder(allphone=phone_lm, lm=None, loglevel="FATAL", **ALLPHONE_SETTINGS)
+        return self._make()
 
     def give(self, decoder: pocketsphinx.Decoder) -> None:
         with self._lock:
@@ -119,7 +134,26 @@ class _DecoderPool:
             self.give(decoder)
 
 
-DECODERS = _DecoderPool()
+def _phone_decoder() -> pocketsphinx.Decoder:
+    phone_lm = os.path.join(pocketsphinx.get_model_path(), "en-us", "en-us-phone.lm.bin")
+    return pocketsphinx.Decoder(allphone=phone_lm, lm=None, loglevel="FATAL", **ALLPHONE_SETTINGS)
+
+
+def _phone_word(phone: str) -> str:
+    return "ph_" + phone.lower()
+
+
+def _aligning_decoder() -> pocketsphinx.Decoder:
+    """A grammar decoder whose words are single phones: a grammar of a transcript's phones in
+    order is then a forced alignment whose partial result gives phone times as audio comes in."""
+    decoder = pocketsphinx.Decoder(lm=None, loglevel="FATAL")
+    for phone in sorted(ARPABET_PHONES):
+        decoder.add_word(_phone_word(phone), phone, False)
+    return decoder
+
+
+DECODERS = _DecoderPool(_phone_decoder)
+ALIGNERS = _DecoderPool(_aligning_decoder)
 
 
 class _PhoneSearch:
@@ -150,11 +184,173 @@ class _PhoneSearch:
 
     def segments(self) -> list[tuple[str, float, float]]:
         """(label, start, end) of the utterance so far, seconds from its start."""
-        return [(s.word, s.start_frame * FRAME_S, (s.end_frame + 1) * FRAME_S) for s in self._decoder.seg() or ()]
+        return _segments(self._decoder)
+
+    def log_score(self) -> float | None:
+        return _log_score(self._decoder)
+
+    @property
+    def cmn(self) -> str:
+        return self._decoder.get_cmn(False)
 
     def close(self) -> None:
         self.end()
         DECODERS.give(self._decoder)
+
+
+def _segments(decoder: pocketsphinx.Decoder) -> list[tuple[str, float, float]]:
+    return [(s.word, s.start_frame * FRAME_S, (s.end_frame + 1) * FRAME_S) for s in decoder.seg() or ()]
+
+
+def _log_score(decoder: pocketsphinx.Decoder) -> float | None:
+    """The natural log of the best path's score so far (the binding gives it exponentiated)."""
+    hyp = decoder.hyp()
+    return math.log(hyp.best_score) if hyp is not None and hyp.best_score > 0 else None
+
+
+class _TranscriptSearch:
+    """English with the words being spoken: each utterance is force-aligned, as its audio comes
+    in, to the next words of the transcript (a grammar of their phones in order, where a word may
+    go unspoken and the utterance may end after any word); its heard words are then used up.
+
+    The free phone search runs beside it, for text that does not match the audio: when the forced
+    path scores far below the free one, the utterance's phones are the recognised ones and the
+    words it was aligned to are dropped (text late for its audio, wrong, or of another language),
+    so no later utterance is held to them. Words that come while an utterance is being heard (a
+    TTS's text often follows its audio) align it again from its start, while it is short enough.
+    """
+
+    def __init__(self) -> None:
+        self._free = _PhoneSearch()
+        self._decoder: pocketsphinx.Decoder | None = None  # borrowed at the first text
+        self._words: deque[tuple[str, list[str]]] = deque(maxlen=MAX_PENDING_WORDS)  # (word, phones) not yet heard
+        self._window: list[tuple[str, list[str]]] = []  # the words the utterance is aligned to
+        self._forced = False  # the utterance's phones come from the alignment
+        self._aligning = False  # its utterance is open in the decoder
+        self._samples = 0
+        self._next_judge = 0
+        self._heard_audio: list[np.ndarray] | None = None  # the utterance's samples, while short enough to align again
+        self._new_words = False  # words came during the utterance that its window lacks
+
+    def add_text(self, text: str) -> None:
+        words = normalize_transcript(text)
+        for word in words:
+            self._words.append((word, dictionary_lookup(word) or pronounce(word, dictionary_lookup)))
+        self._new_words = self._new_words or bool(words) and len(self._window) < WINDOW_WORDS
+
+    def clear_text(self) -> None:
+        self._words.clear()
+
+    @property
+    def words(self) -> list[str]:
+        return [word for word, _ in self._words]
+
+    def start(self) -> None:
+        self._free.start()
+        self._heard_audio = []
+        self._align()
+
+    def _align(self) -> None:
+        """(Re)start the forced search over the utterance so far with the words waiting now."""
+        self._stop_aligning()
+        self._new_words = False
+        self._window = list(islice(self._words, WINDOW_WORDS))
+        self._forced = bool(self._window)
+        self._samples = 0
+        self._next_judge = int(JUDGE_FROM_S * SAMPLE_RATE)
+        if not self._forced:
+            return
+        if self._decoder is None:
+            self._decoder = ALIGNERS.take()
+        decoder = self._decoder
+        decoder.add_fsg("transcript", self._grammar(decoder))  # replaces the last utterance's
+        decoder.activate_search("transcript")
+        decoder.reinit_feat()
+        decoder.set_cmn(self._free.cmn)  # the free search's live mean: it has heard all the speech
+        decoder.start_utt()
+        self._aligning = True
+        for piece in self._heard_audio or ():
+            self._feed_forced(piece)
+
+    def _grammar(self, decoder: pocketsphinx.Decoder):
+        phones = [phone for _, word_phones in self._window for phone in word_phones]
+        final = len(phones) + 1
+        transitions, state = [], 0
+        for _, word_phones in self._window:
+            end = state + len(word_phones)
+            transitions.append((state, end, SKIP_WORD))  # a null transition: the word unspoken
+            transitions += [(state + k, state + k + 1, 1.0, _phone_word(p)) for k, p in enumerate(word_phones)]
+            transitions.append((end, final, 1.0))  # the utterance may end after any word
+            state = end
+        return decoder.create_fsg("transcript", 0, final, transitions)
+
+    def feed(self, piece: np.ndarray) -> None:
+        self._free.feed(piece)
+        if self._heard_audio is not None:
+            self._heard_audio.append(piece)
+            if sum(map(len, self._heard_audio)) > MAX_REALIGN_S * SAMPLE_RATE:
+                self._heard_audio = None  # too long to align again: later words wait for the next utterance
+        if self._new_words and self._heard_audio is not None:
+            self._align()  # the piece is in the audio it aligns
+        elif self._aligning:
+            self._feed_forced(piece)
+
+    def _feed_forced(self, piece: np.ndarray) -> None:
+        self._decoder.process_raw(piece.tobytes(), False, False)
+        self._samples += len(piece)
+        if self._samples >= self._next_judge:
+            self._next_judge += int(JUDGE_EVERY_S * SAMPLE_RATE)
+            self._judge()
+
+    def _judge(self) -> None:
+        forced, free = _log_score(self._decoder), self._free.log_score()
+        if forced is not None and free is not None and (forced - free) / (self._samples / SAMPLE_RATE / FRAME_S) < MISMATCH_PER_FRAME:
+            self._forced = False
+            self._stop_aligning()
+            self._drop(len(self._window))
+
+    def _stop_aligning(self) -> None:
+        if self._aligning:
+            self._decoder.end_utt()
+            self._aligning = False
+
+    def end(self) -> None:
+        self._free.end()
+        self._heard_audio = None
+        self._new_words = False
+        if self._aligning:
+            self._stop_aligning()
+            self._drop(self._heard([label for label, _, _ in _segments(self._decoder)]))
+
+    def _drop(self, count: int) -> None:
+        for _ in range(min(count, len(self._words))):
+            self._words.popleft()
+
+    def _heard(self, labels: list[str]) -> int:
+        """How many window words the forced path went through (it may have skipped some)."""
+        flat = [(i, _phone_word(p)) for i, (_, phones) in enumerate(self._window) for p in phones]
+        starts = [k for k, (i, _) in enumerate(flat) if k == 0 or flat[k - 1][0] != i]
+        at, last = 0, -1
+        for label in labels:
+            if at < len(flat) and flat[at][1] == label:
+                last, at = flat[at][0], at + 1
+                continue
+            later = next((k for k in starts if k >= at and flat[k][1] == label), None)
+            if later is not None:
+                last, at = flat[later][0], later + 1
+        return last + 1
+
+    def segments(self) -> list[tuple[str, float, float]]:
+        if not self._forced:
+            return self._free.segments()
+        return [(label[3:].upper() if label.startswith("ph_") else label, a, b) for label, a, b in _segments(self._decoder)]
+
+    def close(self) -> None:
+        self._free.close()
+        if self._decoder is not None:
+            self._stop_aligning()
+            ALIGNERS.give(self._decoder)
+            self._decoder = None
 
 
 class _AcousticLabels:
@@ -234,7 +430,7 @@ class StreamingSpeech:
     """
 
     def __init__(self, language: str = ENGLISH) -> None:
-        self._phones: _PhoneSearch | _AcousticLabels | None = _PhoneSearch() if language == ENGLISH else _AcousticLabels()
+        self._phones: _TranscriptSearch | _AcousticLabels | None = _TranscriptSearch() if language == ENGLISH else _AcousticLabels()
         self._in_utterance = False
         self._utterance_start = 0.0  # timeline time of the utterance's first sample
         self._first_hop = 0  # its hop on the timeline
@@ -261,6 +457,22 @@ class StreamingSpeech:
         if self._phones is not None:
             self._phones.close()
             self._phones = None
+
+    @property
+    def uses_text(self) -> bool:
+        """Whether `add_text` shapes the phones (English); in other languages the mouth follows the sound."""
+        return isinstance(self._phones, _TranscriptSearch)
+
+    @property
+    def words_waiting(self) -> int:
+        """Words of the text given that no speech has been aligned to yet."""
+        return len(self._phones.words) if isinstance(self._phones, _TranscriptSearch) else 0
+
+    def add_text(self, text: str) -> None:
+        """Words about to be spoken, or being spoken, in order: the audio not yet analysed is aligned
+        to them. Text that does not match its audio is found out and dropped."""
+        if isinstance(self._phones, _TranscriptSearch):
+            self._phones.add_text(text)
 
     # ---- audio in
     def feed(self, samples: np.ndarray, start: float | None = None) -> None:
@@ -314,7 +526,10 @@ class StreamingSpeech:
         self._final = self._final + self._utterance_phones()
 
     def truncate(self, at: float) -> None:
-        """Forget everything from timeline time `at` on (the audio was dropped before it played)."""
+        """Forget everything from timeline time `at` on (the audio was dropped before it played),
+        and the words not yet heard: they went with it."""
+        if isinstance(self._phones, _TranscriptSearch):
+            self._phones.clear_text()
         if self._in_utterance:
             self._phones.end()
             self._in_utterance = False
@@ -435,8 +650,16 @@ class StreamingSpeech:
                 continue
             # Phones where nobody speaks are breaths or noise (as `_gate` in the batch analysis).
             times = np.arange(p.start, end, HOP_S)
-            silent = p.label != SILENCE and not self.speech(times).any()
-            out.append(Phone(SILENCE if silent else p.label, p.start, end))
+            voiced = self.speech(times)
+            if p.label == SILENCE or not voiced.any():
+                out.append(Phone(SILENCE, p.start, end))
+                continue
+            # A phone the search ran on into a pause ends where the voice does.
+            spoken_end = p.start + (int(np.flatnonzero(voiced)[-1]) + 1) * HOP_S
+            if end - spoken_end >= TRAILING_PAUSE_S:
+                out += [Phone(p.label, p.start, spoken_end), Phone(SILENCE, spoken_end, end)]
+            else:
+                out.append(Phone(p.label, p.start, end))
         return out
 
     def phones(self, since: float) -> list[Phone]:
