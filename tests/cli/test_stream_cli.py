@@ -24,6 +24,20 @@ def test_stream_through_a_private_server(tmp_path):
     assert np.abs(frames[10].astype(float) - frames[40].astype(float)).mean() > 0.5  # the face moves
 
 
+def test_stream_with_the_words_of_the_audio(tmp_path):
+    """--text-file sends the transcript before the audio: the mouth follows its alignment, so the
+    frames differ from those of the audio alone; --text and --text-file exclude each other."""
+    speech, text = recording("cards-003"), recording("cards-003").with_suffix(".txt")
+    base = ["stream", "--image", str(portrait("obama-240p.jpg")), "--audio", str(speech), "--size", "128x128", "--format", "raw"]
+    cli(*base, "--text-file", str(text), "-o", str(tmp_path / "words.mp4"))
+    cli(*base, "-o", str(tmp_path / "alone.mp4"))
+    with_words, alone = list(read_frames(tmp_path / "words.mp4")), list(read_frames(tmp_path / "alone.mp4"))
+    assert len(with_words) == len(alone) == int(np.ceil(load_audio(speech).duration * 25 - 1e-9))
+    assert any(np.abs(a.astype(int) - b.astype(int)).mean() > 0.5 for a, b in zip(with_words, alone))
+    refused = cli(*base, "--text", "words", "--text-file", str(text), "-o", str(tmp_path / "never.mp4"), check=False)
+    assert refused.returncode == 2 and "not allowed with" in refused.stderr and not (tmp_path / "never.mp4").exists()
+
+
 def test_stream_an_avatar_file_through_a_private_server(tmp_path, avatar_file):
     out = tmp_path / "avatar.mp4"
     audio = load_audio(recording("cards-002"))

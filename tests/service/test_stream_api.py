@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from conftest import portrait, recording
+from conftest import portrait, recording, transcript
 from servicekit import Services, create_key
 from talkinghead import AudioTooLongError, InvalidOptionError, NotFoundError, RateLimitError
 from talkinghead.speech import load_audio
@@ -189,6 +189,10 @@ def start_message(server, **options) -> str:
         (lambda s: [start_message(s), '{"type": "dance"}'], 4400, "bad_message"),
         (lambda s: [start_message(s), "[1, 2]"], 4400, "bad_message"),
         (lambda s: [start_message(s), start_message(s)], 4409, "conflict"),
+        (lambda s: [start_message(s), '{"type": "text"}'], 4422, "invalid_option"),  # neither text nor words
+        (lambda s: [start_message(s), json.dumps({"type": "text", "text": "a", "words": [{"word": "a"}]})], 4422, "invalid_option"),
+        (lambda s: [start_message(s), json.dumps({"type": "text", "text": "a" * 20_001})], 4422, "invalid_option"),
+        (lambda s: [start_message(s), json.dumps({"type": "text", "words": [{"word": "a", "start": -1}]})], 4422, "invalid_option"),
         (lambda s: [start_message(s, fps=33)], 4422, "invalid_option"),
         (lambda s: [start_message(s, sample_rate=44100)], 4422, "invalid_option"),
         (lambda s: [start_message(s, colour="red")], 4422, "invalid_option"),
@@ -198,7 +202,7 @@ def start_message(server, **options) -> str:
         (lambda s: [json.dumps({"type": "start", "image": "bm90IGFuIGltYWdl"})], 4415, "unsupported_image"),
     ],
     ids=["not-json", "nested-too-deep", "audio-before-start", "control-before-start", "oversized-audio", "odd-bytes", "unknown-type", "not-an-object",
-         "second-start", "bad-fps", "bad-rate", "unknown-option", "bad-language", "no-portrait", "unknown-portrait", "bad-image"],  # fmt: skip
+         "second-start", "text-empty", "text-and-words", "text-too-long", "word-negative-time", "bad-fps", "bad-rate", "unknown-option", "bad-language", "no-portrait", "unknown-portrait", "bad-image"],  # fmt: skip
 )
 def test_bad_messages_close_with_a_clear_code(server, messages, code, reason):
     received, got_code, got_reason = raw_session(server, *messages(server))
@@ -254,11 +258,16 @@ def test_stream_from_an_image_at_48_khz_in_french(server):
     assert got["frames"][0][1].data[:4] == b"RIFF"  # WebP
 
 
-def frames_as(server, audio: np.ndarray, fmt: str) -> list[bytes]:
+def frames_as(server, audio: np.ndarray, fmt: str, text: str | dict | None = None) -> list[bytes]:
+    """The frames of `audio` (after `text`: a string, or a whole text message)."""
     with client(server) as stream:
         ready = stream.start(portrait_id=server.portrait_id, size="160x128", format=fmt, realtime=False, seed=3)
         assert ready["format"] == fmt
-        stream.send_audio(audio)
+        if isinstance(text, dict):
+            stream._send(json.dumps(text))
+        elif text is not None:
+            stream.send_text(text)
+        stream.send_speech(audio, realtime=False)
         stream.stop()
         return [r.data for _, r in collect(stream)["frames"]]
 
@@ -273,6 +282,18 @@ def test_raw_frames_are_the_jpeg_frames_undecoded(server):
         decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg_data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(int)
         assert np.abs(rgb - decoded).mean() < 4  # JPEG's loss only: channels not swapped, rows not flipped
         assert np.abs(rgb - rgb[::-1]).mean() > 10 and np.abs(rgb - rgb[..., ::-1]).mean() > 3
+
+
+def test_the_words_move_the_mouth_and_their_timings_do_not(server):
+    """Text as one string or as a TTS's timed words (timings off by seconds): the same frames,
+    other than without the words, whose bilabials recognition misses."""
+    audio = load_audio(recording("cards-003")).samples
+    text = transcript("cards-003")
+    words = [{"word": w, "start": 9.0 + k, "end": 9.5 + k} for k, w in enumerate(text.split())]
+    as_text = frames_as(server, audio, "raw", text)
+    assert frames_as(server, audio, "raw", {"type": "text", "words": words}) == as_text
+    assert frames_as(server, audio, "raw") != as_text
+    assert len(as_text) == int(np.ceil(len(audio) / 16000 * 25 - 1e-9))
 
 
 def test_metrics_count_the_sessions(server):

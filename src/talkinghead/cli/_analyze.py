@@ -12,7 +12,7 @@ from ..motion import rhubarb_json, rhubarb_tsv
 from ..speech import SpeechOptions, load_audio
 from ._commands import summary
 from ._exit_codes import OK
-from ._options import add_motion_options, read_transcript
+from ._options import add_motion_options, add_transcript_options, transcript
 from ._types import positive_int
 
 FORMATS = ("json", "rhubarb-tsv", "rhubarb-json")
@@ -21,9 +21,7 @@ FORMATS = ("json", "rhubarb-tsv", "rhubarb-json")
 def add_analyze_parser(commands) -> None:
     p = commands.add_parser("analyze", help=summary("analyze"))
     p.add_argument("audio", help="WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF file")
-    text = p.add_mutually_exclusive_group()
-    text.add_argument("--text", help="transcript of the audio: phones come from forced alignment")
-    text.add_argument("--text-file", type=Path, help="file holding the transcript (UTF-8)")
+    add_transcript_options(p.add_mutually_exclusive_group(), "transcript of the audio: phones come from forced alignment")
     p.add_argument("-o", "--output", default="-", help="output file; '-' (default) writes to standard output")
     p.add_argument("--format", choices=FORMATS, default="json", help="json: the full Track; rhubarb-tsv / rhubarb-json: Rhubarb Lip Sync's mouth cue formats")
     add_motion_options(p)
@@ -34,11 +32,11 @@ def add_analyze_parser(commands) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    transcript = read_transcript(args.text_file) if args.text_file else args.text
+    text = transcript(args)
     audio = load_audio(args.audio, max_duration=args.max_duration)
     track = analyze(
         audio,
-        transcript,
+        text,
         fps=args.fps,
         seed=args.seed,
         expression=args.expression,

@@ -13,7 +13,7 @@ from ..motion import nearest_frame_rate
 from ._commands import summary
 from ._exit_codes import OK
 from ._generate import add_generate_options, run_generate
-from ._options import read_transcript
+from ._options import add_transcript_options, transcript
 from ._progress import ProgressBar
 
 
@@ -22,9 +22,7 @@ def add_avatar_parser(commands) -> None:
     actions = p.add_subparsers(dest="avatar_command", required=True, metavar="ACTION")
     c = actions.add_parser("create", help="enrol a clip (5 s to 10 min of the person speaking to camera, with its sound) as an avatar file")
     c.add_argument("clip", type=Path, help="video with audio: MP4, MOV, WebM or MKV")
-    text = c.add_mutually_exclusive_group()
-    text.add_argument("--text", help="transcript of the clip's speech (better phone timing)")
-    text.add_argument("--text-file", type=Path, help="file holding the transcript (UTF-8)")
+    add_transcript_options(c.add_mutually_exclusive_group(), "transcript of the clip's speech (better phone timing)")
     c.add_argument("-o", "--output", type=Path, required=True, help="the avatar file to write (NAME.avatar)")
     c.add_argument("--name", help="the avatar's name (default: the clip's file name)")
     c.add_argument("--recognizer", choices=("words", "phones"), default=AvatarOptions.recognizer, help="how the clip's phones are found without a transcript")
@@ -44,7 +42,7 @@ def add_dub_parser(commands) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    text = read_transcript(args.text_file) if args.text_file else args.text
+    text = transcript(args)
     bar = ProgressBar("enrolling")
     avatar = create_avatar(args.clip, text, name=args.name, options=AvatarOptions(recognizer=args.recognizer), on_progress=bar)
     avatar.save(args.output)

@@ -16,7 +16,7 @@ from ..portrait import load_image
 from ..render import FRAMINGS, Background, parse_colour, parse_size
 from ._commands import summary
 from ._exit_codes import OK
-from ._options import add_motion_options, read_transcript
+from ._options import add_motion_options, add_transcript_options, transcript
 from ._types import positive_int, typed
 from ._overlay import add_overlay_options, overlay_options
 from ._progress import ProgressBar
@@ -37,8 +37,7 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool, subject:
         who.add_argument("--avatar", help="an avatar made from the person's footage (`talkinghead avatar create`)")
     p.add_argument("--audio", required=required, help="speech: WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--text", help="transcript of the audio (exact phone timing by forced alignment)")
-    source.add_argument("--text-file", type=Path, help="file holding the transcript (UTF-8)")
+    add_transcript_options(source, "transcript of the audio (exact phone timing by forced alignment)")
     source.add_argument("--track", type=Path, help="a Track JSON from `talkinghead analyze` to render instead of analysing the audio")
     p.add_argument("-o", "--output", required=required, help=f"output: {format_choices()}")
     p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format when the file name does not say it")
@@ -81,7 +80,7 @@ def generate_request(args: argparse.Namespace) -> GenerateRequest:
         avatar=getattr(args, "avatar", None),
         audio=args.audio,
         output=args.output,
-        text=read_transcript(args.text_file) if args.text_file else args.text,
+        text=transcript(args),
         track=read_track(args.track) if args.track else None,
         fps=args.fps,
         seed=args.seed,

@@ -1,4 +1,4 @@
-"""What `analyze` and `generate` share: the motion and analysis options, and transcripts."""
+"""What the commands share: the motion and analysis options, and transcripts."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ def add_motion_options(p: argparse.ArgumentParser) -> None:
 
 def add_language_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", default=SpeechOptions.language, help="the speech's language, ISO 639 (default en); any other takes the acoustic path")
+
+
+def add_transcript_options(group: argparse._ActionsContainer, text_help: str) -> None:
+    """--text or --text-file, into a mutually exclusive group (`transcript` reads them)."""
+    group.add_argument("--text", help=text_help)
+    group.add_argument("--text-file", type=Path, help="file holding the transcript (UTF-8)")
+
+
+def transcript(args: argparse.Namespace) -> str | None:
+    return read_transcript(args.text_file) if args.text_file else args.text
 
 
 def read_transcript(path: Path) -> str:

@@ -31,13 +31,14 @@ from ..speech.streaming import Resampler
 from ..stream import SAMPLE_RATES, StreamClosedError, StreamOptions
 from ..stream.protocol import FRAME_FORMATS, FRAME_QUALITY
 from ._commands import summary
-from ._options import add_language_option
+from ._options import add_language_option, add_transcript_options, transcript
 from ._exit_codes import OK
 
 
 def add_stream_parser(commands) -> None:
     p = commands.add_parser("stream", help=summary("stream"))
     p.add_argument("--audio", required=True, help="speech audio (WAV, MP3, M4A, OGG, FLAC)")
+    add_transcript_options(p.add_mutually_exclusive_group(), "the words of the audio, sent before it: the mouth follows their alignment")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", help="portrait photo (sent in the start message)")
     source.add_argument("--portrait-id", help="a portrait registered on the server (POST /v1/portraits)")
@@ -99,6 +100,7 @@ def _stream(args: argparse.Namespace) -> int:
         raise InvalidOptionError(f"stream writes a video file: {spoken_list([FORMATS[name].suffixes[0] for name in FILE_FORMATS])}")
     parse_size(args.size)
     audio = load_audio(args.audio)
+    text = transcript(args)
     samples = audio.samples if args.sample_rate == 16000 else Resampler(16000, args.sample_rate)(np.concatenate([audio.samples, np.zeros(64, np.int16)]))
     options = dict(sample_rate=args.sample_rate, fps=args.fps, size=args.size, framing=args.framing, format=args.frame_format, quality=args.quality,
                    lookahead_ms=args.lookahead, realtime=args.realtime, seed=args.seed, expression=args.expression, motion=args.motion,
@@ -110,7 +112,7 @@ def _stream(args: argparse.Namespace) -> int:
         client = stack.enter_context(Client(server.rstrip("/") + "/v1/stream", api_key=args.api_key))
         began = time.monotonic()
         ready = client.start(portrait_id=args.portrait_id, image=args.image, avatar_id=avatar_id, **options)
-        sender = threading.Thread(target=_send, args=(client, samples, args.realtime), daemon=True)
+        sender = threading.Thread(target=_send, args=(client, samples, text, args.realtime), daemon=True)
         sender.start()
         frames, dropped, stats = _receive(client, work, ready["sample_rate"])
         sender.join()
@@ -153,8 +155,10 @@ def _http(request: urllib.request.Request) -> bytes:
         raise StreamClosedError(f"cannot reach the server at {request.full_url}: {unreachable.reason}") from None
 
 
-def _send(client, samples: np.ndarray, realtime: bool) -> None:
+def _send(client, samples: np.ndarray, text: str | None, realtime: bool) -> None:
     try:
+        if text:
+            client.send_text(text)
         client.send_speech(samples, realtime=realtime)
         client.stop()
     except StreamClosedError:

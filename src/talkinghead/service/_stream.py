@@ -13,7 +13,7 @@ import uuid
 from typing import Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from .. import errors as e
@@ -33,6 +33,7 @@ from ._stream_hosts import RemoteStream, StoredAvatar, StreamSubject, session_su
 
 log = logging.getLogger("talkinghead.service")
 START_TIMEOUT_S = 30.0
+MAX_TEXT_CHARS, MAX_TEXT_WORDS = 20_000, 2_000  # one text message
 STATS_INTERVAL_S = 1.0
 
 
@@ -74,15 +75,48 @@ class StartMessage(BaseModel):
                              render=RenderOptions(framing=self.framing, size=parse_size(self.size)))  # fmt: skip
 
 
+class TimedWord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    word: str = Field(max_length=100)
+    start: float | None = Field(None, ge=0, allow_inf_nan=False, description="s from the start of its utterance's audio, as the TTS gives it")
+    end: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
+class TextMessage(BaseModel):
+    """The words of the speech: the utterance's `text`, or its `words` as a TTS emits them (their
+    timings are accepted; the alignment to the audio decides where each word falls)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["text"]
+    text: str | None = Field(None, max_length=MAX_TEXT_CHARS)
+    words: list[TimedWord] | None = Field(None, max_length=MAX_TEXT_WORDS)
+
+    @model_validator(mode="after")
+    def _one(self) -> "TextMessage":
+        if (self.text is None) == (self.words is None):
+            raise ValueError("send text or words, one of them")
+        return self
+
+    @property
+    def spoken(self) -> str:
+        return self.text if self.text is not None else " ".join(w.word for w in self.words)
+
+
+def _validated(model, message: dict, what: str):
+    try:
+        return model(**message)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or what}: {err['msg']}" for err in exc.errors())
+        raise e.InvalidOptionError(f"bad {what} message: {problems}") from None
+
+
 def parse_start(text: str) -> StartMessage:
     message = _json(text)
     if message.get("type") != "start":
         raise e.ConflictError(f"the first message must be {{\"type\": \"start\"}}, not {message.get('type')!r}")
-    try:
-        start = StartMessage(**message)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'start'}: {err['msg']}" for err in exc.errors())
-        raise e.InvalidOptionError(f"bad start message: {problems}") from None
+    start = _validated(StartMessage, message, "start")
     if sum(source is not None for source in (start.portrait_id, start.image, start.avatar_id)) != 1:
         raise e.InvalidOptionError("send a portrait_id (from POST /v1/portraits), an image or an avatar_id (from POST /v1/avatars), one of them")
     if start.avatar_id is not None and start.face is not None:
@@ -217,8 +251,11 @@ async def _read(websocket: WebSocket, live: LiveStream | RemoteStream, start: St
                 raise e.AudioTooLongError(f"the stream passed its audio limit of {max_audio:g} s")
             live.push_audio(data)
             continue
-        kind = _json(message.get("text") or "")["type"]
-        if kind == "end":
+        control = _json(message.get("text") or "")
+        kind = control["type"]
+        if kind == "text":
+            live.push_text(_validated(TextMessage, control, "text").spoken)
+        elif kind == "end":
             live.end()
         elif kind == "interrupt":
             live.interrupt()  # the session answers with an interrupted event among its frames
@@ -228,7 +265,7 @@ async def _read(websocket: WebSocket, live: LiveStream | RemoteStream, start: St
         elif kind == "start":
             raise e.ConflictError("the stream has started already")
         else:
-            raise e.ProtocolError(f"unknown message type {kind!r}: expected end, interrupt or stop")
+            raise e.ProtocolError(f"unknown message type {kind!r}: expected text, end, interrupt or stop")
 
 
 async def _write(websocket: WebSocket, live: LiveStream | RemoteStream, start: StartMessage) -> None:

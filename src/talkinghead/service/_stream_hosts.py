@@ -32,6 +32,8 @@ from ._portraits import load_rig
 from ._results import ResultStore
 
 log = logging.getLogger("talkinghead.service")
+# Session commands from the server, and the Driver methods that carry them out.
+COMMANDS = {"audio": "push_audio", "text": "push_text", "end": "end", "interrupt": "interrupt", "stop": "stop", "close": "close"}
 
 
 @functools.lru_cache(maxsize=16)
@@ -147,10 +149,7 @@ def _host(conn: Connection) -> None:
         if driver is None:
             return
         try:
-            if kind == "audio":
-                driver.push_audio(*args)
-            else:
-                getattr(driver, kind)()
+            getattr(driver, COMMANDS[kind])(*args)
         except Exception as error:  # one session's fault ends that session, never the process
             deliver(session_id, error)
             deliver(session_id, None)
@@ -192,6 +191,9 @@ class RemoteStream:
     def push_audio(self, pcm: bytes) -> None:
         self.audio_seconds += len(pcm) // 2 / self.options.sample_rate
         self._host.send(("audio", self._id, bytes(pcm), time.monotonic()))
+
+    def push_text(self, text: str) -> None:
+        self._host.send(("text", self._id, text))
 
     def end(self) -> None:
         self._host.send(("end", self._id))

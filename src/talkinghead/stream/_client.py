@@ -98,6 +98,10 @@ class Client:
             self.send_audio(samples[offset : offset + step])
         self.end()
 
+    def send_text(self, text: str) -> None:
+        """The words of the speech sent or about to be sent (the mouth follows their alignment)."""
+        self._send(json.dumps({"type": "text", "text": text}))
+
     def end(self) -> None:
         self._send('{"type": "end"}')
 

@@ -22,7 +22,7 @@ from ._session import Session, StreamFrame, StreamOptions
 MAX_QUEUED_FRAMES = 8  # frames with images waiting for a slow consumer; older ones lose their image
 MAX_QUEUED_AUDIO_FRAMES = 250  # ... and beyond 10 s at 25 fps even their audio goes
 LATE_FRAMES = 2  # a real-time driver this far behind skips drawing frames to catch up
-_AUDIO, _END, _INTERRUPT, _STOP = "audio", "end", "interrupt", "stop"
+_AUDIO, _TEXT, _END, _INTERRUPT, _STOP = "audio", "text", "end", "interrupt", "stop"
 
 # What a driver delivers: frames, events (JSON-ready dicts), an error, and None when it ends.
 Item = Union[StreamFrame, dict, BaseException, None]
@@ -58,6 +58,10 @@ class Driver:
     def push_audio(self, pcm: bytes, arrival: float | None = None) -> None:
         self._pending_samples += len(pcm) // 2
         self._commands.put((_AUDIO, bytes(pcm), time.monotonic() if arrival is None else arrival))
+
+    def push_text(self, text: str) -> None:
+        """Words of the speech, in order with the audio pushed (`Session.push_text`)."""
+        self._commands.put((_TEXT, text))
 
     def end(self) -> None:
         self._commands.put((_END,))
@@ -103,6 +107,8 @@ class Driver:
             # In real time, audio after a gap starts at its arrival: its first frame is then due one
             # lookahead later, when the lookahead audio has come too.
             session.push_audio(command[1], at=command[2] - self.started if self.options.realtime else None)
+        elif command[0] == _TEXT:
+            session.push_text(command[1])
         elif command[0] == _END:
             session.end()
         elif command[0] == _INTERRUPT:
@@ -193,8 +199,8 @@ class FrameQueue:
 
 
 class LiveStream:
-    """A Session driven in this process for asyncio code. `push_audio`, `end` and `interrupt`
-    never block; iterate to get the frames (with `events=True`, the `interrupted` events too).
+    """A Session driven in this process for asyncio code. `push_audio`, `push_text`, `end` and
+    `interrupt` never block; iterate to get the frames (with `events=True`, the `interrupted` events too).
     `encode`, when given, turns each drawn image into bytes (`StreamFrame.encoded`)."""
 
     def __init__(self, subject: Rig, options: StreamOptions = StreamOptions(), *, renderer: FrameRenderer | None = None,
@@ -240,6 +246,9 @@ class LiveStream:
         data = pcm.astype("<i2").tobytes() if isinstance(pcm, np.ndarray) else bytes(pcm)
         self.audio_seconds += len(data) // 2 / self.options.sample_rate
         self._driver.push_audio(data)
+
+    def push_text(self, text: str) -> None:
+        self._driver.push_text(text)
 
     def end(self) -> None:
         self._driver.end()

@@ -173,6 +173,16 @@ class Session:
             self._footage.add_audio(resampled, at)
             self._footage_end = at + len(resampled)
 
+    def push_text(self, text: str) -> None:
+        """The words of speech about to be pushed, or pushed and not yet shown, in order: the mouth
+        follows their alignment to the audio (English; text that does not match is dropped)."""
+        self._speech.add_text(text)
+
+    @property
+    def words_waiting(self) -> int:
+        """Words of the text pushed that no speech has been aligned to yet."""
+        return self._speech.words_waiting
+
     def _analyse(self, until: float) -> None:
         """Analyse queued audio up to timeline time `until`, 20 ms at a time on each run's own grid:
         a burst pushed at once is analysed as its frames need it, not all before the next frame,
