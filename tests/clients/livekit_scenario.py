@@ -7,6 +7,7 @@ the engine): drives the plugin against a real server and prints what it saw as J
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sys
 import time
@@ -31,15 +32,19 @@ def frames_of(samples: np.ndarray, rate: int, channels: int):
         yield rtc.AudioFrame(piece.tobytes(), rate, channels, len(piece) // channels)
 
 
-async def one_utterance(args: dict, session_rate: int, path: str, reference_path: str) -> dict:
-    """The generator alone: an utterance pushed at once, iterated to its segment end; what came
-    back is compared with `reference_path`, the same speech at the session's rate."""
+async def one_utterance(args: dict, session_rate: int, path: str, reference_path: str, text: str | None = None) -> dict:
+    """The generator alone: an utterance pushed at once (after its words, `text`), iterated to its
+    segment end; what came back is compared with `reference_path`, the same speech at the
+    session's rate."""
     samples, rate, channels = pcm(path)
     reference = pcm(reference_path)[0]
     video = talkinghead.TalkingHeadVideoGenerator(args["url"], api_key=args["key"], portrait_id=args["portrait_id"], sample_rate=session_rate,
                                                   size=SIZE, realtime=False)  # fmt: skip
     await video.start()
     options = video.avatar_options
+    if text is not None:
+        for k in range(0, len(text), 3):  # in pieces, as an LLM's deltas come
+            await video.push_text(text[k : k + 3])
     for frame in frames_of(samples, rate, channels):
         await video.push_audio(frame)
     await video.push_audio(AudioSegmentEnd())
@@ -55,7 +60,7 @@ async def one_utterance(args: dict, session_rate: int, path: str, reference_path
     return {
         "input_rate": rate, "input_channels": channels, "input_samples": len(samples) // channels,
         "options": [options.video_width, options.video_height, options.video_fps, options.audio_sample_rate, options.audio_channels],
-        "images": len(images), "image_sizes": sorted({(f.width, f.height, len(f.data)) for f in images}),
+        "images": len(images), "image_digests": [hashlib.sha256(f.data).hexdigest()[:16] for f in images], "image_sizes": sorted({(f.width, f.height, len(f.data)) for f in images}),
         "image_types": sorted({int(f.type) for f in images}), "sounds": len(sounds),
         "sound_shapes": sorted({(s.sample_rate, s.num_channels, s.samples_per_channel) for s in sounds}),
         "segment_ends": sum(isinstance(i, AudioSegmentEnd) for i in items), "last_is_end": isinstance(items[-1], AudioSegmentEnd),
@@ -125,6 +130,7 @@ async def main(args: dict) -> dict:
     return {
         "at_16000": await one_utterance(args, 16000, speech["16000"], speech["16000"]),
         "at_24000": await one_utterance(args, 24000, speech["24000"], speech["24000"]),
+        "with_words": await one_utterance(args, 24000, speech["24000"], speech["24000"], text=args["text"]),
         "stereo_48000_to_24000": await one_utterance(args, 24000, speech["48000_stereo"], speech["24000"]),
         "runner": await through_the_runner(args, speech["24000_short"], speech["24000"]),
         "unknown_portrait": await unknown_portrait(args),

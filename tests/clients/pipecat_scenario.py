@@ -19,6 +19,7 @@ from pipecat.frames.frames import (
     TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
+    TTSTextFrame,
 )
 from pipecat.pipeline.worker import PipelineParams
 from pipecat.tests.utils import SleepFrame, run_test
@@ -60,6 +61,18 @@ async def utterance(args: dict, pipeline_rate: int, path: str, reference_path: s
     return summary(down, up, service.session.sample_rate, pcm(reference_path)[0])
 
 
+async def with_words(args: dict, path: str) -> dict:
+    """An utterance with its words as the TTS gives them: its text frame after its audio."""
+    samples, rate, _ = pcm(path)
+    service = TalkingHeadVideoService(args["url"], api_key=args["key"], portrait_id=args["portrait_id"], size=SIZE)
+    text = TTSTextFrame(args["text"], text_type="sentence")
+    frames = [TTSStartedFrame(), *tts_frames(samples, rate), text, TTSStoppedFrame(), SleepFrame(sleep=len(samples) / rate + 1.5)]
+    down, up = await run_test(service, frames_to_send=frames, pipeline_params=PipelineParams(audio_out_sample_rate=rate))
+    result = summary(down, up, rate, samples)
+    result["texts"] = [f.text for f in down if isinstance(f, TTSTextFrame)]
+    return result
+
+
 async def barge_in(args: dict, path: str) -> dict:
     """An utterance cut 1 s in by the user speaking."""
     samples, rate, _ = pcm(path)
@@ -87,6 +100,7 @@ async def main(args: dict) -> dict:
         "at_16000": await utterance(args, 16000, speech["16000"], speech["16000"]),
         "tts_16000_in_24000_pipeline": await utterance(args, 24000, speech["16000"], speech["24000"]),
         "barge_in": await barge_in(args, speech["24000_long"]),
+        "with_words": await with_words(args, speech["24000"]),
         "unknown_portrait": await unknown_portrait(args),
     }
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from conftest import portrait, recording
+from conftest import portrait, recording, transcript
 from servicekit import Services
 from talkinghead.speech import load_audio
 
@@ -88,7 +88,7 @@ def server(tmp_path_factory):
 
 def run_scenario(extra: str, server) -> dict:
     python = framework_python(extra)
-    args = {"url": server.url, "key": server.keys["default"], "portrait_id": server.portrait_id, "speech": server.speech}
+    args = {"url": server.url, "key": server.keys["default"], "portrait_id": server.portrait_id, "speech": server.speech, "text": transcript("goforward")}
     done = subprocess.run([str(python), str(HERE / f"{extra}_scenario.py"), json.dumps(args)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -113,6 +113,10 @@ def test_livekit_plugin_with_the_current_release(server):
     # downmixed and resampled by LiveKit's resampler on the way.
     assert seen["at_16000"]["unchanged"] and seen["at_24000"]["unchanged"]
     assert seen["stereo_48000_to_24000"]["correlation"] > 0.99
+    # The words move the mouth (other frames than without them); the speech is the same.
+    words, alone = seen["with_words"], seen["at_24000"]
+    assert words["unchanged"] and len(words["image_digests"]) == len(alone["image_digests"])
+    assert words["image_digests"] != alone["image_digests"]
     runner = seen["runner"]
     assert runner["is_output"]  # the agent's audio output is the avatar's queue
     played_s, interrupted = runner["played"]
@@ -141,5 +145,8 @@ def test_pipecat_service_with_the_current_release(server):
     assert 0.3 * 24000 < cut["returned_samples"] < 2.0 * 24000 < cut["input_samples"]
     assert cut["stops"] == [] and cut["interruptions"] == 1 and cut["errors"] == []
     assert cut["images_after_cut"] > 10  # idle frames go on through the second after the cut
+    words = seen["with_words"]
+    # The words reach the server and go on downstream; the speech plays as without them.
+    assert words["texts"] == [transcript("goforward")] and words["errors"] == [] and words["unchanged"]
     unknown = seen["unknown_portrait"]
     assert unknown["images"] == 0 and len(unknown["errors"]) == 1 and "not_found" in unknown["errors"][0]

@@ -132,6 +132,13 @@ class StreamSession:
         for offset in range(0, len(samples), step):
             await self._send(samples[offset : offset + step].astype("<i2").tobytes())
 
+    async def send_text(self, text: str) -> None:
+        """The words of speech sent, or about to be sent, in order (a TTS's text as it comes):
+        the mouth follows their alignment to the audio, closing on every P, B and M. Text that
+        does not match the audio is found out and dropped by the server."""
+        if text.strip():
+            await self._send(json.dumps({"type": "text", "text": text}))
+
     async def end(self) -> None:
         """The utterance has all been sent: its last frames need no more lookahead."""
         await self._send('{"type": "end"}')

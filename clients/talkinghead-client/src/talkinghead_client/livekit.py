@@ -46,6 +46,7 @@ class TalkingHeadVideoGenerator(VideoGenerator):
         self._played = 0  # ... and yielded in speaking frames
         self._ending = False  # the current utterance has all been sent
         self._cutting = False  # after a barge-in, until the server marks the cut among its frames
+        self._text = ""  # the end of the text pushed, until its word is whole
 
     async def start(self) -> dict:
         """Open the session; returns the server's `ready` message."""
@@ -65,6 +66,7 @@ class TalkingHeadVideoGenerator(VideoGenerator):
                 await self._send([piece for piece in self._resampler.flush()])
                 self._resampler = None
             self._ending = True
+            await self.push_text(" ")  # the utterance's last word is whole
             await self.session.end()
             return
         rate = self.session.sample_rate
@@ -84,6 +86,16 @@ class TalkingHeadVideoGenerator(VideoGenerator):
         self._pushed += len(samples)
         await self.session.send_audio(samples)
 
+    async def push_text(self, text: str) -> None:
+        """Text of the speech pushed or about to be, in pieces of any size (an LLM's deltas: a
+        word cut in two is joined again): the mouth follows the words' alignment to the audio.
+        For an agent's `transcription_node` to call (README)."""
+        self._text += text
+        cut = max(self._text.rfind(" "), self._text.rfind("\n")) + 1
+        if cut:
+            words, self._text = self._text[:cut], self._text[cut:]
+            await self.session.send_text(words)
+
     def clear_buffer(self):
         """Barge-in: the server drops the queued speech and the face eases back to idle. The
         runner reports the interruption itself, so the cut utterance gets no `AudioSegmentEnd`."""
@@ -91,6 +103,7 @@ class TalkingHeadVideoGenerator(VideoGenerator):
         self._pushed = self._played = 0
         self._ending = False
         self._resampler = None
+        self._text = ""
         return self.session.interrupt()
 
     def __aiter__(self) -> AsyncIterator[rtc.VideoFrame | rtc.AudioFrame | AudioSegmentEnd]:

@@ -1,7 +1,8 @@
 """A Pipecat avatar drawn by a talkinghead server: a video service placed after the TTS.
 
 It sends the TTS speech (`TTSAudioRawFrame`; `TTSStoppedFrame` ends an utterance, an
-`InterruptionFrame` cuts it) to the server's `/v1/stream` and pushes downstream, at the video's
+`InterruptionFrame` cuts it) and its words (`TTSTextFrame`: the mouth follows their alignment to
+the audio) to the server's `/v1/stream` and pushes downstream, at the video's
 pace, an `OutputImageRawFrame` (RGB) for every frame and the frame's slice of the speech as a
 `TTSAudioRawFrame` while it speaks, as Pipecat's hosted avatar services do.
 
@@ -35,6 +36,7 @@ from pipecat.frames.frames import (
     StartFrame,
     TTSAudioRawFrame,
     TTSStoppedFrame,
+    TTSTextFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
 
@@ -75,7 +77,9 @@ class TalkingHeadVideoService(FrameProcessor):
         if isinstance(frame, TTSAudioRawFrame):
             await self._send(frame)
             return  # it goes on in the frames' slices
-        if isinstance(frame, TTSStoppedFrame):
+        if isinstance(frame, TTSTextFrame):
+            await self._session_call(self.session.send_text, frame.text)  # and it goes on at once
+        elif isinstance(frame, TTSStoppedFrame):
             self._stops.append((self._pushed, frame))
             await self._session_call(self.session.end)
             return  # it goes on after its speech
