@@ -6,8 +6,10 @@ with the speaker's own mouth.
 Per clip of ../shared/data/video (real people speaking to camera with their own voice): the clip's
 first frame is the portrait and its audio the speech; `talkinghead.generate` makes the video at the
 clip's frame rate (the nearest of 24, 25, 30, 50, 60; head framing, 512x512), once through the
-phone path (the English recogniser) and once through the language-independent acoustic path
-(`--language` other than English). Face Mesh tracks the real clip and the output (video mode), and
+phone path (the English recogniser), once through the language-independent acoustic path
+(`--language` other than English), and once as a stream session makes it (`stream`: the same
+rig, the audio arriving in 20 ms pieces, each frame made as soon as its 120 ms lookahead has come,
+encoded alike). Face Mesh tracks the real clip and the output (video mode), and
 the output's frame at time t is compared with the real frame at t:
 
 - mouth-gap Pearson r (inner-lip gap in face heights) and the best r within +-5 frames of lag;
@@ -33,17 +35,21 @@ import numpy as np
 
 import talkinghead
 from talkinghead.avatar import mouth_gap
-from talkinghead.media import probe, read_frames
+from talkinghead.media import EncodeOptions, encode_video, probe, read_frames
 from talkinghead.motion import nearest_frame_rate
+from talkinghead.portrait import load_image
+from talkinghead.render import RenderOptions
 from talkinghead.speech import load_audio
+from talkinghead.stream import Session, StreamOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_wav  # noqa: E402
 from _mouths import parse_arguments, decode, pauses, score_mouths, track_video, write_sheet  # noqa: E402
+from stream import drive  # noqa: E402
 
 # The options of generate each path is made with: any language but English ("und": undetermined)
 # takes the acoustic path.
-PATHS = {"phones": {}, "acoustic": {"language": "und"}}
+PATHS = {"phones": {}, "acoustic": {"language": "und"}, "stream": None}
 TARGETS = {"r": 0.45, "closure_f1": 0.55, "p95_ratio": (0.85, 1.15), "pause_closed_points": 15}
 SIZE = (512, 512)
 
@@ -62,7 +68,10 @@ def measure(clip: Path, work: Path, sheets: Path | None) -> list[dict]:
     rows = []
     for path, options in PATHS.items():
         output = work / f"{clip.stem}-{path}.mp4"
-        talkinghead.generate(portrait, speech, output, fps=fps, framing="head", size=SIZE, **options)
+        if options is None:
+            streamed(portrait, speech, output, fps)
+        else:
+            talkinghead.generate(portrait, speech, output, fps=fps, framing="head", size=SIZE, **options)
         generated, _ = decode(output)
         times = np.arange(len(generated)) / fps
         real_index = np.clip(np.round(times * info.fps).astype(int), 0, len(truth_all) - 1)
@@ -75,6 +84,14 @@ def measure(clip: Path, work: Path, sheets: Path | None) -> list[dict]:
                         sheets / f"real-speakers-{clip.stem}-{path}.png")  # fmt: skip
         rows.append({"clip": clip.name, "path": path, "seconds": round(len(generated) / fps, 2), "fps": fps, **scores})
     return rows
+
+
+def streamed(portrait: Path, speech: Path, output: Path, fps: int) -> None:
+    """The photo path as a stream session makes it, encoded as generate encodes."""
+    rig = talkinghead.prepare_portrait(load_image(portrait))
+    with Session(rig, StreamOptions(fps=fps, render=RenderOptions(framing="head", size=SIZE))) as session:
+        frames = (frame.image for frame in drive(session, load_audio(speech).samples, arriving=True))
+        encode_video(frames, output, audio=str(speech), options=EncodeOptions(fps=fps))
 
 
 def _telling_moments(truth: np.ndarray) -> list[int]:
