@@ -230,6 +230,7 @@ class _TranscriptSearch:
         self._samples = 0
         self._next_judge = 0
         self._heard_audio: list[np.ndarray] | None = None  # the utterance's samples, while short enough to align again
+        self._heard_samples = 0
         self._new_words = False  # words came during the utterance that its window lacks
 
     def add_text(self, text: str) -> None:
@@ -247,7 +248,7 @@ class _TranscriptSearch:
 
     def start(self) -> None:
         self._free.start()
-        self._heard_audio = []
+        self._heard_audio, self._heard_samples = [], 0
         self._align()
 
     def _align(self) -> None:
@@ -288,7 +289,8 @@ class _TranscriptSearch:
         self._free.feed(piece)
         if self._heard_audio is not None:
             self._heard_audio.append(piece)
-            if sum(map(len, self._heard_audio)) > MAX_REALIGN_S * SAMPLE_RATE:
+            self._heard_samples += len(piece)
+            if self._heard_samples > MAX_REALIGN_S * SAMPLE_RATE:
                 self._heard_audio = None  # too long to align again: later words wait for the next utterance
         if self._new_words and self._heard_audio is not None:
             self._align()  # the piece is in the audio it aligns
