@@ -157,9 +157,12 @@ class MeshRenderer:
 
     def compose(self, layer: np.ndarray) -> np.ndarray:
         """The whole frame: the still image with the moving box laid over its background."""
-        frame = self.still.copy()
+        box = layer if self.background is None else self._blend(layer, self.background)
         x0, y0, x1, y1 = self.box
-        frame[y0:y1, x0:x1] = layer if self.background is None else self._blend(layer, self.background)
+        if box.shape[:2] == self.still.shape[:2]:  # the box is the frame (a head framing mostly is)
+            return box
+        frame = self.still.copy()
+        frame[y0:y1, x0:x1] = box
         return frame
 
     def render(self, params: Mapping[str, float]) -> np.ndarray:
