@@ -168,6 +168,7 @@ class FrameQueue:
         self._ready = asyncio.Event()
         self.frames = 0
         self.dropped = 0  # came without an image (drawn late) or lost it here
+        self._images = 0  # waiting frames that still have their image
         self.queued = 0.0  # seconds of audio waiting to play after the newest frame
 
     def put(self, item: Item) -> None:
@@ -177,12 +178,14 @@ class FrameQueue:
             self.frames += 1
             self.dropped += not _has_image(item)
             self.queued = item.queued
-            waiting = [i for i, f in enumerate(self._items) if isinstance(f, StreamFrame) and _has_image(f)]
-            for i in waiting[: max(0, len(waiting) - self._max_images)]:
+            self._images += _has_image(item)
+            if self._images > self._max_images:  # the oldest waiting image goes (one at most: one came)
+                i = next(i for i, f in enumerate(self._items) if isinstance(f, StreamFrame) and _has_image(f))
                 self._items[i] = replace(self._items[i], image=None, encoded=None)
+                self._images -= 1
                 self.dropped += 1
             while len(self._items) > MAX_QUEUED_AUDIO_FRAMES and isinstance(self._items[0], StreamFrame):
-                self._items.popleft()
+                self._images -= _has_image(self._items.popleft())
         self._ready.set()
 
     async def get(self) -> StreamFrame | dict | None:
@@ -191,6 +194,8 @@ class FrameQueue:
             self._ready.clear()
             await self._ready.wait()
         item = self._items.popleft()
+        if isinstance(item, StreamFrame):
+            self._images -= _has_image(item)
         if item is None:
             self._items.append(None)
         if isinstance(item, BaseException):
