@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import DatabaseUnavailableError, PayloadTooLargeError, RequestTimeoutError, StorageFullError, TalkingHeadError
+from ..speech.streaming import warm_decoders
 from ._avatars_api import router as avatars_router
 from ._config import ServiceConfig
 from ._db import Database
@@ -31,7 +32,6 @@ from ._operations_api import router as operations_router
 from ._portraits_api import router as portraits_router
 from ._state import Service
 from ._stream import router as stream_router
-from ._stream import warm_up
 from ._storage import storage_full
 from ._stream_hosts import StreamHosts, StreamSlots
 from ._worker import Housekeeper, WorkerPool, open_files, open_store
@@ -143,7 +143,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         if service.stream_hosts is not None:
             service.stream_hosts.start(asyncio.get_running_loop())
         else:
-            threading.Thread(target=warm_up, name="talkinghead-warm-up", daemon=True).start()
+            threading.Thread(target=warm_decoders, name="talkinghead-warm-up", daemon=True).start()
         try:
             yield
         finally:

@@ -21,7 +21,6 @@ from .. import prepare_portrait
 from ..motion import EXPRESSIONS
 from ..portrait import Rig, load_image
 from ..render import FRAMINGS, RenderOptions, parse_size
-from ..speech.streaming import DECODERS
 from ..stream import LOOKAHEAD_RANGE_S, SAMPLE_RATES, LiveStream, StreamFrame, StreamOptions
 from ..stream.protocol import AUDIO, FRAME, FRAME_FORMATS, FRAME_QUALITY, MAX_AUDIO_MESSAGE_S, FrameEncoder, pack_header
 from ._http import error_body, http_error
@@ -295,8 +294,3 @@ def _stats(live: LiveStream | RemoteStream, last: StreamFrame | None) -> dict:
     queue = live.queue
     return {"type": "stats", "frames": queue.frames, "dropped": queue.dropped, "audio_s": round(live.audio_seconds, 3),
             "queued_ms": round(queue.queued * 1000), "t": round((last.index + 1) / live.options.fps, 3) if last else 0.0}  # fmt: skip
-
-
-def warm_up() -> None:
-    """Load phone decoders before the first in-process sessions ask for them."""
-    DECODERS.warm(2)

@@ -24,7 +24,7 @@ from .. import errors as e
 from ..avatar import Avatar
 from ..portrait import Rig
 from ..render import FrameRenderer, RenderOptions, create_renderer
-from ..speech.streaming import DECODERS
+from ..speech.streaming import warm_decoders
 from ..stream import Session, StreamFrame, StreamOptions
 from ..stream import Driver, FrameQueue, Item
 from ._avatars import load_avatar_file
@@ -95,7 +95,7 @@ class StreamSlots:
 # ---- inside a host process
 def _host(conn: Connection) -> None:
     """A host process's loop: commands in; frames, events and errors out."""
-    DECODERS.warm(2)
+    warm_decoders()
     send_lock = threading.Lock()
     drivers: dict[int, Driver] = {}
     sessions_lock = threading.Lock()

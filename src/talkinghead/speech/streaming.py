@@ -27,7 +27,7 @@ from ._decoder import ALLPHONE_SETTINGS, FRAME_S, SILENCE, dictionary_lookup
 from ._prosody import HOP, HOP_S, LEVEL_WINDOW, PITCH_WINDOW, SILENCE_DBFS, _level_db, _pitch
 from ._text import ARPABET_PHONES, normalize_transcript, pronounce
 
-__all__ = ["ALIGNERS", "DECODERS", "HISTORY_S", "PcmConverter", "Resampler", "StreamingSpeech"]
+__all__ = ["ALIGNERS", "DECODERS", "HISTORY_S", "PcmConverter", "Resampler", "StreamingSpeech", "warm_decoders"]
 
 # Cepstral mean a fresh stream starts from: the mean of the shared recordings' utterance means
 # (close-talking read speech). The decoder's own default (40, 3, -1, 0...) is far from real
@@ -154,6 +154,14 @@ def _aligning_decoder() -> pocketsphinx.Decoder:
 
 DECODERS = _DecoderPool(_phone_decoder)
 ALIGNERS = _DecoderPool(_aligning_decoder)
+
+
+def warm_decoders(sessions: int = 2) -> None:
+    """Load the decoders of the first sessions of a process before they start: a phone search
+    each, and the aligner that the first to get text borrows (loaded at its first text, it would
+    hold that session's frames back about 100 ms)."""
+    DECODERS.warm(sessions)
+    ALIGNERS.warm(1)
 
 
 class _PhoneSearch:
