@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InvalidOptionError, TranscriptError
 from . import _decoder
-from ._acoustic import recognize_acoustic
+from ._acoustic import recognize_acoustic, recognize_lip_closures
 from ._audio import SAMPLE_RATE, Audio
 from ._prosody import HOP, Prosody, analyze_prosody, runs
 from ._text import ARPABET_PHONES, BILABIALS, normalize_transcript, pronounce
@@ -185,7 +185,7 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
         if words:
             phones, word_times, warnings, method = _analyze_with_transcript(audio, prosody, chunks, words, pool)
         else:
-            recognize = {"words": _recognize_chunk, "phones": _decoder.recognize_phones, "acoustic": recognize_acoustic}[options.recognizer]
+            recognize = {"words": _recognize_chunk, "phones": _recognize_phones_chunk, "acoustic": recognize_acoustic}[options.recognizer]
             jobs = [(a, pool.submit(recognize, audio.samples[a:b].tobytes())) for a, b in chunks if _has_speech(prosody, a, b)]
             phones = [p for a, job in jobs for p in _clean(job.result(), a / SAMPLE_RATE)]
             word_times, warnings, method = [], [], "acoustic" if options.recognizer == "acoustic" else "recognition"
@@ -253,7 +253,7 @@ def _transcribe_chunk(pcm: bytes, words: list[str], pronunciations: dict[str, li
     """Align the chunk's words; where that fails or no word was heard, recognise its phones."""
     result = _decoder.align(pcm, words, pronunciations) if words else None
     if result is None:
-        return _decoder.recognize_phones(pcm), None
+        return _recognize_phones_chunk(pcm), None
     return result
 
 
@@ -266,10 +266,19 @@ def _recognize_chunk(pcm: bytes) -> _decoder.PhoneTimes:
     result = _decoder.align(pcm, words, {}) if words else None
     if result is None:
         return phone_guess
-    aligned = result[0]
-    closures = [p for p in aligned if p[0] in BILABIALS]
-    extra = [p for p in phone_guess if p[0] in BILABIALS and not any(p[1] < q[2] + 0.03 and p[2] > q[1] - 0.03 for q in closures)]
-    return _overlay(aligned, extra)
+    return with_closures(result[0], phone_guess)
+
+
+def _recognize_phones_chunk(pcm: bytes) -> _decoder.PhoneTimes:
+    """Recognise phones, then add the lip closures the level shows where they have none."""
+    return with_closures(_decoder.recognize_phones(pcm), recognize_lip_closures(pcm))
+
+
+def with_closures(base: _decoder.PhoneTimes, heard: _decoder.PhoneTimes) -> _decoder.PhoneTimes:
+    """`base` with the P, B and M of `heard` that lie 30 ms or more from its own put in."""
+    closures = [p for p in base if p[0] in BILABIALS]
+    extra = [p for p in heard if p[0] in BILABIALS and not any(p[1] < q[2] + 0.03 and p[2] > q[1] - 0.03 for q in closures)]
+    return _overlay(base, extra) if extra else base
 
 
 def _overlay(base: _decoder.PhoneTimes, extra: _decoder.PhoneTimes) -> _decoder.PhoneTimes:

@@ -20,8 +20,8 @@ import pocketsphinx
 from scipy.ndimage import binary_closing, binary_opening
 from scipy.signal import firwin, upfirdn
 
-from ._acoustic import WINDOW, AcousticFeatures, acoustic_features, label_features
-from ._analysis import ENGLISH, Phone, _clean
+from ._acoustic import WINDOW, AcousticFeatures, acoustic_features, label_features, lip_closures
+from ._analysis import ENGLISH, Phone, _clean, with_closures
 from ._audio import SAMPLE_RATE
 from ._decoder import ALLPHONE_SETTINGS, FRAME_S, SILENCE, dictionary_lookup
 from ._prosody import HOP, HOP_S, LEVEL_WINDOW, PITCH_WINDOW, SILENCE_DBFS, _level_db, _pitch
@@ -230,6 +230,8 @@ class _TranscriptSearch:
 
     def __init__(self) -> None:
         self._free = _PhoneSearch()
+        # Without text, the closures the level shows are put into the free search's phones.
+        self._closures = _AcousticLabels(lip_closures, every_hops=1, formants=False)
         self._decoder: pocketsphinx.Decoder | None = None  # borrowed at the first text
         self._words: deque[tuple[str, list[str]]] = deque(maxlen=MAX_PENDING_WORDS)  # (word, phones) not yet heard
         self._window: list[tuple[str, list[str]]] = []  # the words the utterance is aligned to
@@ -256,6 +258,7 @@ class _TranscriptSearch:
 
     def start(self) -> None:
         self._free.start()
+        self._closures.start()
         self._heard_audio, self._heard_samples = [], 0
         self._align()
 
@@ -295,6 +298,7 @@ class _TranscriptSearch:
 
     def feed(self, piece: np.ndarray) -> None:
         self._free.feed(piece)
+        self._closures.feed(piece)
         if self._heard_audio is not None:
             self._heard_audio.append(piece)
             self._heard_samples += len(piece)
@@ -326,6 +330,7 @@ class _TranscriptSearch:
 
     def end(self) -> None:
         self._free.end()
+        self._closures.end()
         self._heard_audio = None
         self._new_words = False
         if self._aligning:
@@ -352,7 +357,7 @@ class _TranscriptSearch:
 
     def segments(self) -> list[tuple[str, float, float]]:
         if not self._forced:
-            return self._free.segments()
+            return with_closures(self._free.segments(), self._closures.segments())
         return [(label[3:].upper() if label.startswith("ph_") else label, a, b) for label, a, b in _segments(self._decoder)]
 
     def close(self) -> None:
@@ -364,15 +369,16 @@ class _TranscriptSearch:
 
 
 class _AcousticLabels:
-    """Any language: the acoustic labelling of `_acoustic.py`. Each 10 ms hop is measured once, as
-    soon as its window has arrived; the latest seconds are labelled again as audio comes in (their
-    levels and formant scale judged together), and labels older than that stay as they were."""
+    """Any language: the acoustic labelling of `_acoustic.py` (`label_features`, or another
+    labelling of measured hops). Each 10 ms hop is measured once, as soon as its window has
+    arrived; the latest seconds are labelled again as audio comes in (their levels and formant
+    scale judged together), and labels older than that stay as they were."""
 
     WINDOW_HOPS = 300  # 3 s labelled together: enough for the formant normalisation
-    EVERY_HOPS = 10  # new hops that call for labelling again (100 ms)
     CONTEXT_HOPS = 2  # audio kept before the next hop to measure: its window reaches 200 samples back
 
-    def __init__(self) -> None:
+    def __init__(self, label: Callable[[AcousticFeatures], list[tuple[str, float, float]]] = label_features, every_hops: int = 10, formants: bool = True) -> None:
+        self._labelling, self._every_hops, self._formants = label, every_hops, formants  # every_hops: new hops that call for labelling again
         self.start()
 
     def start(self) -> None:
@@ -396,7 +402,7 @@ class _AcousticLabels:
         end = self._samples // HOP if final else min(self._samples // HOP, max(0, (self._samples - half) // HOP + 1))
         if end <= self._next_hop:
             return
-        new = acoustic_features(self._buffer, self._next_hop - self._buffer_hop, end - self._next_hop)
+        new = acoustic_features(self._buffer, self._next_hop - self._buffer_hop, end - self._next_hop, self._formants)
         self._features = new if self._features is None else AcousticFeatures.join([self._features, new])
         self._next_hop = end
         drop = max(0, end - self.CONTEXT_HOPS - self._buffer_hop)
@@ -416,7 +422,7 @@ class _AcousticLabels:
         self._label()
 
     def segments(self) -> list[tuple[str, float, float]]:
-        if self._next_hop - self._labelled_hop >= self.EVERY_HOPS:
+        if self._next_hop - self._labelled_hop >= self._every_hops:
             self._label()
         return self._kept + self._recent
 
@@ -424,7 +430,7 @@ class _AcousticLabels:
         if self._features is None:
             return
         shift = self._window_hop * HOP_S
-        self._recent = [(label, a + shift, b + shift) for label, a, b in label_features(self._features)]
+        self._recent = [(label, a + shift, b + shift) for label, a, b in self._labelling(self._features)]
         self._labelled_hop = self._next_hop
 
     def close(self) -> None:
