@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import concurrent.futures
 from dataclasses import dataclass, field, replace
 
@@ -282,11 +283,13 @@ def with_closures(base: _decoder.PhoneTimes, heard: _decoder.PhoneTimes) -> _dec
 
 
 def _overlay(base: _decoder.PhoneTimes, extra: _decoder.PhoneTimes) -> _decoder.PhoneTimes:
-    """`base` with each interval of `extra` cut out of it and `extra` put in its place."""
+    """`base` with each interval of `extra` (in order, not overlapping) cut out of it and `extra`
+    put in its place."""
+    starts, ends = [a for _, a, _ in extra], [b for _, _, b in extra]
     out = list(extra)
     for label, start, end in base:
         pieces = [(start, end)]
-        for _, a, b in extra:
+        for _, a, b in extra[bisect.bisect_right(ends, start) : bisect.bisect_left(starts, end)]:
             pieces = [(s, e) for s0, e0 in pieces for s, e in ((s0, min(e0, a)), (max(s0, b), e0)) if e - s > 1e-6]
         out += [(label, s, e) for s, e in pieces]
     return sorted(out, key=lambda p: p[1])

@@ -50,6 +50,8 @@ JUDGE_FROM_S, JUDGE_EVERY_S = 0.6, 0.2  # when the alignment is first checked ag
 # so far. On the shared recordings with their own transcripts it stays above -0.001 from 0.6 s
 # into the utterance; with another recording's it falls below -0.0014 by 1.2 s (-0.002 mostly).
 MISMATCH_PER_FRAME = -1.2e-3
+# Closures from the level: dips are judged against the loudest speech of the last second, once a frame.
+CLOSURE_WINDOW_HOPS, CLOSURE_EVERY_HOPS = 100, 2
 
 
 class Resampler:
@@ -231,7 +233,7 @@ class _TranscriptSearch:
     def __init__(self) -> None:
         self._free = _PhoneSearch()
         # Without text, the closures the level shows are put into the free search's phones.
-        self._closures = _AcousticLabels(lip_closures, every_hops=1, formants=False)
+        self._closures = _AcousticLabels(lip_closures, window_hops=CLOSURE_WINDOW_HOPS, every_hops=CLOSURE_EVERY_HOPS, formants=False)
         self._decoder: pocketsphinx.Decoder | None = None  # borrowed at the first text
         self._words: deque[tuple[str, list[str]]] = deque(maxlen=MAX_PENDING_WORDS)  # (word, phones) not yet heard
         self._window: list[tuple[str, list[str]]] = []  # the words the utterance is aligned to
@@ -371,14 +373,18 @@ class _TranscriptSearch:
 class _AcousticLabels:
     """Any language: the acoustic labelling of `_acoustic.py` (`label_features`, or another
     labelling of measured hops). Each 10 ms hop is measured once, as soon as its window has
-    arrived; the latest seconds are labelled again as audio comes in (their levels and formant
-    scale judged together), and labels older than that stay as they were."""
+    arrived; the latest seconds are labelled again each time the measured hops reach a multiple
+    of `every_hops` (their levels and formant scale judged together), and labels older than that
+    stay as they were. When labels are made depends on the audio alone, never on when they are
+    read."""
 
-    WINDOW_HOPS = 300  # 3 s labelled together: enough for the formant normalisation
     CONTEXT_HOPS = 2  # audio kept before the next hop to measure: its window reaches 200 samples back
 
-    def __init__(self, label: Callable[[AcousticFeatures], list[tuple[str, float, float]]] = label_features, every_hops: int = 10, formants: bool = True) -> None:
-        self._labelling, self._every_hops, self._formants = label, every_hops, formants  # every_hops: new hops that call for labelling again
+    def __init__(self, label: Callable[[AcousticFeatures], list[tuple[str, float, float]]] = label_features, *,
+                 window_hops: int = 300, every_hops: int = 10, formants: bool = True) -> None:  # fmt: skip
+        """`window_hops`: hops labelled together (3 s: enough for the formant normalisation);
+        `every_hops`: new hops that call for labelling again (100 ms)."""
+        self._labelling, self._window_hops, self._every_hops, self._formants = label, window_hops, every_hops, formants
         self.start()
 
     def start(self) -> None:
@@ -407,11 +413,14 @@ class _AcousticLabels:
         self._next_hop = end
         drop = max(0, end - self.CONTEXT_HOPS - self._buffer_hop)
         self._buffer, self._buffer_hop = self._buffer[drop * HOP :], self._buffer_hop + drop
-        excess = len(self._features) - self.WINDOW_HOPS
+        due = end - end % self._every_hops
+        if due > self._labelled_hop:
+            self._label(due)
+        excess = len(self._features) - self._window_hops
         if excess > 0:
-            if self._labelled_hop < self._next_hop:  # label the hops leaving the window while they are in it
-                self._label()
-            self._features = self._features.since(excess)
+            if self._labelled_hop < self._window_hop + excess:  # hops leaving the window unlabelled: label them while in it
+                self._label(end)
+            self._features = self._features.part(excess)
             self._window_hop += excess
             cut = self._window_hop * HOP_S
             self._kept += [(label, a, min(b, cut)) for label, a, b in self._recent if a < cut]
@@ -419,19 +428,18 @@ class _AcousticLabels:
 
     def end(self) -> None:
         self._measure(final=True)
-        self._label()
+        self._label(self._next_hop)
 
     def segments(self) -> list[tuple[str, float, float]]:
-        if self._next_hop - self._labelled_hop >= self._every_hops:
-            self._label()
         return self._kept + self._recent
 
-    def _label(self) -> None:
+    def _label(self, until: int) -> None:
+        """Label the window's hops before hop `until`."""
         if self._features is None:
             return
         shift = self._window_hop * HOP_S
-        self._recent = [(label, a + shift, b + shift) for label, a, b in self._labelling(self._features)]
-        self._labelled_hop = self._next_hop
+        self._recent = [(label, a + shift, b + shift) for label, a, b in self._labelling(self._features.part(0, until - self._window_hop))]
+        self._labelled_hop = until
 
     def close(self) -> None:
         pass
@@ -658,15 +666,17 @@ class StreamingSpeech:
     # ---- phones
     def _utterance_phones(self, since: float = 0.0) -> list[Phone]:
         """The current utterance's phones ending after `since`."""
-        phones = _clean(self._phones.segments(), self._utterance_start)
+        phones = [p for p in _clean(self._phones.segments(), self._utterance_start) if (end := min(p.end, self.known_until)) - p.start >= 1e-6 and end > since]
+        if not phones:
+            return []
+        # Voice activity of every hop the phones cover, looked up once.
+        first = int(round(min(p.start for p in phones) / HOP_S))
+        activity = self.speech(np.arange(first, int(round(self.known_until / HOP_S)) + 2) * HOP_S)
         out = []
         for p in phones:
             end = min(p.end, self.known_until)
-            if end - p.start < 1e-6 or end <= since:
-                continue
             # Phones where nobody speaks are breaths or noise (as `_gate` in the batch analysis).
-            times = np.arange(p.start, end, HOP_S)
-            voiced = self.speech(times)
+            voiced = activity[np.round(np.arange(p.start, end, HOP_S) / HOP_S).astype(int) - first]
             if p.label == SILENCE or not voiced.any():
                 out.append(Phone(SILENCE, p.start, end))
                 continue
