@@ -1,12 +1,12 @@
 """Streaming benchmark: session start, audio-to-frame latency, sustained and concurrent real-time
 streams of a real server, and the lip-sync of streamed speech against the batch analysis.
 
-    python benchmarks/stream.py [--quick] [--max-streams 6] [--stream-processes N] [--json benchmarks/results/stream.json]
+    python benchmarks/stream.py [--quick] [--max-streams 6] [--stream-processes N] [--lookahead-ms 120] [--json benchmarks/results/stream.json]
 
 A real `python -m talkinghead serve --no-auth --workers 0` runs on a free loopback port over a
 temporary SQLite database and storage folder (after service.py's `Server`); obama.jpg is
 registered with POST /v1/portraits and every session streams it at 512x512, head framing, 25 fps,
-JPEG, default lookahead (120 ms). The clients are `talkinghead.stream.Client`s in this process:
+JPEG, the default lookahead (120 ms) or `--lookahead-ms`. The clients are `talkinghead.stream.Client`s in this process:
 per stream one thread sends the audio, paced in real time in 20 ms chunks, and one receives
 (timestamps only: frames are not decoded). Clients and server share the machine, so the cores
 used are shown split into the server process, its children (the processes that draw the
@@ -268,9 +268,15 @@ def drive(session: Session, samples: np.ndarray, arriving: bool, render: bool = 
         yield session.next_frame(render=render)
 
 
+def session_options() -> StreamOptions:
+    """The in-process Session's options: the server's for START."""
+    lookahead = {"lookahead": START["lookahead_ms"] / 1000.0} if "lookahead_ms" in START else {}
+    return StreamOptions(sample_rate=RATE, fps=FPS, **lookahead)
+
+
 def streamed_track(rig: talkinghead.Rig, samples: np.ndarray, arriving: bool, text: str | None = None) -> Track:
     """The motion a session shows for `samples`, from each frame's parameters (nothing drawn)."""
-    with Session(rig, StreamOptions(sample_rate=RATE, fps=FPS)) as session:
+    with Session(rig, session_options()) as session:
         params = [frame.params for frame in drive(session, samples, arriving, render=False, text=text)]
     return Track(fps=FPS, duration=len(samples) / RATE, curves={name: np.array([p[name] for p in params], np.float32) for name in CURVES})
 
@@ -292,7 +298,7 @@ def engine_check(rig: talkinghead.Rig, samples: np.ndarray, served: list[bytes])
     encode = FrameEncoder(START["format"], START["quality"])
     out = {"server_frames": len(served)}
     for name, arriving in (("all_first", False), ("arriving", True)):
-        with Session(rig, StreamOptions(sample_rate=RATE, fps=FPS)) as session:
+        with Session(rig, session_options()) as session:
             frames = [encode(f.image) for f in drive(session, samples, arriving)]
         out[name] = {"frames": len(frames), "identical": sum(a == b for a, b in zip(served, frames))}
     return out
@@ -410,8 +416,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="about 2 min: 5 sessions started, 6 s of speech per stream, the LibriVox recordings for lip-sync")
     parser.add_argument("--max-streams", type=int, default=6, help="most concurrent streams tried (default 6)")
     parser.add_argument("--stream-processes", type=int, help="passed to serve: processes that draw the streams (default: the server's)")
+    parser.add_argument("--lookahead-ms", type=int, help="the sessions' lookahead (default: the server's, 120 ms)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "stream.json")
     args = parser.parse_args()
+    if args.lookahead_ms is not None:
+        START["lookahead_ms"] = args.lookahead_ms
     began = time.perf_counter()
     sources = recordings("librivox-*.wav" if args.quick else "*.wav")
     speech = [load_audio(wav).samples for wav, _ in recordings()]
