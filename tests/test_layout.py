@@ -14,6 +14,7 @@ TIERS = {
     "talkinghead.errors": 0,
     "talkinghead.inputs": 0,
     "talkinghead._version": 0,
+    "talkinghead.signatures": 0,
     "talkinghead.speech": 1,
     "talkinghead.portrait": 1,
     "talkinghead.motion": 2,
@@ -23,6 +24,7 @@ TIERS = {
     "talkinghead": 6,  # the API: generate, analyze, GenerateRequest (the root package's own modules)
     "talkinghead.stream": 7,
     "talkinghead.service": 8,
+    "talkinghead.client": 8,
     "talkinghead.cli": 9,
     "talkinghead.__main__": 9,
 }

@@ -256,6 +256,20 @@ class ConflictError(ServiceError):
     code, http_status, exit_code = "conflict", 409, 25
 
 
+class ServerUnreachableError(ServiceError):
+    """A client cannot reach the service: nothing answers at its address, or the connection broke
+    before an answer came (after the client's retries)."""
+
+    code, http_status, exit_code = "server_unreachable", 503, 36
+
+
+class JobTimeoutError(ServiceError):
+    """A job did not finish within the time its caller waits (`POST /v1/generate`, or a client's
+    `wait`); the job itself may go on, or is canceled where the reply says so."""
+
+    code, http_status, exit_code = "timeout", 504, 37
+
+
 # ---- stream: the real-time protocol -------------------------------------------------------------
 class StreamError(TalkingHeadError):
     """A streaming session broke off."""

@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("._service", "add_serve_parser", "run the HTTP job service (API, render workers, sweeper)"),
     "worker": ("._service", "add_worker_parser", "run render workers against a service's database and storage"),
     "keys": ("._service", "add_keys_parser", "create, list and revoke API keys"),
+    "submit": ("._submit", "add_submit_parser", "send a job to a running service, wait with progress and download the video"),
     "stream": ("._stream", "add_stream_parser", "stream a speech file through the real-time endpoint and save what comes back"),
 }
 

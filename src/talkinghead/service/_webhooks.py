@@ -1,16 +1,12 @@
 """Webhooks: signed POSTs of a finished job, retried with exponential backoff.
 
-The signature header is `X-Talkinghead-Signature: t=<unix time>,v1=<hex>`, where the hex is
-HMAC-SHA256 under the key's webhook secret of `<t>.<body>` (the scheme Stripe uses: the time inside
-the signed text stops replays). Addresses are resolved and checked before each attempt, and the
-connection goes to the address that was checked, so a name cannot be re-pointed at a private
-address between the check and the request.
+Each is signed as `talkinghead.signatures` says, under the key's webhook secret. Addresses are
+resolved and checked before each attempt, and the connection goes to the address that was
+checked, so a name cannot be re-pointed at a private address between the check and the request.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import ipaddress
 import logging
@@ -20,30 +16,12 @@ import time
 from urllib.parse import urlsplit
 
 from ..errors import InvalidOptionError
+from ..signatures import SIGNATURE_HEADER, sign
 from ._db import Database
 
 log = logging.getLogger("talkinghead.service")
 
-SIGNATURE_HEADER = "X-Talkinghead-Signature"
 PENDING, DELIVERED, GAVE_UP = "pending", "delivered", "failed"
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def verify_signature(secret: str, body: bytes, header: str, *, tolerance: float = 300.0, now: float | None = None) -> bool:
-    """True when `header` signs `body` under `secret` and was made within `tolerance` seconds;
-    False for anything else, however the header is made (not text, not ASCII, absurd numbers)."""
-    try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        timestamp = int(parts["t"])
-        if abs((time.time() if now is None else now) - timestamp) > tolerance:
-            return False
-        return hmac.compare_digest(sign(secret, body, timestamp).encode(), header.encode("utf-8", "surrogateescape"))
-    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
-        return False
 
 
 # IPv6 ranges that carry an IPv4 address in their low 32 bits: the embedded address is the one
