@@ -4,6 +4,7 @@ muxed once; a killed worker leaves finished chunks that the same command, run ag
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -129,9 +130,12 @@ def test_resume_after_a_killed_worker(joined_recording, tmp_path, chunked):
     kept = sorted(p.name for p in work.iterdir() if p.name.startswith("chunk_"))
     assert kept
 
-    second = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    second = subprocess.run([*command, "--progress", "json"], capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stderr
     assert f"resuming: {len(kept)} of" in second.stderr
+    progress = [json.loads(line) for line in second.stderr.splitlines() if line.startswith("{")]  # one JSON object a line, for logs
+    assert progress[-1]["progress"] == 1.0 and progress[-1]["done"] == progress[-1]["total"] == probe(out).n_frames
+    assert progress[-1]["chunks_done"] == progress[-1]["chunks_total"] > 1
     assert not work.exists()
     # The resumed video is the one an uninterrupted render makes.
     reference = chunked[0][2].video.path

@@ -14,7 +14,7 @@ from ._commands import summary
 from ._exit_codes import OK
 from ._generate import add_generate_options, run_generate
 from ._options import add_transcript_options, transcript
-from ._progress import ProgressBar
+from ._progress import ProgressBar, add_progress_option
 
 
 def add_avatar_parser(commands) -> None:
@@ -27,6 +27,7 @@ def add_avatar_parser(commands) -> None:
     c.add_argument("--name", help="the avatar's name (default: the clip's file name)")
     c.add_argument("--recognizer", choices=("words", "phones"), default=AvatarOptions.recognizer, help="how the clip's phones are found without a transcript")
     c.add_argument("--json", action="store_true", help="print the coverage report as JSON")
+    add_progress_option(c)
     c.set_defaults(run=_create)
     i = actions.add_parser("info", help="what an avatar file holds: footage, visemes and openings covered, what is missing")
     i.add_argument("avatar", type=Path)
@@ -38,12 +39,13 @@ def add_dub_parser(commands) -> None:
     p = commands.add_parser("dub", help=summary("dub"))
     p.add_argument("--video", required=True, type=Path, help="the video to re-sync: one person speaking to camera, with its own sound")
     add_generate_options(p, required=True, subject=False)
+    add_progress_option(p)
     p.set_defaults(run=_dub, fps=None)  # default: the video's own frame rate
 
 
 def _create(args: argparse.Namespace) -> int:
     text = transcript(args)
-    bar = ProgressBar("enrolling")
+    bar = ProgressBar("enrolling", mode=args.progress)
     avatar = create_avatar(args.clip, text, name=args.name, options=AvatarOptions(recognizer=args.recognizer), on_progress=bar)
     avatar.save(args.output)
     _report(avatar, args.json, args.output)
@@ -67,7 +69,7 @@ def _report(avatar: Avatar, as_json: bool, path: Path) -> None:
 
 
 def _dub(args: argparse.Namespace) -> int:
-    bar = ProgressBar("enrolling")
+    bar = ProgressBar("enrolling", mode=args.progress)
     avatar = create_avatar(args.video, on_progress=bar)
     fps = args.fps or nearest_frame_rate(avatar.fps)
     video = run_generate(args, avatar=avatar, dub=True, fps=fps).video

@@ -19,12 +19,13 @@ from ._exit_codes import OK
 from ._options import add_motion_options, add_transcript_options, transcript
 from ._types import positive_int, typed
 from ._overlay import add_overlay_options, overlay_options
-from ._progress import ProgressBar
+from ._progress import ProgressBar, add_progress_option
 
 
 def add_generate_parser(commands) -> None:
     p = commands.add_parser("generate", help=summary("generate"))
     add_generate_options(p, required=True)
+    add_progress_option(p)
     p.set_defaults(run=_generate)
 
 
@@ -106,7 +107,7 @@ def generate_request(args: argparse.Namespace) -> GenerateRequest:
 def run_generate(args: argparse.Namespace, *, progress: bool = True, **changes) -> GenerateResult:
     """Run the job the options describe; `changes` replace request fields (dub's avatar)."""
     request = dataclasses.replace(generate_request(args), **changes) if changes else generate_request(args)
-    bar = ProgressBar("rendering") if progress else None
+    bar = ProgressBar("rendering", mode=args.progress) if progress else None
     return generate(request, on_progress=bar, on_chunk=bar.chunks if bar else None)
 
 

@@ -10,7 +10,7 @@ from ..render import parse_colour
 from ..media import OUTPUT_FORMATS, OVERLAY_AUDIO, OVERLAY_POSITIONS, OVERLAY_SHAPES, OverlayOptions, format_choices, overlay
 from ._commands import summary
 from ._exit_codes import OK
-from ._progress import ProgressBar
+from ._progress import ProgressBar, add_progress_option
 
 _DEFAULTS = OverlayOptions()
 
@@ -23,6 +23,7 @@ def add_overlay_parser(commands) -> None:
     p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format when the file name does not say it")
     p.add_argument("--quality", type=int, metavar="0-100", default=75, help="0-100, higher is better and bigger (default 75)")
     add_overlay_options(p)
+    add_progress_option(p)
     p.set_defaults(run=_overlay)
 
 
@@ -70,7 +71,7 @@ def _overlay(args: argparse.Namespace) -> int:
         options=overlay_options(args),
         quality=args.quality,
         format=args.format,
-        on_progress=ProgressBar("compositing"),
+        on_progress=ProgressBar("compositing", mode=args.progress),
     )
     print(f"{result.path}: {result.width}x{result.height}, {result.n_frames} frames, {result.duration:.2f} s", file=sys.stderr)
     return OK
