@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..service import ServiceConfig, parse_bytes, parse_duration, parse_rate
+from ..service import LOG_FORMATS, ServiceConfig, parse_bytes, parse_duration, parse_rate
 from ._commands import summary
 from ._exit_codes import OK
 from ._types import typed
@@ -41,6 +41,8 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep-interval", type=typed(parse_duration, "--sweep-interval"), default=_DEFAULTS.sweep_interval,
                    help="how often expired results are deleted (default 10s)")  # fmt: skip
     p.add_argument("--public-url", default="", help="this service's address as clients see it, for URLs in webhook bodies")
+    p.add_argument("--log-format", choices=LOG_FORMATS, default=os.environ.get("TALKINGHEAD_LOG_FORMAT") or "text",
+                   help="text lines, or one JSON object a line for a log collector (env TALKINGHEAD_LOG_FORMAT; default %(default)s)")  # fmt: skip
 
 
 def add_serve_parser(commands) -> None:
@@ -115,23 +117,24 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from ..service import JsonErrorsH11Protocol, create_app, list_keys
+    from ..service import JsonErrorsH11Protocol, configure_logging, create_app, list_keys
 
     public_url = args.public_url or f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     config = _config(args, auth=not args.no_auth, max_upload=args.max_upload, sync_max_audio=args.sync_max_audio, max_streams=args.max_streams,
                      stream_processes=args.stream_processes, avatar_processes=args.avatar_processes, max_avatar_seconds=args.max_avatar_seconds,
                      metrics_key=args.metrics_key or None, body_timeout=args.body_timeout)  # fmt: skip
     config = ServiceConfig(**{**asdict(config), "public_url": public_url})
-    logging.getLogger("talkinghead").setLevel(logging.INFO)
+    log_format = configure_logging(args.log_format)
+    log = logging.getLogger("talkinghead.service")
     app = create_app(config)
     if config.auth and not list_keys(app.state.service.db):
-        print("talkinghead: no API keys yet; make one with: talkinghead keys create --name NAME "
-              f"--database-url {config.database_url}", file=sys.stderr)  # fmt: skip
-    print(f"talkinghead: serving on {public_url} (docs at {public_url}/docs, demo at {public_url}/demo), database {config.database_url}, "
-          f"storage {config.storage}, {config.workers} render worker(s)", file=sys.stderr)  # fmt: skip
-    # Frames are JPEG or WebP already: per-message deflate would spend CPU for nothing.
+        log.warning("no API keys yet; make one with: talkinghead keys create --name NAME --database-url %s", config.database_url)
+    log.info("serving on %s (docs at %s/docs, demo at %s/demo), database %s, storage %s, %d render worker(s)",
+             public_url, public_url, public_url, config.database_url, config.storage, config.workers)  # fmt: skip
+    # Frames are JPEG or WebP already: per-message deflate would spend CPU for nothing. In JSON,
+    # uvicorn's own records go to the root logger's JSON handler instead of its text ones.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10, ws_per_message_deflate=False,
-                http=JsonErrorsH11Protocol)  # fmt: skip
+                http=JsonErrorsH11Protocol, **({"log_config": None} if log_format == "json" else {}))  # fmt: skip
     return OK
 
 
@@ -140,16 +143,16 @@ def _worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from ..service import Housekeeper, WorkerPool, open_files, open_store
+    from ..service import Housekeeper, WorkerPool, configure_logging, open_files, open_store
 
-    logging.getLogger("talkinghead").setLevel(logging.INFO)
+    configure_logging(args.log_format)
     config = _config(args)
     jobs = open_store(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     keeper = Housekeeper(config, jobs, open_files(config), stop=stop).start()
     pool = WorkerPool(config, jobs).start()
-    print(f"talkinghead: {config.workers} render worker(s) on {config.database_url}", file=sys.stderr)
+    logging.getLogger("talkinghead.service").info("%d render worker(s) on %s", config.workers, config.database_url)
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -4,13 +4,14 @@ result store for the files (`ResultStore`; a local folder by default).
 The API and the workers load on first use (FastAPI and the engine are not needed to manage keys).
 """
 
+from ..signatures import SIGNATURE_HEADER, sign, verify_signature
 from ._config import ServiceConfig, parse_bytes, parse_duration, parse_rate
 from ._db import Database
 from ._files import JobFiles, expire_results, remove_orphans
 from ._jobs import STATUSES, Job, JobStore, job_document
 from ._keys import ApiKey, NewKey, create_key, list_keys, revoke_key
+from ._logs import LOG_FORMATS, configure_logging
 from ._results import LocalResultStore, ResultStore, StoredFile
-from ._webhooks import SIGNATURE_HEADER, sign, verify_signature
 
 _LAZY = {
     "create_app": "._app",
@@ -33,6 +34,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "LOG_FORMATS",
     "SIGNATURE_HEADER",
     "STATUSES",
     "ApiKey",
@@ -49,6 +51,7 @@ __all__ = [
     "StoredFile",
     "Worker",
     "WorkerPool",
+    "configure_logging",
     "create_app",
     "create_key",
     "expire_results",

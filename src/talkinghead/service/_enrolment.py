@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..avatar import AvatarOptions
 from ._avatars import INTERRUPTED, enrol, enrolment_dir, fail_enrolment, keep_alive
 from ._config import ServiceConfig
+from ._logs import configure_logging
 from ._db import Database
 from ._files import JobFiles
 from ._storage import log_failure
@@ -115,7 +116,7 @@ class Enrolments:
 
 
 def _enrol_main(config: ServiceConfig, request: _Request, options: AvatarOptions) -> None:
-    logging.basicConfig(format="talkinghead: %(message)s", level=logging.INFO)
+    configure_logging()
     os.nice(RENDER_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the server stops its enrolments
     parent = os.getppid()

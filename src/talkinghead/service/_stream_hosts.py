@@ -28,6 +28,7 @@ from ..speech.streaming import warm_decoders
 from ..stream import Session, StreamFrame, StreamOptions
 from ..stream import Driver, FrameQueue, Item
 from ._avatars import load_avatar_file
+from ._logs import configure_logging
 from ._portraits import load_rig
 from ._results import ResultStore
 
@@ -95,6 +96,7 @@ class StreamSlots:
 # ---- inside a host process
 def _host(conn: Connection) -> None:
     """A host process's loop: commands in; frames, events and errors out."""
+    configure_logging()
     warm_decoders()
     send_lock = threading.Lock()
     drivers: dict[int, Driver] = {}

@@ -24,6 +24,7 @@ from .. import generate
 from ..errors import TalkingHeadError
 from ._avatars import load_avatar_file, reclaim_enrolments
 from ._config import ServiceConfig
+from ._logs import configure_logging
 from ._db import Database
 from ._files import PREVIEW_NAME, JobFiles, expire_results, remove_orphans
 from ._http import failure
@@ -298,7 +299,7 @@ def run_worker(config: ServiceConfig, *, worker_id: str | None = None, housekeep
 
 
 def _worker_main(config: ServiceConfig, worker_id: str, beacon: Any) -> None:
-    logging.basicConfig(format="talkinghead: %(message)s", level=logging.INFO)
+    configure_logging()
     # Rendering yields the CPU to the API process beside it: requests stay quick while jobs render.
     os.nice(RENDER_NICENESS)
     run_worker(config, worker_id=worker_id, housekeeping=False, pooled=True, beacon=beacon)
