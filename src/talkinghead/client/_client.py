@@ -20,7 +20,7 @@ from ._retry import RETRIED_STATUSES, RetryPolicy, parse_retry_after
 # A file to upload: its path, its bytes, or a binary file object (read from where it stands).
 Upload = Union[str, os.PathLike, bytes, IO[bytes]]
 
-ENROLLING, READY, FAILED = "enrolling", "ready", "failed"
+READY, FAILED = "ready", "failed"  # an avatar's, when it has enrolled or could not
 PAGE_SIZE = 100  # jobs per page while listing (the API's most is 200)
 
 
@@ -33,8 +33,7 @@ class Client:
     jobs. Errors are the `talkinghead.errors` classes the service's error codes stand for.
     """
 
-    def __init__(self, url: str, key: str | None = None, *, timeout: float = 60.0, retry: RetryPolicy = RetryPolicy(),
-                 transport: httpx.BaseTransport | None = None) -> None:  # fmt: skip
+    def __init__(self, url: str, key: str | None = None, *, timeout: float = 60.0, retry: RetryPolicy = RetryPolicy()) -> None:
         if not url.startswith(("http://", "https://")):
             raise InvalidOptionError(f"the service's URL must start with http:// or https://; got {url!r}")
         headers = {"User-Agent": f"talkinghead-client/{__version__}"}
@@ -42,7 +41,7 @@ class Client:
             headers["Authorization"] = f"Bearer {key}"
         self.url = url.rstrip("/")
         self.retry = retry
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def close(self) -> None:
         self._http.close()
