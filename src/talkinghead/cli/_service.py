@@ -41,8 +41,8 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep-interval", type=typed(parse_duration, "--sweep-interval"), default=_DEFAULTS.sweep_interval,
                    help="how often expired results are deleted (default 10s)")  # fmt: skip
     p.add_argument("--public-url", default="", help="this service's address as clients see it, for URLs in webhook bodies")
-    p.add_argument("--log-format", choices=LOG_FORMATS, default=os.environ.get("TALKINGHEAD_LOG_FORMAT") or "text",
-                   help="text lines, or one JSON object a line for a log collector (env TALKINGHEAD_LOG_FORMAT; default %(default)s)")  # fmt: skip
+    p.add_argument("--log-format", choices=LOG_FORMATS,
+                   help="text lines, or one JSON object a line for a log collector (default: env TALKINGHEAD_LOG_FORMAT, else text)")  # fmt: skip
 
 
 def add_serve_parser(commands) -> None:
