@@ -14,7 +14,7 @@ import httpx
 
 from .._version import __version__
 from ..errors import InputNotFoundError, InvalidOptionError, JobTimeoutError, OutputError, RateLimitError, ServerUnreachableError, TalkingHeadError
-from ._job import Job
+from ._job import Job, failure
 from ._retry import RETRIED_STATUSES, RetryPolicy, parse_retry_after
 
 # A file to upload: its path, its bytes, or a binary file object (read from where it stands).
@@ -159,8 +159,7 @@ class Client:
             if avatar["status"] == READY:
                 return avatar
             if avatar["status"] == FAILED:
-                reason = avatar.get("error") or {}
-                raise TalkingHeadError.from_code(reason.get("code", ""), f"avatar {avatar_id} failed: {reason.get('message', 'no reason given')}")
+                raise failure(f"avatar {avatar_id}", avatar.get("error"))
             if deadline is not None and time.monotonic() >= deadline:
                 raise JobTimeoutError(f"avatar {avatar_id} is still {avatar['status']} ({avatar['progress']:.0%}) after {timeout:g} s")
             time.sleep(poll)

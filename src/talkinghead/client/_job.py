@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ConflictError, TalkingHeadError
 
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED, EXPIRED = "queued", "running", "succeeded", "failed", "canceled", "expired"
+SUCCEEDED, FAILED, CANCELED, EXPIRED = "succeeded", "failed", "canceled", "expired"
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELED, EXPIRED})
 
 
@@ -38,8 +38,13 @@ class Job:
         """Why the job has no result, as the error class its code stands for (None while it may
         still get one, or once it has)."""
         if self.status == FAILED:
-            reason = self.document.get("error") or {}
-            return TalkingHeadError.from_code(reason.get("code", ""), f"job {self.id} failed: {reason.get('message', 'no reason given')}")
+            return failure(f"job {self.id}", self.document.get("error"))
         if self.status in (CANCELED, EXPIRED):
             return ConflictError(f"job {self.id} was {self.status}: it has no result")
         return None
+
+
+def failure(what: str, reason: dict[str, Any] | None) -> TalkingHeadError:
+    """The error a failed job's or avatar's `error` ({"code", "message"}) stands for."""
+    reason = reason or {}
+    return TalkingHeadError.from_code(reason.get("code", ""), f"{what} failed: {reason.get('message', 'no reason given')}")

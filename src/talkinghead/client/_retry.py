@@ -35,7 +35,7 @@ class RetryPolicy:
         told = parse_retry_after(retry_after)
         if told is not None:
             return min(told, self.max_delay)
-        # "Full jitter" (AWS's backoff note): clients refused together do not come back together.
+        # Jitter over the upper half of the step: clients refused together do not come back together.
         return random.uniform(0.5, 1.0) * min(self.max_delay, self.backoff * 2 ** (attempt - 1))
 
 
