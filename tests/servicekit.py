@@ -253,3 +253,48 @@ def api_server(tmp_path_factory):
     server.start()
     yield server
     services.stop_all()
+
+
+# ---- a real S3-compatible server (moto's standalone server), started once for the session
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """The endpoint URL of an S3 server on loopback; stopped at the end."""
+    pytest.importorskip("moto.server", reason="moto[server] is in the test extra")
+    port = free_port()
+    log = tmp_path_factory.mktemp("s3") / "moto.log"
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, f"moto's server exited:\n{log.read_text()[-2000:]}"
+        try:
+            httpx.get(f"{url}/moto-api/", timeout=2)
+            break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, f"moto's server did not start:\n{log.read_text()[-2000:]}"
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    """A fresh bucket on the session's S3 server: (`s3://<bucket>/results`, the AWS_* variables
+    that reach it), the variables set in this process and so in the servers it starts."""
+    import boto3
+
+    bucket = "t-" + secrets.token_hex(6)
+    env = {**S3_CREDENTIALS, "AWS_ENDPOINT_URL": s3_server}
+    boto3.client("s3", endpoint_url=s3_server, **{k.lower(): v for k, v in S3_CREDENTIALS.items() if k != "AWS_DEFAULT_REGION"},
+                 region_name="us-east-1").create_bucket(Bucket=bucket)  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{bucket}/results", env
