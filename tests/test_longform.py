@@ -15,11 +15,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import portrait
+from conftest import portrait, recording
 
 import talkinghead as th
 from talkinghead._video_job import CHUNK_SECONDS
-from talkinghead._video_job import frame_chunks as plan_chunks
+from talkinghead._video_job import frame_chunks
 from talkinghead.media import probe, read_frames
 
 SIZE = (160, 160)
@@ -46,7 +46,7 @@ def chunked(rig, joined_recording, tmp_path_factory):
 
 def test_plan_covers_every_frame_once():
     for n in (1, 249, 250, 251, 1000, 90_001):
-        chunks = plan_chunks(n, 25)
+        chunks = frame_chunks(n, 25)
         assert chunks[0][0] == 0 and chunks[-1][1] == n
         assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
         assert all(0 < end - first <= CHUNK_SECONDS * 25 for first, end in chunks)
@@ -69,7 +69,7 @@ def test_chunked_video_has_every_frame_and_the_whole_audio(chunked, joined_recor
         assert (steps == steps[0]).all()
         # Progress went chunk by chunk to the end.
         dones = [done for done, _ in seen[workers]]
-        assert dones == sorted(dones) and dones[-1] == seen[workers][-1][1] == len(plan_chunks(track.n_frames, 25))
+        assert dones == sorted(dones) and dones[-1] == seen[workers][-1][1] == len(frame_chunks(track.n_frames, 25))
     # The work folder is gone once the video is complete.
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
 
@@ -86,6 +86,32 @@ def test_worker_count_does_not_change_the_frames(rig, chunked, joined_recording,
     for index, (a, b) in enumerate(zip(read_frames(folders[1]), read_frames(folders[2]))):
         differ = np.argwhere((a != b).any(axis=2))
         assert not len(differ), f"frame {index}: {len(differ)} pixels differ within rows, columns {differ.min(axis=0)}..{differ.max(axis=0)}"
+
+
+def test_chunks_planned_apart_join_into_the_video_generate_makes(rig, chunked, joined_recording, tmp_path):
+    """As on the machines of a cluster: the Track made once, each chunk drawn by its own plan
+    (built from the request and the saved Track, last chunk first), joined by yet another."""
+    results, _, _ = chunked
+    wav, text = joined_recording
+    request = dict(image=rig, audio=wav, framing="head", size=SIZE)
+    first = th.plan_chunks(th.GenerateRequest(**request, text=text, output=tmp_path / "unused.mp4"), processes=2)
+    assert first.track.to_json() == results[1].track.to_json() and len(first.chunks) > 3
+    saved = first.track.to_json()
+    paths = {}
+    for index in reversed(range(len(first.chunks))):
+        plan = th.plan_chunks(th.GenerateRequest(**request, track=th.Track.from_json(saved), output=tmp_path / "unused.mp4"))
+        paths[index] = tmp_path / f"chunk{index}{plan.suffix}"
+        assert plan.render_chunk(index, paths[index]) == plan.chunks[index][1] - plan.chunks[index][0]
+    joiner = th.plan_chunks(th.GenerateRequest(**request, track=th.Track.from_json(saved), output=tmp_path / "joined.mp4", preview=tmp_path / "sheet.png"))
+    joined = joiner.join([paths[index] for index in sorted(paths)])
+    assert joined.preview.exists() and joined.video.n_frames == results[1].video.n_frames
+    # The same encoder on the same frames: the joined video's packets are generate's, byte for byte.
+    packets = []
+    for path in (joined.video.path, results[1].video.path):
+        with av.open(str(path)) as container:
+            packets.append([bytes(packet) for packet in container.demux(container.streams.video[0]) if packet.size])
+    assert packets[0] == packets[1]
+    assert th.plan_chunks(th.GenerateRequest(image=rig, audio=recording("cards-001"), output=tmp_path / "short.mp4")) is None  # one piece
 
 
 def _workers_of(pid: int) -> list[int]:

@@ -50,7 +50,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._api import GenerateResult, analyze, dub, generate, prepare_portrait
+    from ._api import ChunkedRender, GenerateResult, analyze, dub, generate, plan_chunks, prepare_portrait
     from .avatar import Avatar, create_avatar, load_avatar
     from ._request import GenerateRequest
     from .motion import Track
@@ -61,6 +61,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "GenerateRequest": "._request",
     "GenerateResult": "._api",
+    "ChunkedRender": "._api",
+    "plan_chunks": "._api",
     "analyze": "._api",
     "dub": "._api",
     "Avatar": ".avatar",
@@ -97,6 +99,7 @@ __all__ = [
     "Audio",
     "AudioDecodeError",
     "Avatar",
+    "ChunkedRender",
     "AudioTooLongError",
     "BadRequestError",
     "DatabaseDamagedError",
@@ -144,6 +147,7 @@ __all__ = [
     "generate",
     "load_audio",
     "load_avatar",
+    "plan_chunks",
     "prepare_portrait",
     "render_frames",
 ]

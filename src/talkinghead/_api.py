@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from ._request import GenerateRequest
 from ._version import __version__
-from ._video_job import CHUNK_SECONDS, TRACK_FILE, VideoJob, discard, fingerprint, job_frames, render_chunks, work_dir_for
+from ._video_job import CHUNK_SECONDS, TRACK_FILE, VideoJob, chunk_suffix, discard, fingerprint, frame_chunks, job_frames, render_chunk, render_chunks, work_dir_for
 from .errors import InvalidOptionError, NoSpeechError, OutputError
 from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, frames_before, join_chunks, output_format, overlay_audio, overlay_background, prefetch
 from .avatar import Avatar, create_avatar, load_avatar, script_avatar
@@ -126,6 +126,60 @@ def generate(
         job = _job(plan, track, subject)
         video = _encode(plan, job, _audio_source(plan, Path(scratch)), on_progress=on_progress, on_chunk=on_chunk)
     return GenerateResult(video=video, track=job.track, preview=_preview(plan, job))
+
+
+@dataclass(frozen=True)
+class ChunkedRender:
+    """A long video as chunks any process or machine may render, each on its own, joined by
+    whoever has them all (`plan_chunks`). Every chunk's frames are decided by the request and
+    the saved Track alone, so chunks drawn on different machines join seamlessly."""
+
+    plan: _Plan
+    job: VideoJob
+    chunks: list[tuple[int, int]]  # (first, end) frames of each chunk
+
+    @property
+    def track(self) -> Track:
+        return self.job.track
+
+    @property
+    def n_frames(self) -> int:
+        return self.plan.n_frames
+
+    @property
+    def suffix(self) -> str:
+        """The file suffix of a chunk (its container without the audio)."""
+        return chunk_suffix(self.plan.encode)
+
+    def render_chunk(self, index: int, path: str | os.PathLike, *, on_frame: Callable[[int], None] | None = None) -> int:
+        """Render and encode chunk `index` to `path` (written whole or not at all); its frame count."""
+        first, end = self.chunks[index]
+        return render_chunk(self.job, first, end, Path(path), on_frame=on_frame)
+
+    def join(self, paths: list[Path]) -> GenerateResult:
+        """The finished video (and preview) from every chunk's file, in order, at the request's output."""
+        if len(paths) != len(self.chunks):
+            raise InvalidOptionError(f"{len(paths)} chunk files for {len(self.chunks)} chunks")
+        with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch:
+            video = join_chunks(paths, self.plan.request.output, audio=_audio_source(self.plan, Path(scratch)), options=self.plan.encode)
+        return GenerateResult(video=video, track=self.track, preview=_preview(self.plan, self.job))
+
+
+def plan_chunks(request: GenerateRequest, *, processes: int | None = None) -> ChunkedRender | None:
+    """`request`'s video cut into chunks to render anywhere, with its Track made (by `processes`
+    analysis processes; default one per core) or taken from `request.track`; None when the video
+    is short enough (two chunks or less) to render in one piece with `generate`."""
+    plan = _plan(request)
+    if plan.work_dir is None:
+        return None
+    plan = replace(plan, work_dir=None, workers=_workers(processes))
+    subject = _subject(request)
+    track = request.track or analyze(plan.samples, request.text, fps=request.fps, seed=request.seed, expression=request.expression, motion=request.motion,
+                                     recognizer=request.recognizer, language=request.language, processes=plan.workers)  # fmt: skip
+    if isinstance(subject, Avatar) and FOOTAGE_CURVES[0] not in track.curves:
+        track = script_avatar(subject, track, plan.samples, seed=request.seed, keep_frames=request.dub)
+    job = _job(plan, Track.from_json(track.to_json()), subject)  # as saved: every machine draws the same frames
+    return ChunkedRender(plan, job, frame_chunks(job.total, plan.encode.fps))
 
 
 def _subject(request: GenerateRequest) -> Rig | Avatar:

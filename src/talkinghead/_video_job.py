@@ -111,12 +111,29 @@ def _start_worker(job: VideoJob) -> None:
     _frames = _Frames(job)
 
 
-def _write_chunk(frames: _Frames, first: int, end: int, path: Path) -> int:
+def chunk_suffix(encode: EncodeOptions) -> str:
+    return FORMATS[encode.format].chunk_suffix
+
+
+def _write_chunk(frames: _Frames, first: int, end: int, path: Path, on_frame: Callable[[int], None] | None = None) -> int:
     """Render and encode one chunk under a temporary name, then move it into place."""
     partial = path.with_name(f"partial-{path.name}")
-    n = encode_chunk(prefetch(frames(first, end)), partial, options=frames.job.encode)
+    made = frames(first, end)
+    n = encode_chunk(prefetch(_counted(made, on_frame) if on_frame else made), partial, options=frames.job.encode)
     partial.replace(path)
     return n
+
+
+def _counted(frames: Iterator[np.ndarray], on_frame: Callable[[int], None]) -> Iterator[np.ndarray]:
+    """The frames, with `on_frame(frames made so far)` after each (it may raise to stop the render)."""
+    for made, frame in enumerate(frames, 1):
+        yield frame
+        on_frame(made)
+
+
+def render_chunk(job: VideoJob, first: int, end: int, path: Path, *, on_frame: Callable[[int], None] | None = None) -> int:
+    """One chunk in this process: frames `first` to `end` of the job's video, encoded to `path`."""
+    return _write_chunk(_Frames(job), first, end, path, on_frame)
 
 
 def _render_chunk(first: int, end: int, path: Path) -> int:
@@ -140,7 +157,7 @@ def render_chunks(
     are kept). `on_chunk(chunks_done, chunks_total, frames_done)` runs as each chunk completes."""
     work_dir.mkdir(parents=True, exist_ok=True)
     chunks = frame_chunks(job.total, job.encode.fps)
-    suffix = FORMATS[job.encode.format].chunk_suffix
+    suffix = chunk_suffix(job.encode)
     paths = [work_dir / f"chunk_{k:06d}{suffix}" for k in range(len(chunks))]
     done = [path.exists() for path in paths]
     frames_done = sum(end - first for (first, end), ok in zip(chunks, done) if ok)
