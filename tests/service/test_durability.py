@@ -39,7 +39,7 @@ def test_a_crashed_server_requeues_its_running_job_on_restart(sqlite_services):
         assert done["result_url"].endswith("/result")
         assert client.get(f"/v1/jobs/{job_id}/result").status_code == 200
     assert not partial.exists()  # the partial files of the lost run were removed
-    assert sorted(p.name for p in (server.storage / "jobs" / job_id).iterdir()) == ["input", "run-2"]
+    assert sorted(p.name for p in (server.storage / "jobs" / job_id).iterdir()) == ["run-2"]  # the inputs go once the result is kept
 
 
 def test_a_killed_worker_is_replaced_and_the_job_retried_then_failed(sqlite_services):
@@ -80,7 +80,7 @@ def test_a_paused_worker_loses_its_job_then_registers_again_and_renders_it(sqlit
         done = wait_for(client, job_id)  # the same worker notices it lost the run, and renders the job again
         assert (done["status"], done["attempts"]) == ("succeeded", 2), done
         assert server.worker_pids() == [pid] and client.get("/readyz").json()["workers"] == 1
-        assert sorted(p.name for p in (server.storage / "jobs" / job_id).iterdir()) == ["input", "run-2"]
+        assert sorted(p.name for p in (server.storage / "jobs" / job_id).iterdir()) == ["run-2"]  # the inputs go once the result is kept
 
 
 def test_a_graceful_stop_gives_the_job_back_without_spending_a_run(sqlite_services):

@@ -11,6 +11,7 @@ from servicekit import cli
 
 from talkinghead import ConflictError, DatabaseDamagedError, RateLimitError
 from talkinghead.service import Database, JobFiles, JobStore, LocalResultStore, create_key, expire_results
+from talkinghead.service._chunks import ChunkStore
 from talkinghead.service._jobs import NewJob
 from talkinghead.service._keys import take_token
 
@@ -179,3 +180,57 @@ def test_a_damaged_sqlite_file_is_refused_at_start(tmp_path):
         assert refused.returncode == 32 and words in refused.stderr, refused.stderr
     assert (tmp_path / "empty.db").stat().st_size == 0  # left as it was found
     assert cli("keys", "list", "--database-url", f"sqlite:///{good}").returncode == 0
+
+
+def test_a_split_job_s_chunks_are_claimed_once_fenced_and_joined_by_the_last(store):
+    chunks = ChunkStore(store)
+    [job_id] = _queue(store, "anonymous", 1)
+    job = store.claim("w1", lease=30)
+    assert chunks.split(job, "w1", [(0, 250), (250, 500), (500, 600)])
+    assert not chunks.split(job, "w1", [(0, 600)])  # once split, the job is no worker's to split again
+    assert store.claim("w2", lease=30) is None  # the job itself is not queued again
+    a, b, c = (chunks.claim(w, lease=30) for w in ("w1", "w2", "w1"))
+    assert [t.index for t in (a, b, c)] == [0, 1, 2] and chunks.claim("w3", lease=30) is None
+    store.beat("w2", "", 0, 30, busy=True, frames_done=100, frames_total=250)
+    assert store.get(job_id).frames_done == 100 and store.get(job_id).frames_total == 600  # progress summed over the workers
+    assert chunks.finish(b, "w1", 30) == (False, None)  # fenced: b is w2's
+    assert chunks.finish(a, "w1", 30) == (True, None)
+    assert chunks.finish(b, "w2", 30) == (True, None)
+    counted, join = chunks.finish(c, "w1", 30)
+    assert counted and join.is_join and (join.first, join.end) == (0, 600)  # the last to finish joins
+    assert store.get(job_id).frames_done == 600
+    done = store.succeed(job, "w2", result_name="r", result_bytes=1, frames=600, render_seconds=1.0, retention=60, join_task=join.id)
+    assert not done  # only the holder of the join task records the result
+    assert store.succeed(job, "w1", result_name="r", result_bytes=1, frames=600, render_seconds=1.0, retention=60, join_task=join.id)
+    chunks.remove_finished()
+    assert chunks.queued() == 0 and chunks.claim("w1", lease=30) is None
+
+
+def test_a_lapsed_chunk_goes_back_to_the_queue_then_fails_its_job(store):
+    chunks = ChunkStore(store)  # the store's jobs get two attempts; so do chunks
+    [job_id] = _queue(store, "anonymous", 1)
+    job = store.claim("w1", lease=30)
+    chunks.split(job, "w1", [(0, 250), (250, 300)])
+    first = chunks.claim("w1", lease=0.01)
+    time.sleep(0.05)
+    assert chunks.reclaim_lapsed(2) == []
+    again = chunks.claim("w2", lease=30)
+    assert (again.id, again.tries) == (first.id, 2) and not chunks.holds(first, "w1")
+    assert chunks.finish(first, "w1", 30) == (False, None)  # the lapsed claim cannot finish it
+    store.lapse_worker("w2")  # its machine is known dead: the lease lapses at once
+    assert chunks.reclaim_lapsed(2) == [job_id]
+    assert store.get(job_id).status == "failed" and store.get(job_id).error_code == "worker_lost"
+    assert chunks.claim("w3", lease=30) is None  # a failed job's chunks are nobody's
+
+
+def test_cancelling_a_split_job_stops_its_chunks(store):
+    chunks = ChunkStore(store)
+    [job_id] = _queue(store, "anonymous", 1)
+    job = store.claim("w1", lease=30)
+    chunks.split(job, "w1", [(0, 250), (250, 500)])
+    held = chunks.claim("w1", lease=30)
+    store.cancel(job_id, "anonymous")
+    assert not chunks.holds(held, "w1") and chunks.claim("w2", lease=30) is None
+    chunks.remove_finished()
+    with store.db.transaction(write=False) as tx:
+        assert tx.execute("SELECT COUNT(*) FROM chunks").one()[0] == 0

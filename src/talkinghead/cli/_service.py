@@ -20,12 +20,20 @@ _DEFAULTS = ServiceConfig()
 def _add_store_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", default=os.environ.get("TALKINGHEAD_DATABASE_URL", _DEFAULTS.database_url),
                    help="sqlite:///PATH or postgresql://USER@HOST/DB (env TALKINGHEAD_DATABASE_URL; default %(default)s)")  # fmt: skip
-    p.add_argument("--storage", type=Path, default=Path(os.environ.get("TALKINGHEAD_STORAGE", _DEFAULTS.storage)),
-                   help="folder for uploads and results; shared by every server and worker of one database (env TALKINGHEAD_STORAGE; default %(default)s)")  # fmt: skip
+    p.add_argument("--storage", default=os.environ.get("TALKINGHEAD_STORAGE", str(_DEFAULTS.storage)),
+                   help="uploads, results, portraits and avatars: a folder every server and worker of one database sees, or s3://BUCKET/PREFIX "
+                        "(env TALKINGHEAD_STORAGE; default %(default)s)")  # fmt: skip
 
 
 def _add_worker_options(p: argparse.ArgumentParser) -> None:
     _add_store_options(p)
+    p.add_argument("--work-dir", type=Path, default=os.environ.get("TALKINGHEAD_WORK_DIR"),
+                   help="this machine's folder for renders in progress (env TALKINGHEAD_WORK_DIR; default: the storage folder, or talkinghead-data/work with s3://)")  # fmt: skip
+    p.add_argument("--s3-endpoint-url", default=None, help="an S3-compatible endpoint: MinIO, R2, Supabase storage (default $AWS_ENDPOINT_URL, else AWS S3)")
+    p.add_argument("--s3-public-endpoint-url", default=None, help="the endpoint as clients reach it, for the result links (default: --s3-endpoint-url)")
+    p.add_argument("--s3-region", default=None, help="the bucket's region (default $AWS_REGION or $AWS_DEFAULT_REGION)")
+    p.add_argument("--presign-expiry", type=typed(parse_duration, "--presign-expiry"), default=_DEFAULTS.presign_expiry,
+                   help="how long a result link from /result stays valid with s3:// storage (default 15m)")  # fmt: skip
     p.add_argument("--retention", type=typed(parse_duration, "--retention"), default=_DEFAULTS.retention,
                    help="how long finished results are kept, e.g. 30m, 6h, 2d (default 6h)")  # fmt: skip
     p.add_argument("--max-storage", type=typed(parse_bytes, "--max-storage"), default=_DEFAULTS.max_storage,
@@ -98,6 +106,11 @@ def _config(args: argparse.Namespace, **extra) -> ServiceConfig:
     return ServiceConfig(
         database_url=args.database_url,
         storage=args.storage,
+        work_dir=args.work_dir,
+        s3_endpoint_url=args.s3_endpoint_url,
+        s3_public_endpoint_url=args.s3_public_endpoint_url,
+        s3_region=args.s3_region,
+        presign_expiry=args.presign_expiry,
         workers=args.workers,
         retention=args.retention,
         max_storage=args.max_storage,

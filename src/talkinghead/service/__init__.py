@@ -1,5 +1,6 @@
-"""The job service: an HTTP API over a job table (SQLite or PostgreSQL), render workers, and a
-result store for the files (`ResultStore`; a local folder by default).
+"""The job service: an HTTP API over a job table (SQLite or PostgreSQL), render workers that split
+long jobs into chunk tasks for the whole cluster, and a result store for the files (`ResultStore`:
+a local folder by default, or S3-compatible object storage).
 
 The API and the workers load on first use (FastAPI and the engine are not needed to manage keys).
 """
@@ -12,6 +13,7 @@ from ._jobs import STATUSES, Job, JobStore, job_document
 from ._keys import ApiKey, NewKey, create_key, list_keys, revoke_key
 from ._logs import LOG_FORMATS, configure_logging
 from ._results import LocalResultStore, ResultStore, StoredFile
+from ._s3 import S3ResultStore
 
 _LAZY = {
     "create_app": "._app",
@@ -47,6 +49,7 @@ __all__ = [
     "LocalResultStore",
     "NewKey",
     "ResultStore",
+    "S3ResultStore",
     "ServiceConfig",
     "StoredFile",
     "Worker",

@@ -39,9 +39,10 @@ def parse_rate(text: str, what: str = "rate") -> float:
 
 
 DEFAULT_HOME = Path("talkinghead-data")
+S3_SCHEME = "s3://"
 
 
-def _cores() -> int:
+def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -50,7 +51,14 @@ class ServiceConfig:
     """Everything `serve` and `worker` are told; the defaults need no setup at all."""
 
     database_url: str = f"sqlite:///{DEFAULT_HOME / 'service.db'}"
-    storage: Path = DEFAULT_HOME / "files"
+    # A folder every server and worker of one database sees, or s3://BUCKET[/PREFIX]: results,
+    # inputs, portraits and avatars in object storage, so machines need no shared disk.
+    storage: str | Path = DEFAULT_HOME / "files"
+    work_dir: Path | None = None  # renders in progress; default: the storage folder, or talkinghead-data/work beside object storage
+    s3_endpoint_url: str | None = None  # default: $AWS_ENDPOINT_URL, else AWS S3
+    s3_public_endpoint_url: str | None = None  # the endpoint as clients reach it, for the links /result redirects to
+    s3_region: str | None = None  # default: $AWS_REGION / $AWS_DEFAULT_REGION
+    presign_expiry: float = 900.0  # seconds a result's link from /result stays valid
     workers: int = 1  # render processes started by `serve`
     auth: bool = True  # False: no keys, every caller is the one anonymous owner
     retention: float = 6 * 3600.0  # seconds a finished job's files are kept
@@ -78,21 +86,38 @@ class ServiceConfig:
     metrics_key: str | None = None  # a bearer token GET /metrics asks for; None: open to whoever reaches it
 
     @property
+    def object_storage(self) -> bool:
+        return str(self.storage).startswith(S3_SCHEME)
+
+    @property
+    def working_root(self) -> Path:
+        """The folder of uploads being checked, renders in progress and avatar enrolments."""
+        if self.work_dir is not None:
+            return Path(self.work_dir)
+        return DEFAULT_HOME / "work" if self.object_storage else Path(self.storage)
+
+    @property
     def written_paths(self) -> tuple[Path, ...]:
-        """Where the service writes: its storage, and a SQLite database's file."""
+        """Where the service writes on this machine: its working folder, and a SQLite database's file."""
         sqlite = (Path(self.database_url[len("sqlite:///") :]),) if self.database_url.startswith("sqlite:///") else ()
-        return (Path(self.storage), *sqlite)
+        return (self.working_root, *sqlite)
 
     @property
     def stream_limit(self) -> int:
-        return self.max_streams if self.max_streams is not None else 3 * _cores()
+        return self.max_streams if self.max_streams is not None else 3 * cores()
 
     @property
     def stream_hosts(self) -> int:
         # Two per core: a process drawing two streams of half a core each is held back by its GIL.
-        return self.stream_processes if self.stream_processes is not None else 2 * _cores()
+        return self.stream_processes if self.stream_processes is not None else 2 * cores()
 
     def __post_init__(self) -> None:
+        if self.object_storage:
+            bucket = str(self.storage)[len(S3_SCHEME) :].split("/", 1)[0]
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
+                raise InvalidOptionError(f"storage must be a folder or s3://BUCKET[/PREFIX] with a valid bucket name; got {str(self.storage)!r}")
+        if self.presign_expiry > 7 * 86400:
+            raise InvalidOptionError("presign expiry must be at most 7 days (the longest a SigV4 link may live)")
         if self.workers < 0:
             raise InvalidOptionError("workers must be 0 or more")
         if self.max_streams is not None and self.max_streams < 0:
@@ -105,6 +130,6 @@ class ServiceConfig:
             raise InvalidOptionError("min free space must be 0 or more")
         if self.max_attempts < 1:
             raise InvalidOptionError("max attempts must be at least 1")
-        for name in ("retention", "lease", "sync_max_audio", "max_avatar_seconds", "poll_interval", "sweep_interval", "webhook_backoff", "body_timeout"):
+        for name in ("retention", "presign_expiry", "lease", "sync_max_audio", "max_avatar_seconds", "poll_interval", "sweep_interval", "webhook_backoff", "body_timeout"):
             if getattr(self, name) <= 0:
                 raise InvalidOptionError(f"{name} must be positive")

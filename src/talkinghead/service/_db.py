@@ -123,6 +123,22 @@ CREATE TABLE IF NOT EXISTS counters (
     value DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (name, labels)
 );
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    first_frame INTEGER NOT NULL,
+    end_frame INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    worker TEXT,
+    lease_until DOUBLE PRECISION,
+    tries INTEGER NOT NULL DEFAULT 0,
+    frames_done INTEGER NOT NULL DEFAULT 0,
+    created_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_status ON chunks (status, created_at);
+CREATE INDEX IF NOT EXISTS chunks_by_job ON chunks (job_id, attempt);
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 """
 

@@ -1,7 +1,9 @@
-"""A job's files: its uploaded inputs and its runs in progress in a working folder every server
-and worker of one database shares (`<root>/jobs/<id>/input/`, `run-<attempt>/`), and its result
-and preview, once rendered, in the result store (`jobs/<id>/run-<attempt>/video.mp4`). With the
-default store on the same folder, a finished run's files are kept where they were written.
+"""A job's files. Its uploads are checked in a working folder on the server
+(`<root>/jobs/<id>/input/`), then kept in the result store every server and worker shares
+(`jobs/<id>/input/audio`, `image`); a worker renders in its own working folder (`run-<attempt>/`)
+and puts the result and preview in the store (`jobs/<id>/run-<attempt>/video.mp4`). With the
+default store on the same folder as the working one, files stay where they were written; with
+object storage, a worker fetches the inputs it renders from.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from ._results import ResultStore
 from ._storage import freeing_space
 
 PREVIEW_NAME = "preview.png"
+TRACK_NAME = "track.json"  # a split job's Track, beside its chunks
+CHUNKS = "chunks"
+
+
+def chunk_name(index: int, suffix: str) -> str:
+    return f"chunk_{index:06d}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,33 @@ class JobFiles:
     def result_key(self, job: Job) -> str:
         return self._prefix(job.id) + job.result_name
 
+    def input_key(self, job_id: str, name: str) -> str:
+        return f"{self._prefix(job_id)}input/{name}"
+
+    def share_inputs(self, job_id: str) -> None:
+        """Put a submission's checked uploads in the store, where any worker finds them."""
+        for path in sorted(self.input_dir(job_id).glob("*")):
+            self.results.put(self.input_key(job_id, path.name), path)
+
+    def fetch_input(self, job: Job, name: str) -> Path:
+        """A file on this machine holding the job's input `name` (fetched into the run's folder
+        when the store is elsewhere)."""
+        return self._fetch(self.input_key(job.id, name), self.run_dir(job) / f"input-{name}")
+
+    def _fetch(self, key: str, local: Path) -> Path:
+        """The stored file itself when the store is on this machine, else a copy at `local`."""
+        stored = self.results.get(key)
+        if stored is None:
+            raise FileNotFoundError(f"the store has no {key}")
+        if stored.path is not None:
+            return stored.path
+        if not local.exists():  # a copy fetched before is the same file: keys are never rewritten
+            staged = local.with_name(f".{local.name}.part")
+            with self.results.open(key) as source, staged.open("wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+            staged.replace(local)
+        return local
+
     def preview_key(self, job: Job) -> str:
         return self._prefix(job.id) + _beside(job.result_name, PREVIEW_NAME)
 
@@ -52,10 +87,34 @@ class JobFiles:
             self.results.put(self._prefix(job.id) + _beside(name, PREVIEW_NAME), preview)
         return name, stored.size
 
+    def _run_key(self, job: Job, name: str) -> str:
+        return f"{self._prefix(job.id)}{self.run_dir(job).name}/{name}"
+
+    def keep_track(self, job: Job, track_json: str) -> None:
+        """A split job's Track, for every worker that draws a chunk of it."""
+        self.results.put(self._run_key(job, TRACK_NAME), track_json.encode())
+
+    def load_track(self, job: Job) -> str:
+        with self.results.open(self._run_key(job, TRACK_NAME)) as f:
+            return f.read().decode()
+
+    def keep_chunk(self, job: Job, path: Path) -> None:
+        """A rendered chunk (named by `chunk_name`), where the worker that joins them finds it."""
+        self.results.put(self._run_key(job, f"{CHUNKS}/{path.name}"), path)
+
+    def fetch_chunk(self, job: Job, index: int, suffix: str) -> Path:
+        """A file on this machine holding the chunk (fetched when the store is elsewhere)."""
+        return self._fetch(self._run_key(job, f"{CHUNKS}/{chunk_name(index, suffix)}"), self.run_dir(job) / chunk_name(index, suffix))
+
+    def remove_chunks(self, job: Job) -> None:
+        self.results.delete(self._run_key(job, f"{CHUNKS}/"))
+        self.results.delete(self._run_key(job, TRACK_NAME))
+
     def clear_inputs(self, job_id: str) -> None:
         """The inputs of a job that has its result are done with."""
         for leftover in self.input_dir(job_id).glob("*"):
             leftover.unlink(missing_ok=True)
+        self.results.delete(f"{self._prefix(job_id)}input/")
 
     def remove_runs(self, job_id: str, *, keep: str | None = None) -> None:
         """Delete a job's partial run folders (all but `keep`)."""

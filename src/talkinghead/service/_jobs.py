@@ -291,24 +291,38 @@ class JobStore:
             tx.execute("UPDATE workers SET seen_at = ? WHERE id = ?", (now, worker))
             if tx.rowcount == 0:
                 tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?)", (worker, host, pid, now, now))
-            if busy:
+            if busy:  # the worker's row names the job, or the chunk task of a split job, that it holds
                 progress = ", frames_done = ?, frames_total = ?" if frames_total else ""
                 tx.execute(f"UPDATE jobs SET lease_until = ?{progress} WHERE id = (SELECT job_id FROM workers WHERE id = ?) AND status = ? AND worker = ?",
                            (now + lease, *((frames_done, frames_total) if frames_total else ()), worker, RUNNING, worker))  # fmt: skip
+                if tx.rowcount == 0:
+                    tx.execute("UPDATE chunks SET lease_until = ?, frames_done = ? WHERE id = (SELECT job_id FROM workers WHERE id = ?) AND status = ? AND worker = ?",
+                               (now + lease, frames_done, worker, RUNNING, worker))  # fmt: skip
+                    if tx.rowcount and frames_done:
+                        tx.execute(
+                            "UPDATE jobs SET frames_done = (SELECT COALESCE(SUM(c.frames_done), 0) FROM chunks c WHERE c.job_id = jobs.id "
+                            "AND c.attempt = jobs.attempts AND c.idx >= 0) WHERE id = (SELECT job_id FROM chunks WHERE id = (SELECT job_id FROM workers WHERE id = ?))",
+                            (worker,),
+                        )
 
     def holds(self, job: Job, worker: str) -> bool:
         """Whether this run of the job is still the worker's: False once it was canceled, or
         reclaimed after its lease lapsed (even if the same worker claimed it again since)."""
         return self._any("SELECT 1 FROM jobs WHERE id = ? AND status = ? AND worker = ? AND attempts = ?", (job.id, RUNNING, worker, job.attempts))
 
-    def succeed(self, job: Job, worker: str, *, result_name: str, result_bytes: int, frames: int, render_seconds: float, retention: float) -> bool:
+    def succeed(self, job: Job, worker: str, *, result_name: str, result_bytes: int, frames: int, render_seconds: float, retention: float,
+                join_task: str | None = None) -> bool:  # fmt: skip
+        """Record the job's result, fenced to the worker holding the job (or, for a split job,
+        holding its `join_task`) in this attempt."""
         now = time.time()
+        fence = "worker IS NULL AND EXISTS (SELECT 1 FROM chunks WHERE id = ? AND worker = ? AND status = ?)" if join_task else "worker = ?"
         with self.db.transaction() as tx:
             tx.execute(
                 "UPDATE jobs SET status = ?, result_name = ?, result_bytes = ?, frames_done = ?, frames_total = ?, render_seconds = ?, "
-                "finished_at = ?, expires_at = ?, worker = NULL, lease_until = NULL WHERE id = ? AND status = ? AND worker = ? AND attempts = ?",
-                (SUCCEEDED, result_name, result_bytes, frames, frames, render_seconds, now, now + retention, job.id, RUNNING, worker, job.attempts),
-            )
+                f"finished_at = ?, expires_at = ?, worker = NULL, lease_until = NULL WHERE id = ? AND status = ? AND attempts = ? AND {fence}",
+                (SUCCEEDED, result_name, result_bytes, frames, frames, render_seconds, now, now + retention, job.id, RUNNING, job.attempts,
+                 *((join_task, worker, RUNNING) if join_task else (worker,))),
+            )  # fmt: skip
             if tx.rowcount != 1:
                 return False
             _record_finish(tx, SUCCEEDED, now - job.created_at)
@@ -429,6 +443,7 @@ class JobStore:
                 if tx.rowcount == 0:
                     return
             tx.execute("UPDATE jobs SET lease_until = 0 WHERE status = ? AND worker = ?", (RUNNING, worker))
+            tx.execute("UPDATE chunks SET lease_until = 0 WHERE status = ? AND worker = ?", (RUNNING, worker))
 
     def forget_dead_workers(self, host: str, *, stale_after: float) -> None:
         """Lapse the jobs of this host's workers whose process is gone, and of any worker (on any

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from ._chunks import ChunkStore
 from ._jobs import DURATION_BUCKETS, STATUSES, JobStore
 from ._results import ResultStore
 
@@ -87,7 +88,8 @@ def exposition(store: JobStore, results: ResultStore, http: HttpMetrics, streams
     counters = store.counters()
     out = ["# HELP talkinghead_jobs Jobs in the database by status.", "# TYPE talkinghead_jobs gauge"]
     out += [f'talkinghead_jobs{{status="{status}"}} {counts[status]}' for status in STATUSES]
-    out += ["# HELP talkinghead_queue_depth Jobs waiting for a worker.", "# TYPE talkinghead_queue_depth gauge", f"talkinghead_queue_depth {counts['queued']}"]
+    out += ["# HELP talkinghead_queue_depth Work waiting for a worker: queued jobs, and queued chunks of long jobs split across the workers.",
+            "# TYPE talkinghead_queue_depth gauge", f"talkinghead_queue_depth {counts['queued'] + ChunkStore(store).queued()}"]  # fmt: skip
     out += ["# HELP talkinghead_workers Render workers seen within one lease.", "# TYPE talkinghead_workers gauge",
             f"talkinghead_workers {store.live_workers(worker_window)}"]  # fmt: skip
     out += ["# HELP talkinghead_stored_bytes Bytes in the result store: results, previews, portraits and avatars.", "# TYPE talkinghead_stored_bytes gauge",

@@ -3,7 +3,7 @@
 The service names each file by a key (`jobs/<id>/run-1/video.mp4`, `portraits/<id>/image`) and
 hands it to a `ResultStore`. The store either serves a file from its own disk (the routes answer
 with HTTP Range support) or gives a URL to redirect the client to. `LocalResultStore`, a folder,
-is the default; another store (object storage) implements the same six methods.
+is the default; `S3ResultStore` (object storage) implements the same six methods.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ class StoredFile:
 class ResultStore(Protocol):
     """Finished files by key. Keys are relative POSIX paths; a prefix ending in / names a folder."""
 
-    def put(self, key: str, source: Path | bytes) -> StoredFile:
+    def put(self, key: str, source: Path | bytes, *, exclusive: bool = False) -> StoredFile | None:
         """Keep a finished file (moved in from a local path) or these bytes under `key`,
-        replacing what was there; readers never see a partial file."""
+        replacing what was there; readers never see a partial file. `exclusive`: keep nothing
+        and return None when there is a file already (of all who race, one wins)."""
         ...
 
     def get(self, key: str) -> StoredFile | None:
@@ -77,11 +78,21 @@ class LocalResultStore:
             return None
         return StoredFile(key, info.st_size, info.st_mtime, path=path) if stat.S_ISREG(info.st_mode) else None
 
-    def put(self, key: str, source: Path | bytes) -> StoredFile:
+    def put(self, key: str, source: Path | bytes, *, exclusive: bool = False) -> StoredFile | None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         staged = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-        if isinstance(source, (bytes, bytearray)):
+        if exclusive:
+            staged.write_bytes(source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes())
+            try:
+                os.link(staged, target)  # atomic, and never replaces a file: the first to get here wins
+            except FileExistsError:
+                return None
+            finally:
+                staged.unlink()
+            if not isinstance(source, (bytes, bytearray)):
+                Path(source).unlink()
+        elif isinstance(source, (bytes, bytearray)):
             staged.write_bytes(source)
             os.replace(staged, target)
         elif Path(source).resolve() != target.resolve():

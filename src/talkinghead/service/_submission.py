@@ -161,6 +161,7 @@ def admit(service: Service, who: Caller, submission: Submission, idempotency_key
         digest = hashlib.sha256(canonical.encode())
         for path in (inputs / "image", inputs / "audio"):
             digest.update(_sha256(path).encode() if path.exists() else b"-")
+        files.share_inputs(new_id)
         new = NewJob(owner=who.owner, options=options.model_dump(exclude_none=True), ignored=ignored, audio_seconds=audio.duration,
                      request_hash=digest.hexdigest(), idempotency_key=idempotency_key, webhook_url=webhook_url, id=new_id)  # fmt: skip
         job, created = service.jobs.insert(new)

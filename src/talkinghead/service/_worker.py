@@ -18,20 +18,22 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from .. import generate
+from .. import ChunkedRender, GenerateRequest, GenerateResult, Track, generate, plan_chunks
 from ..errors import TalkingHeadError
 from ._avatars import load_avatar_file, reclaim_enrolments
-from ._config import ServiceConfig
+from ._chunks import Chunk, ChunkStore
+from ._config import ServiceConfig, cores
 from ._logs import configure_logging
 from ._db import Database
-from ._files import PREVIEW_NAME, JobFiles, expire_results, remove_orphans
+from ._files import PREVIEW_NAME, JobFiles, chunk_name, expire_results, remove_orphans
 from ._http import failure
 from ._jobs import Job, JobStore, host_identity, pid_alive, worker_identity
 from ._options import generate_request, result_format
 from ._portraits import load_rig
 from ._results import LocalResultStore
+from ._s3 import S3ResultStore
 from ._storage import free_bytes, log_failure, storage_full
 from ._webhooks import deliver_due
 
@@ -42,13 +44,18 @@ RENDER_NICENESS = 5
 UNAVAILABLE_BACKOFF = 5.0  # seconds a worker waits after the database or the disk failed it
 
 
+def result_name(job: Job) -> str:
+    return f"{RESULT_STEM}{result_format(job.options).suffixes[0]}"
+
+
 class _Abandon(Exception):
     """Raised inside the render to stop it: the job is no longer ours, or the worker is stopping."""
 
 
 @dataclass
 class _Current:
-    job: Job
+    """The look-outs of the render in hand."""
+
     lost: bool = False
     check_at: float = 0.0  # time.monotonic() of the next look at whether the job is still ours
 
@@ -59,27 +66,24 @@ def open_store(config: ServiceConfig, db: Database | None = None) -> JobStore:
 
 
 def open_files(config: ServiceConfig) -> JobFiles:
-    """The jobs' working folder and the store of finished files, both in `config.storage`."""
-    storage = Path(config.storage)
-    return JobFiles(storage, LocalResultStore(storage))
+    """The jobs' working folder on this machine and the store of files every machine shares:
+    the storage folder (both in one), or object storage."""
+    results = S3ResultStore.from_config(config) if config.object_storage else LocalResultStore(Path(config.storage))
+    return JobFiles(config.working_root, results)
+
+
+_ANONYMOUS_SECRET = "webhook-secret"
 
 
 def anonymous_secret(config: ServiceConfig) -> str:
-    """The webhook secret of jobs sent without a key: made once, kept in the storage folder."""
-    path = Path(config.storage) / "webhook-secret"
-    if not path.exists():
+    """The webhook secret of jobs sent without a key: made once, kept in the store every server shares."""
+    results = open_files(config).results
+    if results.get(_ANONYMOUS_SECRET) is None:
         import secrets
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staged = path.with_name(f".webhook-secret.{secrets.token_hex(4)}")
-        staged.write_text("whsec_" + secrets.token_urlsafe(24))
-        try:
-            os.link(staged, path)  # atomic and never overwrites: the first process to get here wins
-        except FileExistsError:
-            pass
-        finally:
-            staged.unlink()
-    return path.read_text().strip()
+        results.put(_ANONYMOUS_SECRET, ("whsec_" + secrets.token_urlsafe(24)).encode(), exclusive=True)
+    with results.open(_ANONYMOUS_SECRET) as f:
+        return f.read().decode().strip()
 
 
 # A worker's beacon: doubles in memory it shares with whoever beats for it (its pool's process).
@@ -99,7 +103,9 @@ class Worker:
         self.config = config
         self.orphan_exit = orphan_exit
         self.jobs = open_store(config)
+        self.chunks = ChunkStore(self.jobs)
         self.files = open_files(config)
+        self._planned: tuple[tuple[str, int], ChunkedRender] | None = None  # the split job whose chunks this worker drew last
         generated, self.host, self.pid = worker_identity()
         self.id = worker_id or generated
         self.stop = stop or threading.Event()
@@ -117,11 +123,13 @@ class Worker:
         try:
             while not self.stop.is_set():
                 try:
-                    job = self._next_job()
-                    if job is None:
+                    task = self._next_task()
+                    if task is None:
                         self.stop.wait(self.config.poll_interval)
-                        continue
-                    self.execute(job)
+                    elif isinstance(task, Chunk):
+                        self.execute_chunk(task)
+                    else:
+                        self.execute(task)
                 except Exception as error:  # the database is down or the disk full: wait, never crash-loop
                     log.warning("worker %s waits %g s: %s", self.id, UNAVAILABLE_BACKOFF, "the disk is full" if storage_full(error) else repr(error))
                     self.stop.wait(UNAVAILABLE_BACKOFF)
@@ -129,11 +137,13 @@ class Worker:
             self.jobs.unregister_worker(self.id)
             log.info("worker %s stopped", self.id)
 
-    def _next_job(self) -> Job | None:
-        """A claimed job, or None: the queue is empty, or the disk is too full to take work."""
+    def _next_task(self) -> Chunk | Job | None:
+        """A claimed chunk of a split job (those go first, so started jobs finish first) or a new
+        job; None: nothing waits, or the disk is too full to take work."""
         if free_bytes(*self.config.written_paths) < self.config.min_free_space:
             return None
-        return self.jobs.claim(self.id, self.config.lease, host=self.host, pid=self.pid)
+        claim = dict(host=self.host, pid=self.pid)
+        return self.chunks.claim(self.id, self.config.lease, **claim) or self.jobs.claim(self.id, self.config.lease, **claim)
 
     def _heartbeat(self) -> None:
         while not self.stop.wait(self._beat):
@@ -148,7 +158,7 @@ class Worker:
         """Run the job, showing on the beacon that it holds one (so its lease is renewed)."""
         self.files.remove_runs(job.id, keep=f"run-{job.attempts}")
         self.files.run_dir(job).mkdir(parents=True, exist_ok=True)
-        current = _Current(job, check_at=time.monotonic() + self._beat)
+        current = _Current(check_at=time.monotonic() + self._beat)
         self.beacon[FRAMES_DONE] = self.beacon[FRAMES_TOTAL] = 0
         self.beacon[BUSY] = 1
         try:
@@ -156,23 +166,36 @@ class Worker:
         finally:
             self.beacon[BUSY] = 0
 
-    def _render(self, job: Job, current: _Current) -> None:
-        jobs, files = self.jobs, self.files
-        run_dir = files.run_dir(job)
+    def _checker(self, current: _Current, holds: Callable[[], bool]) -> Callable[[int, int], None]:
+        """A render's progress callback: it shows the progress on the beacon and stops the render
+        (`_Abandon`) once the work is no longer this worker's or the worker is stopping."""
 
         def progress(done: int, total: int) -> None:
             self.beacon[FRAMES_DONE], self.beacon[FRAMES_TOTAL] = done, total
             if time.monotonic() >= current.check_at:
-                current.lost = not jobs.holds(job, self.id)
+                current.lost = not holds()
                 current.check_at = time.monotonic() + self._beat
             if current.lost or self.stop.is_set():
                 raise _Abandon()
 
-        output = run_dir / f"{RESULT_STEM}{result_format(job.options).suffixes[0]}"
+        return progress
+
+    def _request(self, job: Job, **extra: Any) -> GenerateRequest:
+        run_dir = self.files.run_dir(job)
+        return generate_request(job.options, **self._subject(job), audio=self.files.fetch_input(job, "audio"), output=run_dir / result_name(job),
+                                preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1, **extra)  # fmt: skip
+
+    def _render(self, job: Job, current: _Current) -> None:
+        jobs, files = self.jobs, self.files
+        progress = self._checker(current, lambda: jobs.holds(job, self.id))
         started = time.monotonic()
         try:
-            request = generate_request(job.options, **self._subject(job), audio=files.input_dir(job.id) / "audio", output=output,
-                                       preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1)  # fmt: skip
+            request = self._request(job)
+            # A long job is split into chunk tasks for every worker; its Track is made here, on
+            # every core of this machine (the other workers have nothing of it to draw yet).
+            chunked = plan_chunks(request, processes=cores())
+            if chunked is not None:
+                return self._split(job, chunked)
             result = generate(request, on_progress=progress)
         except Exception as error:
             if isinstance(error, _Abandon) or isinstance(error.__context__, _Abandon):  # (an encoder may fail as the render stops)
@@ -186,24 +209,94 @@ class Worker:
                 files.remove_run(job)
                 jobs.release(job, self.id)
                 raise
-            status, code, message = failure(error)
-            if not isinstance(error, TalkingHeadError):  # a bug: the job fails with the reason, the worker carries on
-                log.exception("job %s failed with an internal error", job.id)
-            # Only the run that still holds the job may clear its files; a run that lost it clears its own.
-            if jobs.fail(job, self.id, code=code, message=message):
-                files.discard(job.id)
-                log.info("job %s failed: %s (%d)", job.id, message, status)
-            else:
-                files.remove_run(job)
+            self._fail(job, error, holder=self.id)
             return
-        render_seconds = time.monotonic() - started
-        name, size = files.keep_result(job, output)
-        if jobs.succeed(job, self.id, result_name=name, result_bytes=size, frames=result.video.n_frames,
-                        render_seconds=render_seconds, retention=self.config.retention):  # fmt: skip
-            files.clear_inputs(job.id)
+        self._keep(job, result, time.monotonic() - started)
+
+    def _fail(self, job: Job, error: Exception, *, holder: str | None) -> None:
+        status, code, message = failure(error)
+        if not isinstance(error, TalkingHeadError):  # a bug: the job fails with the reason, the worker carries on
+            log.exception("job %s failed with an internal error", job.id)
+        # Only the run that still holds the job may clear its files; a run that lost it clears its own.
+        if self.jobs.fail(job, holder, code=code, message=message):
+            self.files.discard(job.id)
+            log.info("job %s failed: %s (%d)", job.id, message, status)
+        else:
+            self.files.remove_run(job)
+
+    def _keep(self, job: Job, result: GenerateResult, render_seconds: float, join: Chunk | None = None) -> None:
+        """Put the finished video in the store and record the job's success (when it is still ours)."""
+        name, size = self.files.keep_result(job, Path(result.video.path))
+        if self.jobs.succeed(job, self.id, result_name=name, result_bytes=size, frames=result.video.n_frames, render_seconds=render_seconds,
+                             retention=self.config.retention, join_task=join.id if join else None):  # fmt: skip
+            self.files.clear_inputs(job.id)
+            self.files.remove_chunks(job)
             log.info("job %s succeeded: %d frames in %.1f s", job.id, result.video.n_frames, render_seconds)
         else:  # canceled or reclaimed meanwhile: this run's files are not the job's result
-            files.remove_run(job)
+            self.files.remove_run(job)
+
+    # ---- one job on many workers
+    def _split(self, job: Job, chunked: ChunkedRender) -> None:
+        self.files.keep_track(job, chunked.track.to_json())
+        if self.chunks.split(job, self.id, chunked.chunks):
+            self._planned = ((job.id, job.attempts), chunked)
+            log.info("job %s split into %d chunks for the cluster", job.id, len(chunked.chunks))
+        else:
+            self.files.remove_run(job)
+
+    def _chunked(self, job: Job) -> ChunkedRender:
+        """The split job's render, as planned here or rebuilt from its options and saved Track."""
+        if self._planned is None or self._planned[0] != (job.id, job.attempts):
+            self.files.run_dir(job).mkdir(parents=True, exist_ok=True)
+            track = Track.from_json(self.files.load_track(job))
+            self._planned = ((job.id, job.attempts), plan_chunks(self._request(job, track=track)))
+        return self._planned[1]
+
+    def execute_chunk(self, chunk: Chunk) -> None:
+        """Render one chunk of a split job (and join the video when it was the last), showing on
+        the beacon that it holds a task (so the task's lease is renewed)."""
+        current = _Current(check_at=time.monotonic() + self._beat)
+        self.beacon[FRAMES_DONE] = self.beacon[FRAMES_TOTAL] = 0
+        self.beacon[BUSY] = 1
+        job = self.jobs.get(chunk.job_id)
+        try:
+            while chunk is not None:
+                chunk = self._draw(job, chunk, current)
+        except Exception as error:
+            if isinstance(error, _Abandon) or isinstance(error.__context__, _Abandon):
+                if current.lost:
+                    log.info("chunk %s is no longer this worker's (canceled, or taken back after its lease lapsed)", chunk.id)
+                elif self.chunks.release(chunk, self.id):
+                    log.info("chunk %s released: the worker is stopping", chunk.id)
+            elif storage_full(error):
+                self.chunks.release(chunk, self.id)
+                raise
+            else:
+                self._fail(job, error, holder=None)
+        finally:
+            self.beacon[BUSY] = 0
+
+    def _draw(self, job: Job, chunk: Chunk, current: _Current) -> Chunk | None:
+        """Do the task: a chunk, rendered and kept (then the join task, when it was the last
+        chunk: returned to do next), or the join."""
+        progress = self._checker(current, lambda: self.chunks.holds(chunk, self.id))
+        chunked = self._chunked(job)
+        if chunk.is_join:
+            started = job.started_at or time.time()
+            paths = [self.files.fetch_chunk(job, index, chunked.suffix) for index in range(len(chunked.chunks))]
+            progress(0, 0)  # the last look before the result is kept
+            result = chunked.join(paths)
+            self._keep(job, result, time.time() - started, join=chunk)
+            return None
+        path = self.files.run_dir(job) / chunk_name(chunk.index, chunked.suffix)
+        chunked.render_chunk(chunk.index, path, on_frame=lambda made: progress(made, chunk.end - chunk.first))
+        self.files.keep_chunk(job, path)
+        counted, join = self.chunks.finish(chunk, self.id, self.config.lease)
+        if counted:
+            log.info("chunk %s rendered by %s: frames %d to %d", chunk.id, self.id, chunk.first, chunk.end)
+        else:
+            log.info("chunk %s is no longer this worker's; its frames are dropped", chunk.id)
+        return join
 
     def _subject(self, job: Job) -> dict:
         """What the job animates, as `generate` takes it: a registered avatar, a registered
@@ -212,7 +305,7 @@ class Worker:
             return {"avatar": load_avatar_file(self.files.results, job.options["avatar_id"])}
         if job.options.get("portrait_id"):
             return {"image": load_rig(self.files.results, job.options["portrait_id"], job.options.get("face"))}
-        return {"image": self.files.input_dir(job.id) / "image"}
+        return {"image": self.files.fetch_input(job, "image")}
 
 
 class Housekeeper:
@@ -222,6 +315,7 @@ class Housekeeper:
     def __init__(self, config: ServiceConfig, jobs: JobStore, files: JobFiles, *, stop: threading.Event, interval: float = 0.5) -> None:
         self.config = config
         self.jobs = jobs
+        self.chunks = ChunkStore(jobs)
         self.files = files
         self.stop = stop
         self.interval = interval
@@ -240,12 +334,14 @@ class Housekeeper:
         jobs.forget_dead_workers(host_identity(), stale_after=config.lease)
         for job_id in jobs.reclaim_lapsed():
             files.remove_runs(job_id)
+        self.chunks.reclaim_lapsed(config.max_attempts)
         reclaim_enrolments(jobs.db, files.root, host_identity(), stale_after=config.lease)
         deliver_due(jobs.db, allow_private=config.webhook_allow_private, timeout=config.webhook_timeout,
                     attempts=config.webhook_attempts, backoff=config.webhook_backoff)  # fmt: skip
         if sweep:
             expire_results(jobs, files, max_bytes=config.max_storage)
             remove_orphans(jobs, files)
+            self.chunks.remove_finished()
 
     def _run(self) -> None:
         last_sweep = 0.0
