@@ -9,7 +9,7 @@ import time
 import pytest
 from servicekit import cli
 
-from talkinghead import ConflictError, DatabaseDamagedError, RateLimitError
+from talkinghead import ConflictError, DatabaseDamagedError, InvalidOptionError, RateLimitError
 from talkinghead.service import Database, JobFiles, JobStore, LocalResultStore, create_key, expire_results
 from talkinghead.service._chunks import ChunkStore
 from talkinghead.service._jobs import NewJob
@@ -234,3 +234,62 @@ def test_cancelling_a_split_job_stops_its_chunks(store):
     chunks.remove_finished()
     with store.db.transaction(write=False) as tx:
         assert tx.execute("SELECT COUNT(*) FROM chunks").one()[0] == 0
+
+
+def test_many_workers_and_their_heartbeats_finish_every_chunk_once_without_deadlock(store, database_url):
+    """Six workers take 1-frame chunks of one job while a heartbeat of each renews its task from
+    another connection, as a worker's pool does: every chunk done once, one join, no transaction
+    aborted (the worker's row is always written first)."""
+    [job_id] = _queue(store, "anonymous", 1)
+    ChunkStore(store).split(store.claim("w0", lease=30), "w0", [(i, i + 1) for i in range(120)])
+    errors: list[BaseException] = []
+    joins: list[str] = []
+    stop = threading.Event()
+
+    def heartbeat(name: str) -> None:
+        beats = JobStore(Database(database_url))
+        while not stop.is_set():
+            try:
+                beats.beat(name, "", 0, 30, busy=True, frames_done=1, frames_total=1)
+            except BaseException as error:
+                errors.append(error)
+
+    def worker(name: str) -> None:
+        mine = ChunkStore(JobStore(Database(database_url)))
+        try:
+            while (task := mine.claim(name, lease=30)) is not None:
+                counted, join = mine.finish(task, name, 30)
+                assert counted
+                if join is not None:
+                    joins.append(name)
+                    assert mine.jobs.succeed(mine.jobs.get(job_id), name, result_name="r", result_bytes=1, frames=120, render_seconds=1.0,
+                                             retention=60, join_task=join.id)  # fmt: skip
+        except BaseException as error:
+            errors.append(error)
+
+    beats = [threading.Thread(target=heartbeat, args=(f"w{i}",)) for i in range(6)]
+    workers = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
+    for thread in beats + workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    stop.set()
+    for thread in beats:
+        thread.join()
+    assert not errors, errors[:3]
+    assert len(joins) == 1 and store.get(job_id).status == "succeeded"
+
+
+def test_a_database_of_the_previous_schema_gains_the_chunks_table(database_url):
+    db = Database(database_url)
+    with db.transaction() as tx:  # as version 1 left it: no chunks table
+        tx.execute("DROP TABLE chunks")
+        tx.execute("UPDATE schema_version SET version = 1")
+    reopened = Database(database_url)
+    with reopened.transaction(write=False) as tx:
+        assert tx.execute("SELECT version FROM schema_version").one() == (2,)
+        assert tx.execute("SELECT COUNT(*) FROM chunks").one() == (0,)
+    with reopened.transaction() as tx:
+        tx.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(InvalidOptionError, match="schema version 99"):
+        Database(database_url)

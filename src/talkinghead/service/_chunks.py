@@ -16,12 +16,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ._jobs import RUNNING, Job, JobStore
+from ._jobs import RUNNING, Job, JobStore, note_worker, sum_chunk_progress
 
 TASK_QUEUED, TASK_RUNNING, TASK_DONE, TASK_WAITING = "queued", "running", "done", "waiting"
-JOIN = -1  # the index of a job's join task
+JOIN = -1  # the index of a job's join task (the progress sums count indices >= 0)
 
 _COLUMNS = "id, job_id, attempt, idx, first_frame, end_frame, tries"
+# _LOCK_ORDER: a transaction that writes a worker's row and a task's or job's writes the worker's
+# row first, as the worker's heartbeat does (from another connection, while the render finishes
+# a chunk); PostgreSQL would otherwise find the two waiting on each other and abort one.
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class ChunkStore:
         """Turn the worker's running job into chunk tasks; False when the job is no longer its own."""
         now = time.time()
         with self.db.transaction() as tx:
+            tx.execute("UPDATE workers SET job_id = NULL WHERE id = ?", (worker,))  # the worker's row first: see _LOCK_ORDER
             tx.execute(
                 "UPDATE jobs SET worker = NULL, lease_until = NULL, frames_done = 0, frames_total = ? WHERE id = ? AND status = ? AND worker = ? AND attempts = ?",
                 (chunks[-1][1], job.id, RUNNING, worker, job.attempts),
@@ -61,7 +65,6 @@ class ChunkStore:
                     "INSERT INTO chunks (id, job_id, attempt, idx, first_frame, end_frame, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (_task_id(job, index), job.id, job.attempts, index, first, end, TASK_WAITING if index == JOIN else TASK_QUEUED, now),
                 )
-            tx.execute("UPDATE workers SET job_id = NULL WHERE id = ?", (worker,))
         return True
 
     def claim(self, worker: str, lease: float, *, host: str = "", pid: int = 0) -> Chunk | None:
@@ -70,6 +73,7 @@ class ChunkStore:
             return None
         now = time.time()
         with self.db.transaction() as tx:
+            tx.execute("UPDATE workers SET seen_at = ? WHERE id = ?", (now, worker))  # the worker's row first: see _LOCK_ORDER
             lock = " FOR UPDATE OF c SKIP LOCKED" if tx.postgres else ""
             row = tx.execute(
                 "SELECT c.id FROM chunks c JOIN jobs j ON j.id = c.job_id AND j.attempts = c.attempt "
@@ -83,11 +87,9 @@ class ChunkStore:
     @staticmethod
     def _take(tx, task_id: str, worker: str, lease_until: float, host: str, pid: int, now: float) -> Chunk:
         """Make the task the worker's (its heartbeats then renew the task's lease)."""
+        note_worker(tx, worker, host, pid, now, holding=task_id)
         tx.execute("UPDATE chunks SET status = ?, worker = ?, lease_until = ?, tries = tries + 1, frames_done = 0 WHERE id = ?",
                    (TASK_RUNNING, worker, lease_until, task_id))  # fmt: skip
-        tx.execute("UPDATE workers SET job_id = ?, seen_at = ? WHERE id = ?", (task_id, now, worker))
-        if tx.rowcount == 0:
-            tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at, job_id) VALUES (?, ?, ?, ?, ?, ?)", (worker, host, pid, now, now, task_id))
         return Chunk(*tx.execute(f"SELECT {_COLUMNS} FROM chunks WHERE id = ?", (task_id,)).one())
 
     def holds(self, chunk: Chunk, worker: str) -> bool:
@@ -103,6 +105,7 @@ class ChunkStore:
         last chunk, now the worker's)."""
         now = time.time()
         with self.db.transaction() as tx:
+            tx.execute("UPDATE workers SET job_id = NULL WHERE id = ?", (worker,))
             # Locking the join row serialises a job's finishing chunks: of the last two to finish
             # at once, the second sees the first as done and takes the join.
             join_id = _task_id(chunk, JOIN)
@@ -114,8 +117,7 @@ class ChunkStore:
             )
             if tx.rowcount != 1:
                 return False, None
-            _sum_progress(tx, chunk.job_id)
-            tx.execute("UPDATE workers SET job_id = NULL WHERE id = ?", (worker,))
+            sum_chunk_progress(tx, chunk.job_id)
             left = tx.execute("SELECT COUNT(*) FROM chunks WHERE job_id = ? AND attempt = ? AND idx <> ? AND status <> ?",
                               (chunk.job_id, chunk.attempt, JOIN, TASK_DONE)).one()[0]  # fmt: skip
             waiting = tx.execute("SELECT 1 FROM chunks WHERE id = ? AND status = ?", (join_id, TASK_WAITING)).one()
@@ -165,12 +167,3 @@ class ChunkStore:
 def _task_id(of: Job | Chunk, index: int) -> str:
     job_id, attempt = (of.id, of.attempts) if isinstance(of, Job) else (of.job_id, of.attempt)
     return f"{job_id}.{attempt}.{'join' if index == JOIN else index}"
-
-
-def _sum_progress(tx, job_id: str) -> None:
-    """The job's frames done: the sum of its chunks' (finished ones whole, running ones so far)."""
-    tx.execute(
-        "UPDATE jobs SET frames_done = (SELECT COALESCE(SUM(c.frames_done), 0) FROM chunks c WHERE c.job_id = jobs.id AND c.attempt = jobs.attempts AND c.idx <> ?) "
-        "WHERE id = ?",
-        (JOIN, job_id),
-    )

@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 from ..errors import DatabaseDamagedError, DatabaseUnavailableError, InvalidOptionError
 from ._storage import storage_full
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_UPGRADABLE = (1,)  # versions whose databases only lack tables: version 2 added `chunks`
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -300,7 +301,23 @@ class Database:
         if problems != ["ok"]:
             raise DatabaseDamagedError(f"{where} fails its integrity check ({'; '.join(problems)}); restore it from a backup")
 
+    def _schema_version(self) -> int | None:
+        """The version the database holds; None when it has no schema yet."""
+        try:
+            with self.transaction(write=False) as tx:
+                row = tx.execute("SELECT version FROM schema_version").one()
+        except DatabaseUnavailableError:
+            raise
+        except Exception:  # no such table: a new database
+            return None
+        return row[0] if row else None
+
     def _create_schema(self) -> None:
+        """Create the tables, or add those of a newer version. A database already at this version
+        is only read: DDL, even CREATE ... IF NOT EXISTS, locks its table, and a worker starting
+        while others work would deadlock against their transactions."""
+        if self._schema_version() == SCHEMA_VERSION:
+            return
         with self.transaction() as tx:
             if self.postgres:  # concurrent CREATE IF NOT EXISTS can still collide on PostgreSQL
                 tx.execute("SELECT pg_advisory_xact_lock(7243)")
@@ -309,6 +326,8 @@ class Database:
             row = tx.execute("SELECT version FROM schema_version").one()
             if row is None:
                 tx.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] in _UPGRADABLE:  # the statements above added what it lacked
+                tx.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise InvalidOptionError(f"the database holds schema version {row[0]}; this talkinghead uses {SCHEMA_VERSION}")
 

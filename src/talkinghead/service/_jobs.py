@@ -270,13 +270,11 @@ class JobStore:
                     if running >= limit[0]:
                         full.add(owner)
                         continue
+                note_worker(tx, worker, host, pid, now, holding=job_id)  # the worker's row before the job's, as its heartbeat writes them
                 tx.execute(
                     "UPDATE jobs SET status = ?, worker = ?, attempts = attempts + 1, lease_until = ?, started_at = ?, frames_done = 0 WHERE id = ?",
                     (RUNNING, worker, now + lease, now, job_id),
                 )
-                tx.execute("UPDATE workers SET job_id = ?, seen_at = ? WHERE id = ?", (job_id, now, worker))
-                if tx.rowcount == 0:
-                    tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at, job_id) VALUES (?, ?, ?, ?, ?, ?)", (worker, host, pid, now, now, job_id))
                 row = tx.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).one()
                 return Job.from_row(row)
         return None
@@ -288,22 +286,16 @@ class JobStore:
         now = time.time()
         # Not durable: a heartbeat lost in a database crash only shortens the lease by a beat.
         with self.db.transaction(durable=False) as tx:
-            tx.execute("UPDATE workers SET seen_at = ? WHERE id = ?", (now, worker))
-            if tx.rowcount == 0:
-                tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?)", (worker, host, pid, now, now))
+            note_worker(tx, worker, host, pid, now)
             if busy:  # the worker's row names the job, or the chunk task of a split job, that it holds
                 progress = ", frames_done = ?, frames_total = ?" if frames_total else ""
                 tx.execute(f"UPDATE jobs SET lease_until = ?{progress} WHERE id = (SELECT job_id FROM workers WHERE id = ?) AND status = ? AND worker = ?",
                            (now + lease, *((frames_done, frames_total) if frames_total else ()), worker, RUNNING, worker))  # fmt: skip
                 if tx.rowcount == 0:
-                    tx.execute("UPDATE chunks SET lease_until = ?, frames_done = ? WHERE id = (SELECT job_id FROM workers WHERE id = ?) AND status = ? AND worker = ?",
-                               (now + lease, frames_done, worker, RUNNING, worker))  # fmt: skip
-                    if tx.rowcount and frames_done:
-                        tx.execute(
-                            "UPDATE jobs SET frames_done = (SELECT COALESCE(SUM(c.frames_done), 0) FROM chunks c WHERE c.job_id = jobs.id "
-                            "AND c.attempt = jobs.attempts AND c.idx >= 0) WHERE id = (SELECT job_id FROM chunks WHERE id = (SELECT job_id FROM workers WHERE id = ?))",
-                            (worker,),
-                        )
+                    held = tx.execute("UPDATE chunks SET lease_until = ?, frames_done = ? WHERE id = (SELECT job_id FROM workers WHERE id = ?) "
+                                      "AND status = ? AND worker = ? RETURNING job_id", (now + lease, frames_done, worker, RUNNING, worker)).one()  # fmt: skip
+                    if held and frames_done:
+                        sum_chunk_progress(tx, held[0])
 
     def holds(self, job: Job, worker: str) -> bool:
         """Whether this run of the job is still the worker's: False once it was canceled, or
@@ -456,6 +448,23 @@ class JobStore:
                 self.lapse_worker(worker)
             elif seen < now - stale_after:
                 self.lapse_worker(worker, unseen_since=now - stale_after)
+
+
+def sum_chunk_progress(tx: Transaction, job_id: str) -> None:
+    """A split job's frames done: the sum of its chunk tasks' (finished ones whole, running ones so far)."""
+    tx.execute(
+        "UPDATE jobs SET frames_done = (SELECT COALESCE(SUM(c.frames_done), 0) FROM chunks c WHERE c.job_id = jobs.id AND c.attempt = jobs.attempts "
+        "AND c.idx >= 0) WHERE id = ?",
+        (job_id,),
+    )
+
+
+def note_worker(tx: Transaction, worker: str, host: str, pid: int, now: float, *, holding: str | None = None) -> None:
+    """The worker's row: seen now (and with `holding`, holding that job or task), made again if the
+    housekeeping forgot it. One upsert, since its heartbeat and its claim may both make it at once."""
+    also = ", job_id = excluded.job_id" if holding else ""
+    tx.execute("INSERT INTO workers (id, host, pid, started_at, seen_at, job_id) VALUES (?, ?, ?, ?, ?, ?) "
+               f"ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at{also}", (worker, host, pid, now, now, holding))  # fmt: skip
 
 
 def pid_alive(pid: int) -> bool:

@@ -10,6 +10,7 @@ jobs, expires results, removes orphaned files and sends due webhooks.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import ChunkedRender, GenerateRequest, GenerateResult, Track, generate, plan_chunks
-from ..errors import TalkingHeadError
+from ..errors import DatabaseUnavailableError, TalkingHeadError
 from ._avatars import load_avatar_file, reclaim_enrolments
 from ._chunks import Chunk, ChunkStore
 from ._config import ServiceConfig, cores
@@ -268,8 +269,9 @@ class Worker:
                     log.info("chunk %s is no longer this worker's (canceled, or taken back after its lease lapsed)", chunk.id)
                 elif self.chunks.release(chunk, self.id):
                     log.info("chunk %s released: the worker is stopping", chunk.id)
-            elif storage_full(error):
-                self.chunks.release(chunk, self.id)
+            elif storage_full(error) or isinstance(error, DatabaseUnavailableError):  # the machine's fault, not the job's: the task waits
+                with contextlib.suppress(Exception):  # else its lease lapses and it is taken again
+                    self.chunks.release(chunk, self.id)
                 raise
             else:
                 self._fail(job, error, holder=None)
