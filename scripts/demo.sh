@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Set up a virtual environment and run the main job on the bundled sample: portrait + narration
-# to a lip-synced MP4, with its contact sheet, motion Track and Rhubarb mouth cues.
+# Set up a virtual environment (scripts/install.sh) and run the main job on the bundled sample:
+# portrait + narration to a lip-synced MP4, with its contact sheet, motion Track and Rhubarb mouth cues.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+bash scripts/install.sh --system-packages --venv .venv --editable
 mkdir -p out
 .venv/bin/talkinghead analyze examples/narration.wav --text-file examples/narration.txt \
     -o out/narration.track.json --plot out/narration.track.png

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtual environment and run the whole test suite (real recordings from ../shared/data).
+# Set up a virtual environment (scripts/install.sh) and run the whole test suite (real recordings
+# from ../shared/data).
 # The service tests start a real PostgreSQL server: Debian's postgresql is installed when missing.
 # The browser test drives the demo page in Debian's Chromium through playwright-core (Node.js).
 set -euo pipefail
@@ -17,7 +18,5 @@ if command -v apt-get >/dev/null || { [ -x /usr/bin/chromium ] && command -v npm
 else
     echo "Chromium and Node.js are not installed and there is no apt-get: the browser test will be skipped" >&2
 fi
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,fuzz]"
+bash scripts/install.sh --system-packages --venv .venv --extras test,fuzz --editable
 .venv/bin/python -m pytest "$@"
