@@ -1,9 +1,12 @@
 """The real service for tests: `talkinghead serve` and `worker` processes on loopback, over a real
-SQLite file or a real PostgreSQL server started here. Loaded as a plugin by conftest.py."""
+SQLite file or a real PostgreSQL server started here, with a real S3 server (moto's) and the shared
+data served over HTTP. Loaded as a plugin by conftest.py."""
 
 from __future__ import annotations
 
+import functools
 import glob
+import http.server
 import os
 import pwd
 import secrets
@@ -13,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import portrait, recording
+from conftest import DATA, portrait, recording
 
 PORTRAIT = portrait("obama-240p.jpg")
 SHORT = recording("cards-001")  # 1.1 s
@@ -298,3 +302,24 @@ def s3_env(s3_server, monkeypatch):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return f"s3://{bucket}/results", env
+
+
+# ---- the shared data over HTTP, for inputs sent as URLs
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def data_server():
+    """../shared/data served read-only on loopback: the base URL, e.g. BASE/portraits/obama-240p.jpg."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(DATA)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -25,6 +25,7 @@ TIERS = {
     "talkinghead.stream": 7,
     "talkinghead.service": 8,
     "talkinghead.client": 8,
+    "talkinghead.deploy": 8,  # the serverless jobs of RunPod and Modal
     "talkinghead.cli": 9,
     "talkinghead.__main__": 9,
 }
