@@ -3,6 +3,8 @@ speech made by joining the shared recordings."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import platform
 import wave
@@ -56,3 +58,10 @@ def write_wav(samples: np.ndarray, path: Path) -> Path:
         out.setframerate(16000)
         out.writeframes(samples.astype("<i2").tobytes())
     return path
+
+
+def save_json(path: Path, result: dict) -> None:
+    """A benchmark's figures, as JSON at `path` (its folder made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {path}")

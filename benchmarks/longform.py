@@ -17,7 +17,6 @@ frame count exact, the offset within one frame everywhere.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from talkinghead.media import probe
 from talkinghead.speech import load_audio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, joined_speech, machine, recordings  # noqa: E402
+from _common import DATA, joined_speech, machine, recordings, save_json  # noqa: E402
 from render import Mesh, corr  # noqa: E402
 
 FPS = 25
@@ -149,9 +148,7 @@ def main() -> None:
     print(f"\nA/V offset on the {durations[-1] / 60:.0f} min output ({WINDOW_S} s windows; target within 1 frame)")
     for row in result["av_offset"]:
         print(f"  from {row['start_s']:>7.0f} s: {row['lag_frames']:+d} frames (r {row['peak_r']:.2f}, face found on {row['faces_found']:.0%})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.out}")
+    save_json(args.out, result)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 twice when render workers are killed.
 
     python benchmarks/service.py [--jobs 250] [--clients 100] [--chaos-jobs 40] [--kills 8]
-                                 [--database-url postgresql://USER@HOST/DB] [--out benchmarks/results/service.json]
+                                 [--database-url postgresql://USER@HOST/DB] [--storage s3://BUCKET/PREFIX]
+                                 [--out benchmarks/results/service.json]
 
 Each phase starts a real server, `python -m talkinghead serve` on a free loopback port with a
 fresh temporary SQLite database and storage folder (or the PostgreSQL database of
---database-url: give it an empty one; figures taken from its service-wide counters are deltas),
+--database-url: give it an empty one; figures taken from its service-wide counters are deltas;
+and with --storage s3://BUCKET/PREFIX a fresh prefix of that bucket, reached through the AWS_*
+variables, for the uploads, results and previews, which /result then redirects to),
 makes a key with `talkinghead keys create --rate 60000/min --concurrency 100` and waits until
 /readyz sees every render worker. The server's stderr (its render workers' too) goes to a log in
 the temporary folder; its tail is shown when a phase fails, and its warnings and tracebacks are
@@ -100,14 +103,15 @@ def cli(*args: str) -> list[str]:
 class Server:
     """`talkinghead serve` in a subprocess, with its own key, storage and log."""
 
-    def __init__(self, name: str, folder: Path, database_url: str | None, workers: int, extra: list[str]) -> None:
+    def __init__(self, name: str, folder: Path, database_url: str | None, workers: int, extra: list[str], storage: str | None = None) -> None:
         self.name = name
         self.folder = folder
         folder.mkdir(parents=True)
         self.database_url = database_url or f"sqlite:///{folder / 'service.db'}"
-        self.storage = folder / "files"
+        # Object storage: a prefix of its own per server, under the bucket given.
+        self.storage = f"{storage.rstrip('/')}/{name}-{time.time_ns()}" if storage else folder / "files"
+        self.extra = [*extra, "--work-dir", str(folder / "work")] if storage else extra
         self.workers = workers
-        self.extra = extra
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "server.log"
@@ -577,7 +581,7 @@ async def chaos_phase(server: Server, args: argparse.Namespace) -> dict:
         results = {}
         for d in jobs:
             if d["status"] == "succeeded":
-                r = await client.get(f"/v1/jobs/{d['id']}/result")
+                r = await client.get(f"/v1/jobs/{d['id']}/result", follow_redirects=True)  # object storage answers with a link
                 results[d["id"]] = r.status_code == 200 and len(r.content) > 8 and r.content[4:8] == b"ftyp"
 
     by_id = {d["id"]: d for d in jobs}
@@ -618,7 +622,7 @@ def check(value, target: tuple[str, float]) -> bool:
 
 
 def start_server(name: str, tmp: Path, args: argparse.Namespace, extra: list[str], servers: list) -> "Server":
-    server = Server(name, tmp / name, args.database_url, args.workers, extra)
+    server = Server(name, tmp / name, args.database_url, args.workers, extra, args.storage)
     servers.append(server)
     server.start()
     return server
@@ -651,6 +655,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds to wait before the chaos phase's last look (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for a phase's jobs (default %(default)s s)")
     parser.add_argument("--database-url", help="postgresql://... instead of a temporary SQLite database (an empty one)")
+    parser.add_argument("--storage", help="s3://BUCKET/PREFIX: results, inputs and portraits in object storage (AWS_* variables), a prefix per server")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (databases, storage, server logs)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "service.json")
     args = parser.parse_args()
@@ -658,7 +663,7 @@ def main() -> None:
 
     began = time.perf_counter()
     result: dict = {"machine": machine(), "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "database_url"},
-                    "database": "postgresql" if args.database_url else "sqlite", "targets": TARGETS}  # fmt: skip
+                    "database": "postgresql" if args.database_url else "sqlite", "storage": "s3" if args.storage else "folder", "targets": TARGETS}  # fmt: skip
     m = result["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; {result['database']}, {args.workers} render workers per server")
     tmp = Path(tempfile.mkdtemp(prefix="talkinghead-service-"))
