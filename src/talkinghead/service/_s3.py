@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from datetime import datetime, timezone
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -67,6 +68,7 @@ class S3ResultStore:
 
     def put(self, key: str, source: Path | bytes, *, exclusive: bool = False) -> StoredFile | None:
         name = self._object(key)
+        size = len(source) if isinstance(source, (bytes, bytearray)) else Path(source).stat().st_size
         extra = {"ContentType": mimetypes.guess_type(key)[0] or "application/octet-stream"}
         if exclusive:
             extra["IfNoneMatch"] = "*"  # a conditional write: the first writer wins
@@ -82,7 +84,7 @@ class S3ResultStore:
             raise
         if not isinstance(source, (bytes, bytearray)):
             Path(source).unlink(missing_ok=True)  # moved in, as LocalResultStore does
-        return self.get(key)
+        return self._stored(key, size, datetime.now(timezone.utc))  # as written: no second request to read it back
 
     def get(self, key: str) -> StoredFile | None:
         try:

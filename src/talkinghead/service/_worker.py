@@ -286,8 +286,7 @@ class Worker:
         if chunk.is_join:
             started = job.started_at or time.time()
             paths = [self.files.fetch_chunk(job, index, chunked.suffix) for index in range(len(chunked.chunks))]
-            progress(0, 0)  # the last look before the result is kept
-            result = chunked.join(paths)
+            result = chunked.join(paths)  # a join canceled meanwhile keeps nothing: the success is fenced to its task
             self._keep(job, result, time.time() - started, join=chunk)
             return None
         path = self.files.run_dir(job) / chunk_name(chunk.index, chunked.suffix)
