@@ -119,9 +119,7 @@ def generate(
         raise TypeError("generate takes a GenerateRequest alone, or the image, audio, output and options")
     plan = _plan(request)
     subject = _subject(request)
-    track = _track(plan)
-    if isinstance(subject, Avatar) and FOOTAGE_CURVES[0] not in track.curves:
-        track = script_avatar(subject, track, plan.samples, seed=request.seed, keep_frames=request.dub)
+    track = _motion(plan, subject, processes=plan.workers if plan.work_dir else 1)
     with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch:
         job = _job(plan, track, subject)
         video = _encode(plan, job, _audio_source(plan, Path(scratch)), on_progress=on_progress, on_chunk=on_chunk)
@@ -141,10 +139,6 @@ class ChunkedRender:
     @property
     def track(self) -> Track:
         return self.job.track
-
-    @property
-    def n_frames(self) -> int:
-        return self.plan.n_frames
 
     @property
     def suffix(self) -> str:
@@ -174,10 +168,7 @@ def plan_chunks(request: GenerateRequest, *, processes: int | None = None) -> Ch
         return None
     plan = replace(plan, work_dir=None, workers=_workers(processes))
     subject = _subject(request)
-    track = request.track or analyze(plan.samples, request.text, fps=request.fps, seed=request.seed, expression=request.expression, motion=request.motion,
-                                     recognizer=request.recognizer, language=request.language, processes=plan.workers)  # fmt: skip
-    if isinstance(subject, Avatar) and FOOTAGE_CURVES[0] not in track.curves:
-        track = script_avatar(subject, track, plan.samples, seed=request.seed, keep_frames=request.dub)
+    track = _motion(plan, subject, processes=plan.workers)
     job = _job(plan, Track.from_json(track.to_json()), subject)  # as saved: every machine draws the same frames
     return ChunkedRender(plan, job, frame_chunks(job.total, plan.encode.fps))
 
@@ -245,7 +236,15 @@ def _fingerprint(request: GenerateRequest, samples: Audio, encode: EncodeOptions
                         _path_identity(r.over) if r.over is not None else "", __version__))  # fmt: skip
 
 
-def _track(plan: _Plan) -> Track:
+def _motion(plan: _Plan, subject: Rig | Avatar, *, processes: int) -> Track:
+    """The Track (`_track`), scripted onto the footage when the subject is an avatar."""
+    track = _track(plan, processes=processes)
+    if isinstance(subject, Avatar) and FOOTAGE_CURVES[0] not in track.curves:
+        track = script_avatar(subject, track, plan.samples, seed=plan.request.seed, keep_frames=plan.request.dub)
+    return track
+
+
+def _track(plan: _Plan, *, processes: int) -> Track:
     """The request's Track, the one an interrupted chunked run saved, or the audio analysed."""
     request = plan.request
     if request.track is not None:
@@ -255,7 +254,7 @@ def _track(plan: _Plan) -> Track:
     if plan.work_dir is not None and (plan.work_dir / TRACK_FILE).exists():
         return Track.from_json((plan.work_dir / TRACK_FILE).read_bytes())
     return analyze(plan.samples, request.text, fps=request.fps, seed=request.seed, expression=request.expression, motion=request.motion,
-                   recognizer=request.recognizer, language=request.language, processes=plan.workers if plan.work_dir else 1)  # fmt: skip
+                   recognizer=request.recognizer, language=request.language, processes=processes)  # fmt: skip
 
 
 def _job(plan: _Plan, track: Track, subject: Rig | Avatar) -> VideoJob:
