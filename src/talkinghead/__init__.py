@@ -44,19 +44,20 @@ from .errors import (
     StreamError,
     TalkingHeadError,
     TrackFormatError,
+    TurnsFormatError,
     TranscriptError,
     UnsupportedMediaError,
     VideoDecodeError,
 )
 
 if TYPE_CHECKING:
-    from ._api import ChunkedRender, GenerateResult, analyze, dub, generate, plan_chunks, prepare_portrait
+    from ._api import ChunkedRender, GenerateResult, analyze, dub, generate, plan_chunks, prepare_cast, prepare_portrait
     from .avatar import Avatar, create_avatar, load_avatar
-    from ._request import GenerateRequest
+    from ._request import GenerateRequest, Voice
     from .motion import Track
-    from .portrait import Rig
+    from .portrait import Cast, Rig
     from .render import FrameRenderer, RenderOptions, render_frames
-    from .speech import Audio, load_audio
+    from .speech import Audio, Turn, load_audio, read_turns
 
 _LAZY = {
     "GenerateRequest": "._request",
@@ -69,7 +70,12 @@ _LAZY = {
     "create_avatar": ".avatar",
     "load_avatar": ".avatar",
     "generate": "._api",
+    "prepare_cast": "._api",
     "prepare_portrait": "._api",
+    "Voice": "._request",
+    "Cast": ".portrait",
+    "Turn": ".speech",
+    "read_turns": ".speech",
     "Track": ".motion",
     "Rig": ".portrait",
     "FrameRenderer": ".render",
@@ -97,6 +103,10 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Audio",
+    "Cast",
+    "Turn",
+    "TurnsFormatError",
+    "Voice",
     "AudioDecodeError",
     "Avatar",
     "ChunkedRender",
@@ -148,6 +158,8 @@ __all__ = [
     "load_audio",
     "load_avatar",
     "plan_chunks",
+    "prepare_cast",
     "prepare_portrait",
+    "read_turns",
     "render_frames",
 ]

@@ -22,13 +22,13 @@ import numpy as np
 from ._request import GenerateRequest
 from ._version import __version__
 from ._video_job import CHUNK_SECONDS, TRACK_FILE, VideoJob, chunk_suffix, discard, fingerprint, frame_chunks, job_frames, render_chunk, render_chunks, work_dir_for
-from .errors import InvalidOptionError, NoSpeechError, OutputError
+from .errors import InvalidOptionError, NoFaceError, NoSpeechError, OutputError
 from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, frames_before, join_chunks, output_format, overlay_audio, overlay_background, prefetch
 from .avatar import Avatar, create_avatar, load_avatar, script_avatar
-from .motion import FOOTAGE_CURVES, MotionOptions, nearest_frame_rate, Track, frame_count, synthesize_motion
-from .portrait import MAX_PIXELS, ImageSource, LandmarksSource, Rig, build_rig, detect_faces, face_from_landmarks, load_image, person_matte, read_landmarks, select_face
+from .motion import FOOTAGE_CURVES, MotionOptions, nearest_frame_rate, Track, converse, frame_count, synthesize_motion
+from .portrait import MAX_PIXELS, Cast, ImageSource, LandmarksSource, Rig, build_rig, detect_faces, face_from_landmarks, load_image, person_matte, read_landmarks, select_face
 from .render import contact_sheet, create_renderer
-from .speech import DEFAULT_MAX_DURATION_S, Audio, AudioSource, SpeechOptions, analyze_speech, load_audio
+from .speech import DEFAULT_MAX_DURATION_S, Audio, AudioSource, SpeechOptions, analyze_speech, load_audio, mix, speaker_audio
 
 log = logging.getLogger("talkinghead")
 
@@ -80,6 +80,20 @@ def prepare_portrait(image: ImageSource | np.ndarray, *, face: int | None = None
     found = [face_from_landmarks(landmarks, pixels.shape)] if landmarks is not None else detect_faces(pixels)
     chosen = select_face(found, pixels.shape, index=face)
     return build_rig(pixels, chosen, person_matte(pixels))
+
+
+def prepare_cast(image: ImageSource | np.ndarray, faces: list[int | None] | int, *, max_pixels: int = MAX_PIXELS) -> Cast:
+    """Rig several faces of one picture for a dialogue: `faces` lists their numbers (1 = leftmost),
+    or is how many to take from the left."""
+    pixels = image if isinstance(image, np.ndarray) else load_image(image, max_pixels=max_pixels)
+    found = detect_faces(pixels)
+    numbers = list(range(1, faces + 1)) if isinstance(faces, int) else faces
+    if None in numbers:
+        numbers = list(range(1, len(numbers) + 1))
+    if len(found) < len(numbers) or max(numbers) > len(found):
+        raise NoFaceError(f"{len(numbers)} speakers need faces {', '.join(map(str, numbers))}, but the picture shows {len(found)} face{'s' * (len(found) != 1)}")
+    matte = person_matte(pixels)
+    return Cast(tuple(build_rig(pixels, select_face(found, pixels.shape, index=number), matte) for number in numbers))
 
 
 @dataclass(frozen=True)
@@ -177,6 +191,8 @@ def _subject(request: GenerateRequest) -> Rig | Avatar:
     """What the renderer draws: the portrait's rig, or the avatar's footage."""
     if request.avatar is not None:
         return request.avatar if isinstance(request.avatar, Avatar) else load_avatar(request.avatar)
+    if request.dialogue:
+        return request.image if isinstance(request.image, Cast) else prepare_cast(request.image, [voice.face for voice in request.voices])
     return request.image if isinstance(request.image, Rig) else prepare_portrait(request.image, face=request.face, landmarks=request.landmarks)
 
 
@@ -202,7 +218,8 @@ class _Plan:
     """What the output will be, known before any analysis or rendering."""
 
     request: GenerateRequest
-    samples: Audio
+    samples: Audio  # what the video's sound is made from: the speech, or a dialogue's voices mixed
+    voices: tuple[Audio, ...]  # what each face's mouth follows: each speaker's audio alone
     layer: Any  # the overlay background, when laid over one
     n_frames: int  # output frames
     encode: EncodeOptions
@@ -212,7 +229,7 @@ class _Plan:
 
 def _plan(request: GenerateRequest) -> _Plan:
     fmt = output_format(request.output, request.format)
-    samples = load_audio(request.audio, max_duration=request.max_duration)
+    samples, voices = _voice_audio(request)
     track_fps = request.track.fps if request.track else request.fps
     avatar_frames = request.track.n_frames if request.track else frame_count(samples.duration, track_fps)
     # Laid over a background, the video runs on its frame grid for as long as the longer layer.
@@ -225,27 +242,38 @@ def _plan(request: GenerateRequest) -> _Plan:
     work_dir = None
     if n_frames > 2 * CHUNK_SECONDS * out_fps:
         work_dir = work_dir_for(Path(request.output), _fingerprint(request, samples, encode))
-    return _Plan(request, samples, layer, n_frames, encode, _workers(request.workers), work_dir)
+    return _Plan(request, samples, voices, layer, n_frames, encode, _workers(request.workers), work_dir)
+
+
+def _voice_audio(request: GenerateRequest) -> tuple[Audio, tuple[Audio, ...]]:
+    """The sound of the video and each speaker's part of it: one recording each, mixed; or one
+    recording of everyone, cut by its turns."""
+    if request.turns is not None:
+        recording = load_audio(request.audio, max_duration=request.max_duration)
+        return recording, tuple(speaker_audio(recording, request.turns, voice.speaker) for voice in request.voices)
+    voices = tuple(load_audio(voice.audio, max_duration=request.max_duration) for voice in request.voices)
+    return (voices[0] if len(voices) == 1 else mix(voices)), voices
 
 
 def _fingerprint(request: GenerateRequest, samples: Audio, encode: EncodeOptions) -> str:
     """What decides a chunked render's frames, so a resumed run reuses only chunks it would draw."""
     r = request
-    return fingerprint((samples.samples.tobytes(), r.text or "", r.track.to_json() if r.track else "", _image_identity(r.image), _avatar_identity(r.avatar), repr((r.face, r.dub)), _landmarks_identity(r.landmarks),
+    return fingerprint((samples.samples.tobytes(), repr((r.text, r.turns, len(r.voices))), r.track.to_json() if r.track else "", _image_identity(r.image), _avatar_identity(r.avatar), repr((r.face, r.dub)), _landmarks_identity(r.landmarks),
                         repr((r.fps, r.seed, r.expression, r.motion, r.recognizer, r.language, r.render_options, encode, r.over_options)),
                         _path_identity(r.over) if r.over is not None else "", __version__))  # fmt: skip
 
 
 def _motion(plan: _Plan, subject: Rig | Avatar, *, processes: int) -> Track:
     """The Track (`_track`), scripted onto the footage when the subject is an avatar."""
-    track = _track(plan, processes=processes)
+    track = _track(plan, processes=processes, subject=subject)
     if isinstance(subject, Avatar) and FOOTAGE_CURVES[0] not in track.curves:
         track = script_avatar(subject, track, plan.samples, seed=plan.request.seed, keep_frames=plan.request.dub)
     return track
 
 
-def _track(plan: _Plan, *, processes: int) -> Track:
-    """The request's Track, the one an interrupted chunked run saved, or the audio analysed."""
+def _track(plan: _Plan, *, processes: int, subject: Rig | Avatar | Cast) -> Track:
+    """The request's Track, the one an interrupted chunked run saved, or the audio analysed
+    (each speaker's alone, for a dialogue)."""
     request = plan.request
     if request.track is not None:
         if abs(request.track.duration - plan.samples.duration) > 1.0 / request.track.fps + 0.05:
@@ -253,8 +281,10 @@ def _track(plan: _Plan, *, processes: int) -> Track:
         return request.track
     if plan.work_dir is not None and (plan.work_dir / TRACK_FILE).exists():
         return Track.from_json((plan.work_dir / TRACK_FILE).read_bytes())
-    return analyze(plan.samples, request.text, fps=request.fps, seed=request.seed, expression=request.expression, motion=request.motion,
-                   recognizer=request.recognizer, language=request.language, processes=processes)  # fmt: skip
+    tracks = [analyze(samples, voice.text, fps=request.fps, seed=request.seed + k, expression=request.expression, motion=request.motion,
+                      recognizer=request.recognizer, language=request.language, processes=processes)
+              for k, (samples, voice) in enumerate(zip(plan.voices, request.voices))]  # fmt: skip
+    return converse(tracks, subject.positions, seed=request.seed) if isinstance(subject, Cast) else tracks[0]
 
 
 def _job(plan: _Plan, track: Track, subject: Rig | Avatar) -> VideoJob:
@@ -273,11 +303,13 @@ def _job(plan: _Plan, track: Track, subject: Rig | Avatar) -> VideoJob:
 
 def _audio_source(plan: _Plan, scratch: Path) -> AudioSource:
     """What the video's audio track is made from: the speech (decoded once if it came as a file
-    object, which reads only once), or its mix with an overlay background's audio."""
+    object, which reads only once, or a dialogue's recordings mixed), or its mix with an overlay
+    background's audio."""
     audio = plan.request.audio
+    decoded = hasattr(audio, "read") or isinstance(audio, tuple)
     is_path = isinstance(audio, (str, os.PathLike))
     if plan.layer is None:
-        return audio if not hasattr(audio, "read") else _samples_to_wav(plan.samples)
+        return _samples_to_wav(plan.samples) if decoded else audio
     speech = Path(audio) if is_path else scratch / "speech.wav"
     if not is_path:
         speech.write_bytes(_samples_to_wav(plan.samples))
@@ -347,6 +379,8 @@ def _image_identity(image: ImageSource | np.ndarray | Rig | None) -> bytes:
         return b""
     if isinstance(image, Rig):
         return image.image.tobytes() + image.face.landmarks.tobytes()
+    if isinstance(image, Cast):
+        return b"".join(_image_identity(rig) for rig in image.rigs)
     if isinstance(image, np.ndarray):
         return image.tobytes()
     if isinstance(image, (bytes, bytearray)):

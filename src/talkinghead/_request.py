@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from typing import Sequence
+
 import numpy as np
 
 from .avatar import FOOTAGE_RENDERER, Avatar
 from .errors import InvalidOptionError
 from .media import EncodeOptions, OverlayOptions, output_format
 from .motion import MotionOptions, Track
-from .portrait import ImageSource, LandmarksSource, Rig
+from .portrait import Cast, ImageSource, LandmarksSource, Rig
 from .render import Background, RenderOptions, check_renderer
-from .speech import DEFAULT_MAX_DURATION_S, AudioSource, SpeechOptions
+from .speech import DEFAULT_MAX_DURATION_S, AudioSource, SpeechOptions, TurnsSource, read_turns, speakers_of
 
 
 
@@ -34,6 +36,10 @@ class GenerateRequest:
       footage plays in its own order (re-syncing a video) rather than looped as a texture.
     - `audio`: the speech (a path, bytes or a binary file object), at most `max_duration` s;
       `text` its transcript when known; `track` a Track made earlier (its fps wins).
+    - a dialogue, several people of one picture each speaking: `audio` a list of recordings, one
+      per speaker from the same time 0 (and `text` a list of their transcripts, `face` a list of
+      the faces they animate; by default faces left to right); or one recording of them all with
+      `turns` saying who speaks when (a turns file or list, see `talkinghead.speech.read_turns`).
     - `output`: .mp4, .webm, .mov or a folder for PNG frames (`format` names it otherwise).
     - motion: `fps`, `seed`, `expression`, `motion`; analysis: `recognizer` (without `text`),
       `language` (ISO 639; other than "en", the mouth follows the sound, not English phones).
@@ -45,12 +51,13 @@ class GenerateRequest:
     - `workers`: processes for chunked renders (None: one per core).
     """
 
-    image: ImageSource | np.ndarray | Rig | None = None
-    audio: AudioSource
+    image: ImageSource | np.ndarray | Rig | Cast | None = None
+    audio: AudioSource | Sequence[AudioSource]
     output: str | os.PathLike
     avatar: Avatar | str | os.PathLike | None = None
     dub: bool = False
-    text: str | None = None
+    text: str | Sequence[str | None] | None = None
+    turns: TurnsSource | None = None
     track: Track | None = None
     fps: int = MotionOptions.fps
     seed: int = MotionOptions.seed
@@ -63,7 +70,7 @@ class GenerateRequest:
     size: tuple[int, int] | None = RenderOptions.size
     background: Background = RenderOptions.background
     renderer: str = RenderOptions.renderer
-    face: int | None = None
+    face: int | Sequence[int] | None = None
     landmarks: LandmarksSource | None = None
     quality: int = EncodeOptions.quality
     format: str | None = EncodeOptions.format
@@ -74,8 +81,11 @@ class GenerateRequest:
     # The stage options the values above make, each checking its own values when made.
     motion_options: MotionOptions = field(init=False, repr=False, compare=False)
     render_options: RenderOptions = field(init=False, repr=False, compare=False)
+    # A dialogue's speakers, in the order they take faces (one voice for a single speaker).
+    voices: tuple[Voice, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "voices", _voices(self))
         if (self.image is None) == (self.avatar is None):
             raise InvalidOptionError("give a portrait image or an avatar (one of the two)")
         if self.dub and self.avatar is None:
@@ -90,8 +100,13 @@ class GenerateRequest:
         EncodeOptions(quality=self.quality, format=self.format)
         output_format(self.output, self.format)  # a bad target fails before any work
         check_renderer(self.renderer)
-        if self.face is not None and (isinstance(self.face, bool) or not isinstance(self.face, int) or self.face < 1):
-            raise InvalidOptionError(f"face must be a whole number of at least 1; got {self.face!r}")
+        for face in (voice.face for voice in self.voices):
+            if face is not None and (isinstance(face, bool) or not isinstance(face, int) or face < 1):
+                raise InvalidOptionError(f"face must be a whole number of at least 1; got {face!r}")
+        if self.dialogue:
+            _check_dialogue(self)
+        elif isinstance(self.image, Cast):
+            raise InvalidOptionError("a Cast of several faces is animated by several voices: give a list of audio or turns")
         if self.landmarks is not None and (self.face is not None or self.image is None or isinstance(self.image, Rig)):
             raise InvalidOptionError("landmarks place the face on a portrait image by hand: not with face, an avatar or a prepared Rig")
         if not self.max_duration > 0:
@@ -101,7 +116,67 @@ class GenerateRequest:
         if not isinstance(self.over_options, OverlayOptions):
             raise InvalidOptionError(f"over_options must be OverlayOptions; got {type(self.over_options).__name__}")
 
+    @property
+    def dialogue(self) -> bool:
+        """Whether several people speak (several voices animating several faces)."""
+        return len(self.voices) > 1 or self.turns is not None
+
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
         """The options a caller sets, inputs aside: what a stored service job may hold."""
         return tuple(f.name for f in fields(cls) if f.init and f.name not in ("image", "audio", "output", "avatar"))
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One speaker: their recording (or, with turns, their name in the one recording), what
+    they say, and the face that says it (None: the next from the left)."""
+
+    audio: AudioSource | None
+    text: str | None = None
+    face: int | None = None
+    speaker: str | None = None  # the name in the turns
+
+
+def _listed(value, what: str, count: int) -> list:
+    """`value` (a `what`) as one entry a voice: a list of `count`, or one value for one voice."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise InvalidOptionError(f"{len(value)} {what}s for {count} speakers: give one each")
+        return list(value)
+    if count > 1 and value is not None:
+        raise InvalidOptionError(f"{count} speakers need a {what} each, as a list; got one")
+    return [value] * count
+
+
+def _voices(request: GenerateRequest) -> tuple[Voice, ...]:
+    if request.turns is not None:
+        if isinstance(request.audio, (list, tuple)):
+            if len(request.audio) != 1:
+                raise InvalidOptionError("turns say who speaks when in one recording: give one audio with them, not several")
+            object.__setattr__(request, "audio", request.audio[0])
+        turns = read_turns(request.turns)
+        object.__setattr__(request, "turns", turns)  # read once: a file is not read again by each stage
+        speakers = speakers_of(turns)
+        texts, faces = _listed(request.text, "transcript", len(speakers)), _listed(request.face, "face", len(speakers))
+        return tuple(Voice(None, text, face, speaker) for speaker, text, face in zip(speakers, texts, faces))
+    audios = list(request.audio) if isinstance(request.audio, (list, tuple)) else [request.audio]
+    if not audios:
+        raise InvalidOptionError("give the speech audio: one recording, or one per speaker")
+    texts, faces = _listed(request.text, "transcript", len(audios)), _listed(request.face, "face", len(audios))
+    plain = len(audios) == 1  # one speaker, however given: the plain fields hold plain values
+    for name, values in (("audio", audios), ("text", texts), ("face", faces)):
+        object.__setattr__(request, name, values[0] if plain else tuple(values))
+    return tuple(Voice(audio, text, face) for audio, text, face in zip(audios, texts, faces))
+
+
+def _check_dialogue(request: GenerateRequest) -> None:
+    if request.avatar is not None or request.dub:
+        raise InvalidOptionError("a dialogue animates several faces of one portrait, not an avatar's footage")
+    if request.landmarks is not None or isinstance(request.image, Rig):
+        raise InvalidOptionError("a dialogue finds its faces in the portrait: give the image (or a Cast), not a Rig or landmarks")
+    faces = [voice.face for voice in request.voices]
+    if any(face is not None for face in faces) and (None in faces or len(set(faces)) != len(faces)):
+        raise InvalidOptionError(f"give every speaker a different face, or none; got {faces}")
+    if isinstance(request.image, Cast) and len(request.image.rigs) != len(request.voices):
+        raise InvalidOptionError(f"the Cast has {len(request.image.rigs)} faces for {len(request.voices)} speakers")

@@ -95,6 +95,12 @@ class TrackFormatError(InputError):
     code, http_status, exit_code = "bad_track", 422, 9
 
 
+class TurnsFormatError(InputError):
+    """A dialogue's turns file (who speaks when) cannot be read or holds an impossible turn."""
+
+    code, http_status, exit_code = "bad_turns", 422, 44
+
+
 class ImageDecodeError(InputError):
     """The portrait is not an image we accept (not JPEG/PNG/WebP, corrupt, truncated)."""
 

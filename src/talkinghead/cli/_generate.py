@@ -36,9 +36,12 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool, subject:
         who = p.add_mutually_exclusive_group(required=required)
         who.add_argument("--image", help="portrait photo: JPEG, PNG or WebP")
         who.add_argument("--avatar", help="an avatar made from the person's footage (`talkinghead avatar create`)")
-    p.add_argument("--audio", required=required, help="speech: WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF")
+    p.add_argument("--audio", action="append", required=required,
+                   help="speech: WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF; repeated once per speaker for a dialogue of several faces")  # fmt: skip
+    p.add_argument("--turns", type=Path, metavar="FILE",
+                   help="a dialogue in one recording: who speaks when (JSON [{speaker, start, end}], RTTM, or lines of `speaker start end`)")  # fmt: skip
     source = p.add_mutually_exclusive_group()
-    add_transcript_options(source, "transcript of the audio (exact phone timing by forced alignment)")
+    add_transcript_options(source, "transcript of the audio (exact phone timing by forced alignment); once per speaker for a dialogue", per_speaker=True)
     source.add_argument("--track", type=Path, help="a Track JSON from `talkinghead analyze` to render instead of analysing the audio")
     p.add_argument("-o", "--output", required=required, help=f"output: {format_choices()}")
     p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format when the file name does not say it")
@@ -47,7 +50,8 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool, subject:
     p.add_argument("--size", type=typed(parse_size, "size"), help="output size WIDTHxHEIGHT (even numbers for mp4/webm); default: the framing at the portrait's resolution")
     p.add_argument("--background", default=GenerateRequest.background, help="keep (default), transparent (webm/mov/png), a colour #RRGGBB, or an image file")
     p.add_argument("--quality", type=int, default=GenerateRequest.quality, help=f"0-100, higher is better and bigger (default {GenerateRequest.quality})")
-    p.add_argument("--face", type=positive_int, help="which face to animate, numbered left to right (default: the largest)")
+    p.add_argument("--face", type=positive_int, action="append",
+                   help="which face to animate, numbered left to right (default: the largest); for a dialogue, once per speaker (default: left to right)")  # fmt: skip
     p.add_argument("--landmarks", type=Path, metavar="FILE.json",
                    help='place the face by hand where it cannot be found (a drawing): {"eye_corners": [[x, y] x4], "mouth_corners": [[x, y] x2], "chin": [x, y]}, left to right')  # fmt: skip
     p.add_argument("--over", metavar="VIDEO|IMAGE|FOLDER", help="lay the avatar over this background (as `overlay` does, one step); placed by the --over-* options")
@@ -82,6 +86,7 @@ def generate_request(args: argparse.Namespace) -> GenerateRequest:
         audio=args.audio,
         output=args.output,
         text=transcript(args),
+        turns=args.turns,
         track=read_track(args.track) if args.track else None,
         fps=args.fps,
         seed=args.seed,

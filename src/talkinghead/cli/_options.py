@@ -36,14 +36,19 @@ def add_language_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", default=SpeechOptions.language, help="the speech's language, ISO 639 (default en); any other takes the acoustic path")
 
 
-def add_transcript_options(group: argparse._ActionsContainer, text_help: str) -> None:
-    """--text or --text-file, into a mutually exclusive group (`transcript` reads them)."""
-    group.add_argument("--text", help=text_help)
-    group.add_argument("--text-file", type=Path, help="file holding the transcript (UTF-8)")
+def add_transcript_options(group: argparse._ActionsContainer, text_help: str, *, per_speaker: bool = False) -> None:
+    """--text or --text-file, into a mutually exclusive group (`transcript` reads them);
+    `per_speaker`: repeated once per speaker of a dialogue, in the order of their --audio."""
+    action = "append" if per_speaker else "store"
+    group.add_argument("--text", action=action, help=text_help)
+    group.add_argument("--text-file", action=action, type=Path, help="file holding the transcript (UTF-8)")
 
 
-def transcript(args: argparse.Namespace) -> str | None:
-    return read_transcript(args.text_file) if args.text_file else args.text
+def transcript(args: argparse.Namespace) -> str | list[str] | None:
+    """The transcript, or a dialogue's list of them (one per speaker)."""
+    if args.text_file:
+        return [read_transcript(path) for path in args.text_file] if isinstance(args.text_file, list) else read_transcript(args.text_file)
+    return args.text
 
 
 def read_transcript(path: Path) -> str:

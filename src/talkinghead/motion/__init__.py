@@ -4,16 +4,18 @@ from ..speech import (
     BILABIALS,  # motion rules key on it; re-exported for callers of this stage
 )
 from ._cues import mouth_cues, rhubarb_json, rhubarb_tsv
+from ._dialogue import converse
 from ._mouth import MouthOptions
 from ._nonverbal import EXPRESSIONS
 from ._synthesis import FRAME_RATES, MAX_MOTION, MAX_SEED, MotionOptions, frame_count, nearest_frame_rate, synthesize_motion
-from ._track import CURVES, FOOTAGE_CURVES, MOUTH_SHAPES, MouthCue, Track
+from ._track import CURVES, FACE_MARK, FOOTAGE_CURVES, MOUTH_SHAPES, MouthCue, Track, face_params
 from ._visemes import VISEMES, VOWELS
 
 __all__ = [
     "BILABIALS",
     "CURVES",
     "EXPRESSIONS",
+    "FACE_MARK",
     "FOOTAGE_CURVES",
     "FRAME_RATES",
     "MAX_MOTION",
@@ -25,6 +27,8 @@ __all__ = [
     "Track",
     "VISEMES",
     "VOWELS",
+    "converse",
+    "face_params",
     "frame_count",
     "mouth_cues",
     "nearest_frame_rate",

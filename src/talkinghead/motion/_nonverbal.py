@@ -44,13 +44,18 @@ class Context:
         return np.arange(self.n_frames) / self.fps
 
 
-def speech_context(phones, loudness: np.ndarray, pitch_hz: np.ndarray, hop: float, fps: float, n_frames: int) -> Context:
+def talking_activity(phones, fps: float, n_frames: int) -> np.ndarray:
+    """0..1 a frame: speech phones smoothed over 0.4 s, so gestures ease in and out of talk."""
     talking = np.zeros(n_frames)
     for p in phones:
         if p.label != SILENCE:
             talking[int(np.ceil(p.start * fps)) : int(np.floor(p.end * fps)) + 1] = 1.0
     width = max(1, int(0.4 * fps))
-    talking = np.convolve(talking, np.ones(width) / width, mode="same")
+    return np.convolve(talking, np.ones(width) / width, mode="same")
+
+
+def speech_context(phones, loudness: np.ndarray, pitch_hz: np.ndarray, hop: float, fps: float, n_frames: int) -> Context:
+    talking = talking_activity(phones, fps, n_frames)
     pauses = [(p.start, p.end) for p in phones if p.label == SILENCE and p.duration >= 0.25]
     return Context(fps=fps, n_frames=n_frames, talking=talking, pauses=pauses, emphasis=_emphasis(phones, loudness, pitch_hz, hop))
 

@@ -19,6 +19,9 @@ CURVES = (
 # Optional curves of a Track made for an avatar from footage: the footage frame each video frame
 # shows (its head, eyes and background) and the frame whose mouth is laid over it.
 FOOTAGE_CURVES = ("clip_frame", "mouth_frame")
+# A dialogue's Track drives several faces of one picture: the first face's curves carry their
+# plain names, face k's (k >= 2) are named "jaw_open@k".
+FACE_MARK = "@"
 MOUTH_SHAPES = "ABCDEFGHX"  # Rhubarb Lip Sync's mouth shapes
 DECIMALS = 4  # four decimals are far below what a renderer can show and keep files small
 
@@ -47,9 +50,15 @@ class Track:
         missing = [c for c in CURVES if c not in self.curves]
         if missing:
             raise TrackFormatError(f"track is missing curves: {', '.join(missing)}")
-        unknown = [c for c in self.curves if c not in CURVES and c not in FOOTAGE_CURVES]
+        unknown = [c for c in self.curves if c not in CURVES and c not in FOOTAGE_CURVES and _face_of(c) is None]
         if unknown:
             raise TrackFormatError(f"track has unknown curves: {', '.join(unknown)}")
+        faces = {_face_of(c) for c in self.curves} - {None}
+        if faces and faces != set(range(2, max(faces) + 1)):
+            raise TrackFormatError(f"track has curves of faces {sorted(faces)}: faces are numbered 2, 3, ... without gaps")
+        partial = [k for k in faces if any(f"{c}{FACE_MARK}{k}" not in self.curves for c in CURVES)]
+        if partial:
+            raise TrackFormatError(f"track is missing curves of face {partial[0]}")
         lengths = {len(v) for v in self.curves.values()}
         if len(lengths) != 1:
             raise TrackFormatError(f"track curves differ in length: {sorted(lengths)}")
@@ -57,6 +66,32 @@ class Track:
     @property
     def n_frames(self) -> int:
         return len(self.curves["jaw_open"])
+
+    @property
+    def faces(self) -> int:
+        """How many faces the Track drives: 1, or a dialogue's speakers."""
+        return 1 + sum(1 for c in self.curves if c.startswith(f"jaw_open{FACE_MARK}"))
+
+    def face(self, number: int) -> "Track":
+        """Face `number`'s own Track (1 = the first), its curves under their plain names."""
+        if not 1 <= number <= self.faces:
+            raise ValueError(f"the track drives {self.faces} faces, not face {number}")
+        if number == 1:
+            own = {c: v for c, v in self.curves.items() if _face_of(c) is None}
+            return Track(self.fps, self.duration, own, self.phones, self.words, self.cues, dict(self.meta))
+        mark = f"{FACE_MARK}{number}"
+        own = {c[: -len(mark)]: v for c, v in self.curves.items() if c.endswith(mark)}
+        return Track(self.fps, self.duration, own, (), (), (), dict(self.meta))
+
+    @classmethod
+    def of_faces(cls, tracks: "list[Track]", *, words: tuple[Word, ...], meta: dict) -> "Track":
+        """One Track driving several faces (a dialogue): face k's curves from `tracks[k - 1]`.
+        The phones and mouth cues are the first face's; `words` are everyone's."""
+        first = tracks[0]
+        curves = dict(first.curves)
+        for number, track in enumerate(tracks[1:], 2):
+            curves.update({f"{c}{FACE_MARK}{number}": track.curves[c] for c in CURVES})
+        return cls(first.fps, first.duration, curves, first.phones, words, first.cues, meta)
 
     def frame(self, index: int) -> dict[str, float]:
         """All parameters of one frame, as a renderer consumes them."""
@@ -98,7 +133,7 @@ class Track:
         if doc.get("version") != FORMAT_VERSION:
             raise TrackFormatError(f"unsupported track version {doc.get('version')!r}; this build reads version {FORMAT_VERSION}")
         try:
-            named = [c for c in FOOTAGE_CURVES if c in doc["curves"]]
+            named = [c for c in doc["curves"] if c in FOOTAGE_CURVES or _face_of(c) is not None]
             curves = {c: np.asarray(doc["curves"][c], dtype=np.float32) for c in (*CURVES, *named)}
             track = cls(
                 fps=int(doc["fps"]),
@@ -114,3 +149,19 @@ class Track:
         if any(c.ndim != 1 or not np.all(np.isfinite(c)) for c in curves.values()):
             raise TrackFormatError("malformed track: curves must be flat lists of finite numbers")
         return track
+
+
+def _face_of(name: str) -> int | None:
+    """The face number of a dialogue curve's name ("jaw_open@2" -> 2), None for a plain name."""
+    curve, mark, number = name.partition(FACE_MARK)
+    if not mark or curve not in CURVES or not number.isdigit() or int(number) < 2:
+        return None
+    return int(number)
+
+
+def face_params(params: dict[str, float], number: int) -> dict[str, float]:
+    """Face `number`'s parameters out of a dialogue frame's (`Track.frame`)."""
+    if number == 1:
+        return {c: v for c, v in params.items() if FACE_MARK not in c}
+    mark = f"{FACE_MARK}{number}"
+    return {c[: -len(mark)]: v for c, v in params.items() if c.endswith(mark)}

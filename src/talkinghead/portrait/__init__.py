@@ -1,5 +1,6 @@
 """Portrait stage: load the photo safely, find the face and its landmarks, matte the person."""
 
+from ._cast import Cast
 from ._face import BORDER_MARGIN_PX, MAX_OUTLINE_OUTSIDE, MAX_YAW_DEG, MIN_FACE_PX, Face, FaceTracker, detect_faces, head_pose, select_face
 from ._image import IMAGE_FORMATS, MAX_PIXELS, MIN_IMAGE_SIDE, ImageSource, image_format, load_image
 from ._landmarks import (
@@ -48,6 +49,7 @@ from ._rig import EyeRig, FaceFrame, Rig, RigOptions, build_rig, face_frame, tri
 
 __all__ = [
     "BORDER_MARGIN_PX",
+    "Cast",
     "CHIN",
     "FOREHEAD",
     "LEFT_CHEEK",

@@ -1,6 +1,7 @@
 """Render stage: Track frames through a renderer (by default the mesh warp of the portrait's rig)
 to RGB(A) frames."""
 
+from ._cast_renderer import CastRenderer
 from ._deform import DeformedFace, deform
 from ._mesh_renderer import MeshRenderer, background_pixels, crop_rect
 from ._options import FRAMINGS, Background, RenderOptions, parse_colour, parse_size
@@ -10,6 +11,7 @@ from ._warp import Warp
 
 __all__ = [
     "Background",
+    "CastRenderer",
     "background_pixels",
     "DeformedFace",
     "FRAMINGS",

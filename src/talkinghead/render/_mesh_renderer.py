@@ -54,6 +54,14 @@ def crop_rect(size: tuple[int, int], face: FaceFrame, framing: str, aspect: floa
         side, below = _CROPS[framing]
         cx, cy = face.origin + below * face.height * face.axes[1]
         cw = ch = side * face.height
+    return fit_rect(size, (cx, cy, cw, ch), aspect)
+
+
+def fit_rect(size: tuple[int, int], rect: tuple[float, float, float, float], aspect: float | None) -> tuple[float, float, float, float]:
+    """(x, y, width, height) of a crop centred at (cx, cy) of `rect` = (cx, cy, width, height),
+    grown to the output's `aspect` and moved and shrunk to lie inside an image of `size`."""
+    w, h = size
+    cx, cy, cw, ch = rect
     if aspect is not None:  # grow the crop to the output's shape
         cw, ch = max(cw, ch * aspect), max(ch, cw / aspect)
     fit = min(1.0, w / cw, h / ch)
@@ -66,11 +74,13 @@ def crop_rect(size: tuple[int, int], face: FaceFrame, framing: str, aspect: floa
 class MeshRenderer:
     """Renders frames for one rig and one set of options; every frame depends only on its parameters."""
 
-    def __init__(self, rig: Rig, options: RenderOptions = RenderOptions()) -> None:
+    def __init__(self, rig: Rig, options: RenderOptions = RenderOptions(), *, crop: tuple[float, float, float, float] | None = None) -> None:
+        """`crop`: the (x, y, width, height) of the portrait to show, instead of the framing's
+        (several faces of one picture share one)."""
         self.rig = rig
         self.options = options
         aspect = options.size[0] / options.size[1] if options.size else None
-        x, y, cw, ch = crop_rect(rig.size, rig.frame, options.framing, aspect)
+        x, y, cw, ch = crop or crop_rect(rig.size, rig.frame, options.framing, aspect)
         self.size = options.size or (_even(cw), _even(ch))
         out_w, out_h = self.size
         self.scale = out_w / cw  # output px per image px
@@ -155,9 +165,16 @@ class MeshRenderer:
         alpha = layer[..., 3].astype(np.float32) * (1.0 / 255.0)
         return cv2.blendLinear(cv2.cvtColor(layer, cv2.COLOR_RGBA2RGB), background, alpha, 1.0 - alpha)
 
-    def compose(self, layer: np.ndarray) -> np.ndarray:
-        """The whole frame: the still image with the moving box laid over its background."""
-        box = layer if self.background is None else self._blend(layer, self.background)
+    def moving_box(self, params: Mapping[str, float]) -> np.ndarray:
+        """The moving box of one frame, laid over its background (RGB, or RGBA when transparent)."""
+        face = self.deform(params)
+        layer = self.warp_frame(face)
+        self.paint_interior(layer, face, params)
+        self.lids.draw(layer, face.vertices, self._to_box, {"left": params["blink_l"], "right": params["blink_r"]})
+        return layer if self.background is None else self._blend(layer, self.background)
+
+    def compose(self, box: np.ndarray) -> np.ndarray:
+        """The whole frame: the still image with the moving box (`moving_box`) laid in."""
         x0, y0, x1, y1 = self.box
         if box.shape[:2] == self.still.shape[:2]:  # the box is the frame (a head framing mostly is)
             return box
@@ -167,9 +184,5 @@ class MeshRenderer:
 
     def render(self, params: Mapping[str, float]) -> np.ndarray:
         """One frame: H x W x 3 RGB, or H x W x 4 RGBA with a transparent background."""
-        face = self.deform(params)
-        layer = self.warp_frame(face)
-        self.paint_interior(layer, face, params)
-        self.lids.draw(layer, face.vertices, self._to_box, {"left": params["blink_l"], "right": params["blink_r"]})
-        return self.compose(layer)
+        return self.compose(self.moving_box(params))
 

@@ -16,6 +16,8 @@ import numpy as np
 
 from ..errors import InvalidOptionError
 from ..motion import Track
+from ..portrait import Cast
+from ._cast_renderer import CastRenderer
 from ._mesh_renderer import MeshRenderer
 from ._options import RenderOptions
 
@@ -47,7 +49,12 @@ def check_renderer(name: str) -> str:
 
 
 def create_renderer(subject: Any, options: RenderOptions = RenderOptions()) -> FrameRenderer:
-    """The renderer `options.renderer` names, made for `subject`."""
+    """The renderer `options.renderer` names, made for `subject`; a Cast (several faces of one
+    picture) is drawn by one mesh renderer a face."""
+    if isinstance(subject, Cast):
+        if options.renderer != "mesh":
+            raise InvalidOptionError(f"several faces are drawn by the mesh renderer, not {options.renderer!r}")
+        return CastRenderer(subject, options)
     return RENDERERS[check_renderer(options.renderer)](subject, options)
 
 

@@ -9,18 +9,19 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .. import GenerateRequest
-from ..errors import InvalidOptionError
+from ..errors import InvalidOptionError, TurnsFormatError
 from ..media import FILE_FORMATS, FORMATS, OutputFormat, spoken_list
 from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MAX_SEED
 from ..portrait import read_landmarks
 from ..render import FRAMINGS, parse_colour, parse_size
-from ..speech import RECOGNIZERS
+from ..speech import RECOGNIZERS, read_turns
 
 # Fields of other talking-head APIs (LongCat-Video-Avatar's request among them) that a request may
 # carry and this engine does not use: accepted, and listed back as ignored.
 IGNORED_FIELDS = ("num_inference_steps", "guidance_scale", "prompt", "negative_prompt")
 DEFAULT_FORMAT = "mp4"  # the API always writes a file; the engine would read the format from its name
 MAX_TEXT = 100_000  # characters of a transcript
+MAX_SPEAKERS = 8  # audio files of one dialogue job
 
 
 def parse_json(text: str | bytes, name: str) -> Any:
@@ -69,10 +70,13 @@ class JobOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    text: str | None = Field(None, max_length=MAX_TEXT, description="the transcript: exact lip timing when given")
+    text: Annotated[str, Field(max_length=MAX_TEXT)] | Annotated[list[Annotated[str, Field(max_length=MAX_TEXT)] | None], Field(max_length=MAX_SPEAKERS)] | None = Field(
+        None, description="the transcript: exact lip timing when given; a dialogue's list of them, one per speaker")
+    turns: list[dict[str, Any]] | None = Field(None, description="a dialogue in one recording: who speaks when, [{speaker, start, end}] in seconds")
     portrait_id: str | None = Field(None, description="a portrait registered with POST /v1/portraits, instead of an uploaded image")
     avatar_id: str | None = Field(None, description="an avatar enrolled from footage with POST /v1/avatars, instead of an uploaded image")
-    face: int | None = Field(None, ge=1, description="which face of a portrait to animate, numbered left to right; default the largest")
+    face: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=MAX_SPEAKERS)] | None = Field(
+        None, description="which face of a portrait to animate, numbered left to right; default the largest; a dialogue's list, one per speaker")
     landmarks: dict[str, Any] | None = Field(None, description="the face placed by hand on the image (as `--landmarks`): eye_corners, mouth_corners, chin, nose_tip")
     fps: FrameRate = Field(GenerateRequest.fps, description=f"one of {', '.join(map(str, FRAME_RATES))}")
     seed: Seed = GenerateRequest.seed
@@ -101,6 +105,24 @@ class JobOptions(BaseModel):
         except InvalidOptionError as exc:
             raise ValueError(str(exc)) from None
 
+    @field_validator("turns")
+    @classmethod
+    def _turns(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if value is None:
+            return None
+        try:
+            return [{"speaker": t.speaker, "start": t.start, "end": t.end} for t in read_turns(value)]
+        except TurnsFormatError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def speakers(self) -> int | None:
+        """How many speakers the lists of transcripts and faces (or the turns) name; None: any."""
+        if self.turns is not None:
+            return len({t["speaker"] for t in self.turns})
+        counts = {len(value) for value in (self.text, self.face) if isinstance(value, list)}
+        return counts.pop() if len(counts) == 1 else None
+
     @field_validator("background")
     @classmethod
     def _background(cls, value: str) -> str:
@@ -110,6 +132,11 @@ class JobOptions(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "JobOptions":
+        lists = {name: len(value) for name, value in (("text", self.text), ("face", self.face)) if isinstance(value, list)}
+        if len(set(lists.values())) > 1:
+            raise ValueError(f"one transcript and one face per speaker: {' and '.join(f'{n} {name}s' for name, n in lists.items())}")
+        if (lists or self.turns is not None) and (self.avatar_id is not None or self.landmarks is not None):
+            raise ValueError("a dialogue animates faces of an image or portrait, not an avatar or hand-placed landmarks")
         if self.avatar_id is not None and self.face is not None:
             raise ValueError("face picks a face in a portrait; an avatar shows the one person of its footage")
         if self.landmarks is not None and (self.face is not None or self.portrait_id or self.avatar_id):

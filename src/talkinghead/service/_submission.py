@@ -22,7 +22,7 @@ from ..portrait import face_from_landmarks, load_image
 from ..speech import load_audio
 from ._avatars import ready_avatar
 from ._jobs import Job, NewJob, new_job_id
-from ._options import json_object, parse_json, parse_options
+from ._options import MAX_SPEAKERS, json_object, parse_json, parse_options
 from ._portraits import get_portrait
 from ._state import Caller, Service, service_of
 from ._storage import check_free_space
@@ -36,7 +36,8 @@ class Submission:
     fields: dict[str, Any]
     image: bytes | None = None
     audio: bytes | None = None
-    uploads: dict[str, UploadFile] = field(default_factory=dict)
+    more_audio: list[bytes] = field(default_factory=list)  # a dialogue's other speakers, in order
+    uploads: dict[str, UploadFile] = field(default_factory=dict)  # a dialogue's audio: audio, audio_2, ...
 
 
 def _b64(value: Any, name: str) -> bytes:
@@ -74,13 +75,20 @@ async def read_submission(request: Request) -> Submission:
     `options`)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        form = await request.form(max_files=4, max_fields=64)
+        form = await request.form(max_files=MAX_SPEAKERS + 2, max_fields=64)
         submission = Submission(fields={})
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
+                if name == "audio" and name in submission.uploads:  # one audio field a speaker
+                    name = f"audio_{sum(n.startswith('audio') for n in submission.uploads) + 1}"
                 submission.uploads[name] = value
             elif name == "options":
                 submission.fields.update(json_object(value, "options"))
+            elif name in PER_SPEAKER and name in submission.fields:  # repeated: one a speaker
+                previous = submission.fields[name]
+                submission.fields[name] = [*(previous if isinstance(previous, list) else [previous]), value]
+            elif name == "turns":
+                submission.fields[name] = parse_json(value, "turns")
             else:
                 submission.fields[name] = value
         for name in ("image", "reference_image", "audio"):
@@ -96,8 +104,13 @@ async def read_submission(request: Request) -> Submission:
         image = fields.pop("image", None) or fields.pop("reference_image", None)
         fields.pop("reference_image", None)
         audio = fields.pop("audio", None)
-        return Submission(fields=fields, image=_b64(image, "image") if image is not None else None, audio=_b64(audio, "audio") if audio is not None else None)
+        voices = [_b64(each, f"audio[{i}]") for i, each in enumerate(audio)] if isinstance(audio, list) else [_b64(audio, "audio")] if audio is not None else []
+        return Submission(fields=fields, image=_b64(image, "image") if image is not None else None, audio=voices[0] if voices else None, more_audio=voices[1:])
     raise UnsupportedMediaError(f"send multipart/form-data or application/json, not {kind or 'no content type'}")
+
+
+# Form fields given once per speaker of a dialogue when repeated.
+PER_SPEAKER = ("text", "face")
 
 
 def uploaded_image(submission: Submission) -> UploadFile | None:
@@ -152,17 +165,19 @@ def admit(service: Service, who: Caller, submission: Submission, idempotency_key
             raise InvalidOptionError(f"send one of an image, a portrait_id or an avatar_id, not {' and '.join(subjects)}")
         if not save_input(submission, "audio", submission.audio, inputs / "audio"):
             raise InvalidOptionError("audio is required")
+        voices = ["audio", *_more_audio(submission, inputs)]
+        _check_speakers(options, len(voices))
         if has_image:
             pixels = load_image(inputs / "image", max_pixels=config.max_image_pixels)
             if options.landmarks is not None:
                 face_from_landmarks(options.landmarks, pixels.shape)  # every point on the image
-        audio = load_audio(inputs / "audio", max_duration=audio_cap)
+        seconds = max(load_audio(inputs / name, max_duration=audio_cap).duration for name in voices)
         canonical = json.dumps([options.model_dump(), webhook_url], sort_keys=True)
         digest = hashlib.sha256(canonical.encode())
-        for path in (inputs / "image", inputs / "audio"):
+        for path in (inputs / "image", *(inputs / name for name in voices)):
             digest.update(_sha256(path).encode() if path.exists() else b"-")
         files.share_inputs(new_id)
-        new = NewJob(owner=who.owner, options=options.model_dump(exclude_none=True), ignored=ignored, audio_seconds=audio.duration,
+        new = NewJob(owner=who.owner, options=options.model_dump(exclude_none=True), ignored=ignored, audio_seconds=seconds,
                      request_hash=digest.hexdigest(), idempotency_key=idempotency_key, webhook_url=webhook_url, id=new_id)  # fmt: skip
         job, created = service.jobs.insert(new)
     except BaseException:
@@ -171,3 +186,29 @@ def admit(service: Service, who: Caller, submission: Submission, idempotency_key
     if not created:  # the earlier job of this idempotency key: the new inputs are not needed
         files.discard(new_id)
     return job, created
+
+
+def _more_audio(submission: Submission, inputs: Path) -> list[str]:
+    """Save a dialogue's other speakers' audio (audio_2, audio_3, ...); their input names."""
+    uploads = sorted((n for n in submission.uploads if n.startswith("audio_")), key=lambda n: (len(n), n))
+    names = [f"audio_{i}" for i in range(2, 2 + len(uploads) + len(submission.more_audio))]
+    if uploads and uploads != names[: len(uploads)]:
+        raise InvalidOptionError(f"a dialogue's audio files are audio, audio_2, audio_3, ...; got {', '.join(uploads)}")
+    if len(names) + 1 > MAX_SPEAKERS:
+        raise InvalidOptionError(f"a dialogue has at most {MAX_SPEAKERS} speakers; got {len(names) + 1} audio files")
+    for name, data in zip(names, [None] * len(uploads) + submission.more_audio):
+        save_input(submission, name, data, inputs / name)
+    return names
+
+
+def _check_speakers(options, audio_files: int) -> None:
+    """The transcripts, faces and turns of a job name as many speakers as it has audio files."""
+    if options.turns is not None:
+        if audio_files != 1:
+            raise InvalidOptionError(f"turns say who speaks when in one recording; got {audio_files} audio files")
+        return
+    speakers = options.speakers
+    if speakers is not None and speakers != audio_files:
+        raise InvalidOptionError(f"{speakers} transcripts or faces for {audio_files} audio files: give one each")
+    if audio_files > 1 and (isinstance(options.text, str) or isinstance(options.face, int)):
+        raise InvalidOptionError(f"{audio_files} speakers need a transcript and a face each, as lists")

@@ -183,8 +183,17 @@ class Worker:
 
     def _request(self, job: Job, **extra: Any) -> GenerateRequest:
         run_dir = self.files.run_dir(job)
-        return generate_request(job.options, **self._subject(job), audio=self.files.fetch_input(job, "audio"), output=run_dir / result_name(job),
+        return generate_request(job.options, **self._subject(job), audio=self._audio(job), output=run_dir / result_name(job),
                                 preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1, **extra)  # fmt: skip
+
+    def _audio(self, job: Job) -> Path | list[Path]:
+        """The job's audio file, or a dialogue's, one a speaker (audio, audio_2, ...)."""
+        files = [self.files.fetch_input(job, "audio")]
+        while True:
+            try:
+                files.append(self.files.fetch_input(job, f"audio_{len(files) + 1}"))
+            except FileNotFoundError:
+                return files if len(files) > 1 else files[0]
 
     def _render(self, job: Job, current: _Current) -> None:
         jobs, files = self.jobs, self.files

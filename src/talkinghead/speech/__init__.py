@@ -4,6 +4,7 @@ from ._analysis import RECOGNIZERS, Phone, SpeechAnalysis, SpeechOptions, Word, 
 from ._audio import DEFAULT_MAX_DURATION_S, SAMPLE_RATE, Audio, AudioSource, finite, load_audio, open_audio
 from ._prosody import Prosody, analyze_prosody
 from ._text import BILABIALS
+from ._turns import Turn, TurnsSource, mix, read_turns, speaker_audio, speakers_of
 
 __all__ = [
     "Audio",
@@ -16,11 +17,17 @@ __all__ = [
     "SAMPLE_RATE",
     "SpeechAnalysis",
     "SpeechOptions",
+    "Turn",
+    "TurnsSource",
     "Word",
     "analyze_prosody",
     "analyze_speech",
     "cut_at_pauses",
     "finite",
     "load_audio",
+    "mix",
     "open_audio",
+    "read_turns",
+    "speaker_audio",
+    "speakers_of",
 ]
