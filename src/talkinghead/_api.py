@@ -23,7 +23,7 @@ from ._request import GenerateRequest
 from ._version import __version__
 from ._video_job import CHUNK_SECONDS, TRACK_FILE, VideoJob, chunk_suffix, discard, fingerprint, frame_chunks, job_frames, render_chunk, render_chunks, work_dir_for
 from .errors import InvalidOptionError, NoFaceError, NoSpeechError, OutputError
-from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, frames_before, join_chunks, output_format, overlay_audio, overlay_background, prefetch
+from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, frames_before, join_chunks, mix_audio, output_format, overlay_audio, overlay_background, prefetch
 from .avatar import Avatar, create_avatar, load_avatar, script_avatar
 from .motion import FOOTAGE_CURVES, MotionOptions, nearest_frame_rate, Track, converse, frame_count, synthesize_motion
 from .portrait import MAX_PIXELS, Cast, ImageSource, LandmarksSource, Rig, build_rig, detect_faces, face_from_landmarks, load_image, person_matte, read_landmarks, select_face
@@ -306,14 +306,24 @@ def _audio_source(plan: _Plan, scratch: Path) -> AudioSource:
     object, which reads only once, or a dialogue's recordings mixed), or its mix with an overlay
     background's audio."""
     audio = plan.request.audio
-    decoded = hasattr(audio, "read") or isinstance(audio, tuple)
+    if isinstance(audio, tuple):  # a dialogue's recordings, each at its own rate and channels
+        audio = mix_audio([_as_file(voice, samples, scratch / f"voice-{k}.wav") for k, (voice, samples) in enumerate(zip(audio, plan.voices))],
+                          scratch / "voices.wav")  # fmt: skip
     is_path = isinstance(audio, (str, os.PathLike))
     if plan.layer is None:
-        return _samples_to_wav(plan.samples) if decoded else audio
+        return audio if not hasattr(audio, "read") else _samples_to_wav(plan.samples)
     speech = Path(audio) if is_path else scratch / "speech.wav"
     if not is_path:
         speech.write_bytes(_samples_to_wav(plan.samples))
     return overlay_audio(plan.request.over_options.audio, speech, plan.layer, scratch)
+
+
+def _as_file(audio: AudioSource, samples: Audio, path: Path) -> Path:
+    """A path holding `audio`: its own, or its decoded samples written to `path`."""
+    if isinstance(audio, (str, os.PathLike)):
+        return Path(audio)
+    path.write_bytes(_samples_to_wav(samples))
+    return path
 
 
 def _encode(plan: _Plan, job: VideoJob, audio: AudioSource, *, on_progress: Callable[[int, int], None] | None,

@@ -506,10 +506,10 @@ def overlay_audio(choice: str, avatar_audio: Path | None, background: _Layer, sc
             log.warning("the %s has no audio; the output %s", name, "takes the other's only" if choice == "mix" else "is silent")
     if len(chosen) < 2:
         return chosen[0] if chosen else None
-    return _mix(chosen, scratch / "mix.wav")
+    return mix_audio(chosen, scratch / "mix.wav")
 
 
-def _mix(sources: list[Path], target: Path) -> Path:
+def mix_audio(sources: list[Path], target: Path) -> Path:
     """The sum of the sources' audio, at the highest of their rates, in stereo if any is, written
     as 16-bit WAV block by block; peaks above the knee are compressed rather than clipped."""
     rates, channels = [], 1

@@ -10,8 +10,10 @@ from ._renderer import FrameRenderer
 
 
 def telling_frames(track: Track, count: int = 12) -> list[tuple[int, str]]:
-    """(frame, label) pairs: P/B/M closures, the widest openings, mid-blinks, extreme head poses."""
-    curves = track.curves
+    """(frame, label) pairs: P/B/M closures, the widest openings, mid-blinks, extreme head poses
+    (of whichever face shows them most, in a dialogue)."""
+    faces = [track.face(number).curves for number in range(1, track.faces + 1)]
+    curves = {name: np.max([face[name] for face in faces], axis=0) for name in ("jaw_open", "blink_l", "blink_r")}
     picks: list[tuple[int, str]] = []
 
     def add(index: int, label: str) -> None:
@@ -27,7 +29,7 @@ def telling_frames(track: Track, count: int = 12) -> list[tuple[int, str]]:
     for index in np.argsort(-blink)[:quota]:
         if blink[index] > 0.5:
             add(int(index), "blink")
-    pose = np.abs(curves["head_yaw"]) + np.abs(curves["head_pitch"]) + np.abs(curves["head_roll"])
+    pose = np.max([np.abs(face["head_yaw"]) + np.abs(face["head_pitch"]) + np.abs(face["head_roll"]) for face in faces], axis=0)
     for index in np.argsort(-pose)[:count]:
         if len(picks) >= count:
             break
