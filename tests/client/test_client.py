@@ -12,6 +12,8 @@ import time
 import httpx
 import numpy as np
 import pytest
+from conftest import portrait
+from dialoguekit import conversation
 from PIL import Image
 from servicekit import LONGER, PORTRAIT, SHORT, Services, create_key, free_port
 
@@ -157,3 +159,21 @@ def test_submit_fails_with_the_errors_exit_code_and_writes_nothing(server, tmp_p
         run = _submit_cli(*args, "-o", str(out))
         assert run.returncode == code, (code, run.stderr)
         assert "talkinghead: error:" in run.stderr and not out.exists()
+
+
+def test_submit_sends_a_dialogue_one_audio_a_speaker_or_one_recording_with_turns(server, tmp_path):
+    talk = conversation(tmp_path)
+    picture = portrait("two_people.jpg")
+    common = ("--server", server.url, "--api-key", server.keys["default"], "--image", str(picture), "--framing", "head", "--size", "192x108")
+    run = _submit_cli(*common, "--audio", str(talk.first), "--audio", str(talk.second), "--face", "2", "--face", "1", "-o", str(tmp_path / "two.mp4"))
+    assert run.returncode == 0, run.stderr
+    job = json.loads(run.stdout)
+    assert job["status"] == "succeeded" and job["options"]["face"] == [2, 1]
+    assert probe(tmp_path / "two.mp4").n_frames == job["frames_total"]
+    run = _submit_cli(*common, "--audio", str(talk.mixed), "--turns", str(talk.turns), "--text", talk.texts[0], "--text", talk.texts[1])
+    assert run.returncode == 0, run.stderr
+    job = json.loads(run.stdout)
+    assert job["status"] == "succeeded" and [t["speaker"] for t in job["options"]["turns"]] == ["host", "guest"]
+    with Client(server.url, server.keys["default"]) as client:
+        queued = client.submit(audio=[talk.first, talk.second], image=picture, text=list(talk.texts), **SMALL)
+        assert client.wait(queued, timeout=300).status == "succeeded"

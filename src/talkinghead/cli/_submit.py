@@ -7,12 +7,13 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from ..client import Client, Job
 from ..media import OUTPUT_FORMATS
 from ..motion import EXPRESSIONS, FRAME_RATES
 from ..render import FRAMINGS
-from ..speech import RECOGNIZERS
+from ..speech import RECOGNIZERS, read_turns
 from ._commands import summary
 from ._exit_codes import OK
 from ._options import add_transcript_options, motion_level, transcript
@@ -29,12 +30,13 @@ def add_submit_parser(commands) -> None:
     p.add_argument("--server", default=os.environ.get("TALKINGHEAD_URL", "http://127.0.0.1:8000"),
                    help="the service's address (default $TALKINGHEAD_URL, else %(default)s)")  # fmt: skip
     p.add_argument("--api-key", default=os.environ.get("TALKINGHEAD_API_KEY"), help="the service's API key (default $TALKINGHEAD_API_KEY)")
-    p.add_argument("--audio", required=True, help="speech: WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF")
+    p.add_argument("--audio", action="append", required=True, help="speech: WAV, MP3, M4A/AAC, OGG/Opus, FLAC, WebM or AIFF; once per speaker of a dialogue")
+    p.add_argument("--turns", type=Path, metavar="FILE", help="a dialogue in one recording: who speaks when (as for generate)")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--image", help="portrait photo: JPEG, PNG or WebP")
     who.add_argument("--portrait-id", help="a portrait registered on the service (POST /v1/portraits)")
     who.add_argument("--avatar-id", help="an avatar registered on the service (POST /v1/avatars)")
-    add_transcript_options(p.add_mutually_exclusive_group(), "transcript of the audio (exact phone timing by forced alignment)")
+    add_transcript_options(p.add_mutually_exclusive_group(), "transcript of the audio (exact phone timing by forced alignment); once per speaker", per_speaker=True)
     p.add_argument("-o", "--output", help="where to write the video once the job has succeeded (default: only wait)")
     p.add_argument("--preview", help="also write the job's contact sheet PNG")
     p.add_argument("--no-wait", action="store_true", help="queue the job, print it and exit")
@@ -53,18 +55,19 @@ def add_submit_parser(commands) -> None:
     options.add_argument("--background", help="keep, transparent or #RRGGBB")
     options.add_argument("--quality", type=int)
     options.add_argument("--format", choices=OUTPUT_FORMATS)
-    options.add_argument("--face", type=positive_int)
+    options.add_argument("--face", type=positive_int, action="append", help="once per speaker of a dialogue")
     add_progress_option(p)
     p.set_defaults(run=_submit)
 
 
 def _submit(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in _PASSED if getattr(args, name) is not None}
-    text = transcript(args)
-    if text is not None:
-        options["text"] = text
+    options.update(_one_or_list(face=options.pop("face", None), text=transcript(args)))
+    if args.turns is not None:
+        options["turns"] = [{"speaker": t.speaker, "start": t.start, "end": t.end} for t in read_turns(args.turns)]
+    audio = args.audio[0] if len(args.audio) == 1 else args.audio
     with Client(args.server, args.api_key) as client:
-        job = client.submit(audio=args.audio, image=args.image, idempotency_key=args.idempotency_key, **options)
+        job = client.submit(audio=audio, image=args.image, idempotency_key=args.idempotency_key, **options)
         print(f"talkinghead: queued {job.id} on {args.server}", file=sys.stderr)
         if not args.no_wait:
             bar = ProgressBar("rendering", mode=args.progress)
@@ -76,6 +79,11 @@ def _submit(args: argparse.Namespace) -> int:
                 client.download(job, args.preview, preview=True)
     print(json.dumps(job.document))
     return OK
+
+
+def _one_or_list(**given) -> dict:
+    """Per-speaker options as given: one value for one speaker, a list for a dialogue's."""
+    return {name: value[0] if isinstance(value, list) and len(value) == 1 else value for name, value in given.items() if value is not None}
 
 
 def _show(bar: ProgressBar, job: Job) -> None:

@@ -8,7 +8,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Union
+from typing import IO, Any, Callable, Iterator, Sequence, Union
 
 import httpx
 
@@ -54,11 +54,14 @@ class Client:
 
     # ---- jobs
 
-    def submit(self, *, audio: Upload, image: Upload | None = None, idempotency_key: str | None = None, **options: Any) -> Job:
+    def submit(self, *, audio: Upload | Sequence[Upload], image: Upload | None = None, idempotency_key: str | None = None, **options: Any) -> Job:
         """Queue a job: `audio` and an `image` (or `portrait_id=`/`avatar_id=` among the options),
-        with `generate`'s options (`text`, `size`, `framing`, `format`, `webhook_url`...)."""
+        with `generate`'s options (`text`, `size`, `framing`, `format`, `webhook_url`...). A
+        dialogue sends a list of audio, one a speaker (and `text`, `face` as lists), or one
+        recording with `turns`."""
         options = {name: value for name, value in options.items() if value is not None}
-        files = {"audio": _upload("audio", audio)}
+        voices = list(audio) if isinstance(audio, (list, tuple)) else [audio]
+        files = {("audio" if k == 1 else f"audio_{k}"): _upload("audio", voice) for k, voice in enumerate(voices, 1)}
         if image is not None:
             files["image"] = _upload("image", image)
         headers = {"Idempotency-Key": idempotency_key or f"client-{secrets.token_hex(16)}"}
