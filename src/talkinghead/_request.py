@@ -14,7 +14,7 @@ import numpy as np
 from .avatar import FOOTAGE_RENDERER, Avatar
 from .errors import InvalidOptionError
 from .media import EncodeOptions, OverlayOptions, output_format
-from .motion import MotionOptions, Track
+from .motion import ExpressionSpan, MotionOptions, Track
 from .portrait import ImageSource, LandmarksSource, Rig
 from .render import Background, RenderOptions, check_renderer
 from .speech import DEFAULT_MAX_DURATION_S, AudioSource, SpeechOptions
@@ -35,7 +35,8 @@ class GenerateRequest:
     - `audio`: the speech (a path, bytes or a binary file object), at most `max_duration` s;
       `text` its transcript when known; `track` a Track made earlier (its fps wins).
     - `output`: .mp4, .webm, .mov or a folder for PNG frames (`format` names it otherwise).
-    - motion: `fps`, `seed`, `expression`, `motion`; analysis: `recognizer` (without `text`),
+    - motion: `fps`, `seed`, `expression`, `motion`; `expressions` a timeline of expressions
+      over the video (ExpressionSpans or their JSON objects; they win over `text`'s tags); analysis: `recognizer` (without `text`),
       `language` (ISO 639; other than "en", the mouth follows the sound, not English phones).
     - picture: `framing`, `size` (width, height), `background` ("keep", "transparent", an RGB
       tuple or an RGB image array), `quality` (0..100), `renderer` (a name in
@@ -56,6 +57,7 @@ class GenerateRequest:
     seed: int = MotionOptions.seed
     expression: str = MotionOptions.expression
     motion: float = MotionOptions.motion
+    expressions: tuple[ExpressionSpan, ...] = MotionOptions.expressions
     recognizer: str = SpeechOptions.recognizer
     language: str = SpeechOptions.language
     max_duration: float = DEFAULT_MAX_DURATION_S
@@ -82,7 +84,8 @@ class GenerateRequest:
             raise InvalidOptionError("dub re-syncs footage: it needs an avatar (or a video to dub)")
         if self.avatar is not None and self.renderer == RenderOptions.renderer:
             object.__setattr__(self, "renderer", FOOTAGE_RENDERER)  # footage is drawn by its own renderer
-        motion = MotionOptions(fps=self.fps, seed=self.seed, expression=self.expression, motion=self.motion)
+        motion = MotionOptions(fps=self.fps, seed=self.seed, expression=self.expression, expressions=self.expressions, motion=self.motion)
+        object.__setattr__(self, "expressions", motion.expressions)  # checked, as spans
         render = RenderOptions(framing=self.framing, size=self.size, background=self.background, renderer=self.renderer)
         object.__setattr__(self, "motion_options", motion)
         object.__setattr__(self, "render_options", render)
