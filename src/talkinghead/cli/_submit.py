@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from ..client import Client, Job
 from ..media import OUTPUT_FORMATS
@@ -15,7 +16,7 @@ from ..render import FRAMINGS
 from ..speech import RECOGNIZERS
 from ._commands import summary
 from ._exit_codes import OK
-from ._options import add_transcript_options, motion_level, transcript
+from ._options import add_transcript_options, expression_timeline, motion_level, transcript
 from ._progress import ProgressBar, add_progress_option
 from ._types import positive_int
 
@@ -45,6 +46,7 @@ def add_submit_parser(commands) -> None:
     options.add_argument("--fps", type=int, choices=FRAME_RATES)
     options.add_argument("--seed", type=int)
     options.add_argument("--expression", choices=EXPRESSIONS)
+    options.add_argument("--expressions", type=Path, metavar="FILE.json", help="expressions over time (as for generate)")
     options.add_argument("--motion", type=motion_level)
     options.add_argument("--recognizer", choices=RECOGNIZERS)
     options.add_argument("--language")
@@ -63,6 +65,8 @@ def _submit(args: argparse.Namespace) -> int:
     text = transcript(args)
     if text is not None:
         options["text"] = text
+    if args.expressions:
+        options["expressions"] = [span.to_dict() for span in expression_timeline(args)]
     with Client(args.server, args.api_key) as client:
         job = client.submit(audio=args.audio, image=args.image, idempotency_key=args.idempotency_key, **options)
         print(f"talkinghead: queued {job.id} on {args.server}", file=sys.stderr)

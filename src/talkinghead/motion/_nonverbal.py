@@ -39,7 +39,7 @@ STYLES = {
                                head_rate=0.85),  # fmt: skip
     "surprised": ExpressionStyle(smile=0.0, brow=0.8, blink_interval_s=4.0, brow_raise_chance=0.3, head_scale=1.0, eye_open=0.8,
                                  head_pitch=-2.0, head_lift=-0.006),  # fmt: skip
-    "sad": ExpressionStyle(smile=0.0, brow=0.0, blink_interval_s=3.4, brow_raise_chance=0.15, head_scale=0.6, brow_inner=0.85, eye_open=-0.25,
+    "sad": ExpressionStyle(smile=0.0, brow=0.0, blink_interval_s=3.4, brow_raise_chance=0.15, head_scale=0.6, brow_inner=0.85, eye_open=-0.4,
                            mouth_frown=0.6, head_pitch=4.0, head_rate=0.6),  # fmt: skip
 }
 STYLE_FIELDS = tuple(ExpressionStyle.__dataclass_fields__)
