@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 from conftest import portrait, recording, transcript
 
@@ -70,3 +72,22 @@ def test_tags_and_timeline_reach_the_track(tmp_path):
     assert spans == [("serious", 1.0), ("smile", 1.0), ("sad", 0.5), ("surprised", 1.0), ("sad", 0.5)]
     assert doc["meta"]["expressions"][3]["start"] == 3.0 and doc["meta"]["expressions"][3]["end"] == 4.0
     assert max(doc["curves"]["eye_open"]) > 0.5 and max(doc["curves"]["brow_inner"]) > 0.3
+
+
+def test_generate_draws_the_tagged_expressions(tmp_path):
+    """The whole pipeline: a tagged transcript and a timeline into PNG frames; the Track analyze
+    saves from the same inputs renders the same frames (but for the Track file's four decimals)."""
+    words = transcript("librivox-0870").split()
+    text = " ".join([*words[:3], "[happy]", *words[3:10], "[sad]", *words[10:]])
+    timeline = _write(tmp_path / "t.json", [{"start": 5.5, "end": 6.5, "expression": "surprised"}])
+    track, direct, replayed = tmp_path / "track.json", tmp_path / "direct", tmp_path / "replayed"
+    common = ["--image", portrait("obama-240p.jpg"), "--audio", AUDIO]
+    assert run("analyze", AUDIO, "--text", text, "--expressions", timeline, "-o", track).returncode == 0
+    made = run("generate", *common, "--text", text, "--expressions", timeline, "-o", direct)
+    again = run("generate", *common, "--track", track, "-o", replayed)
+    assert made.returncode == 0 and again.returncode == 0, made.stderr + again.stderr
+    frames = sorted(p.name for p in direct.glob("frame_*.png"))
+    assert len(frames) == json.loads(track.read_text())["n_frames"]
+    for name in (frames[10], frames[60], frames[120], frames[150]):
+        a, b = (cv2.imread(str(folder / name)).astype(int) for folder in (direct, replayed))
+        assert np.abs(a - b).mean() < 0.05, name
