@@ -1,0 +1,33 @@
+"""Expressions through the HTTP API: a bad timeline or tag is refused with its own code before
+anything is queued; a good one is kept with the job and rendered."""
+
+from __future__ import annotations
+
+import json
+
+from servicekit import submit, wait_for
+
+
+def test_bad_expressions_and_tags_are_refused_with_their_codes(api_server):
+    with api_server.client() as client:
+        overlap = json.dumps([{"start": 0, "end": 1, "expression": "happy"}, {"start": 0.5, "end": 2, "expression": "sad"}])
+        cases = [
+            (submit(client, expressions=overlap), "bad_expressions", "overlap"),
+            (submit(client, expressions="[{"), "bad_expressions", "not valid JSON"),
+            (submit(client, expressions=json.dumps([{"start": 0, "end": 1, "expression": "angry"}])), "bad_expressions", "angry"),
+            (submit(client, text="ten [laughs] of clubs"), "bad_transcript", "[laughs]"),
+        ]
+        for response, code, message in cases:
+            assert response.status_code == 422, response.text
+            error = response.json()["error"]
+            assert error["code"] == code and message in error["message"], error
+
+
+def test_a_job_with_expressions_renders(api_server):
+    timeline = [{"start": 0.0, "end": 0.6, "expression": "surprised", "strength": 0.7}]
+    with api_server.client() as client:
+        response = submit(client, text="[happy] ten of clubs", expressions=json.dumps(timeline))
+        assert response.status_code in (200, 201, 202), response.text
+        job = wait_for(client, response.json()["id"])
+        assert job["status"] == "succeeded", job
+        assert job["options"]["expressions"] == timeline
