@@ -39,6 +39,7 @@ class ExpressionSpan:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ExpressionTimelineError(f"expression span {name} must be a finite number; got {value!r}")
+            object.__setattr__(self, name, float(value))
         if self.expression not in EXPRESSIONS:
             raise ExpressionTimelineError(f"unknown expression {self.expression!r}; the expressions are {', '.join(EXPRESSIONS)}")
         if self.start < 0:

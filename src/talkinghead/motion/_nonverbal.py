@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..speech import EXPRESSIONS
+from ._track import EXPRESSION_CURVES
 from ._visemes import SILENCE, VOWELS
 
 
@@ -42,9 +43,7 @@ STYLES = {
     "sad": ExpressionStyle(smile=0.0, brow=0.0, blink_interval_s=3.4, brow_raise_chance=0.15, head_scale=0.6, brow_inner=0.85, eye_open=-0.4,
                            mouth_frown=0.6, head_pitch=4.0, head_rate=0.6),  # fmt: skip
 }
-STYLE_FIELDS = tuple(ExpressionStyle.__dataclass_fields__)
-# Curves each style sets to its own level (the brows and smile get gestures on top of theirs).
-FACE_LEVELS = ("cheek_raise", "brow_inner", "brow_lower", "eye_open", "mouth_frown")
+STYLE_FIELDS = tuple(ExpressionStyle.__dataclass_fields__)  # EXPRESSION_CURVES among them: each style sets their levels
 _TABLE = np.array([[getattr(STYLES[e], f) for f in STYLE_FIELDS] for e in EXPRESSIONS])
 
 
@@ -318,7 +317,7 @@ def nonverbal_curves(ctx: Context, *, seed: int, weights: np.ndarray, motion: fl
         "gaze_y": gaze_y,
         "brow_raise": np.clip(brow, 0.0, 1.0),
         "smile": np.clip(smile_level(style["smile"], ctx.talking), 0.0, 1.0),
-        **{name: np.clip(style[name], -1.0 if name == "eye_open" else 0.0, 1.0) for name in FACE_LEVELS},
+        **{name: np.clip(style[name], -1.0 if name == "eye_open" else 0.0, 1.0) for name in EXPRESSION_CURVES},
         **head,
         "breath": breath,
     }

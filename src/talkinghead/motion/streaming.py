@@ -15,10 +15,10 @@ import numpy as np
 from ..speech import Phone
 from ..speech.streaming import StreamingSpeech
 from ._mouth import mouth_curves
-from ._nonverbal import (BROW_RAISE, FACE_LEVELS, HEAD_STD_DEG, NOD, STYLES, Blink, Breathing, SlowNoise, blink_interval, draw_blink, emphasis_gestures, head_pose,
+from ._nonverbal import (BROW_RAISE, HEAD_STD_DEG, NOD, STYLES, Blink, Breathing, SlowNoise, blink_interval, draw_blink, emphasis_gestures, head_pose,
                          next_fixation, posture, pulse, saccade, smile_level)  # fmt: skip
 from ._synthesis import MotionOptions
-from ._track import CURVES
+from ._track import CURVES, EXPRESSION_CURVES
 from ._visemes import MOUTH_CURVES, SILENCE, VOWELS
 
 __all__ = ["NonverbalStream", "StreamingMotion"]
@@ -84,7 +84,7 @@ class NonverbalStream:
             "gaze_y": float(np.clip(py + (y - py) * step, -1.0, 1.0)),
             "brow_raise": float(np.clip(self.style.brow + raises, 0.0, 1.0)),
             "smile": float(np.clip(smile_level(self.style.smile, talking), 0.0, 1.0)),
-            **{name: getattr(self.style, name) for name in FACE_LEVELS},
+            **{name: getattr(self.style, name) for name in EXPRESSION_CURVES},
             **{k: float(np.asarray(v).reshape(-1)[0]) for k, v in head.items()},
             "breath": breath,
         }

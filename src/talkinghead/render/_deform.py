@@ -105,7 +105,7 @@ def expression_regions(rig: Rig) -> ExpressionRegions:
         mid = rig.pivots["mouth_u"]
         across = np.abs(u - mid)
         inner = np.zeros_like(u)
-        for upper, lower, left in ((LEFT_EYEBROW_UPPER, LEFT_EYEBROW_LOWER, True), (RIGHT_EYEBROW_UPPER, RIGHT_EYEBROW_LOWER, False)):
+        for upper, lower in ((LEFT_EYEBROW_UPPER, LEFT_EYEBROW_LOWER), (RIGHT_EYEBROW_UPPER, RIGHT_EYEBROW_LOWER)):
             brow = np.r_[upper, lower]
             reach = np.abs(u[brow] - mid)
             on_side = (u >= mid) if (u[brow].mean() >= mid) else (u < mid)
