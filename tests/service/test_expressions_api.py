@@ -4,8 +4,10 @@ anything is queued; a good one is kept with the job and rendered."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from servicekit import submit, wait_for
+from servicekit import PORTRAIT, SHORT, submit, wait_for
 
 
 def test_bad_expressions_and_tags_are_refused_with_their_codes(api_server):
@@ -31,3 +33,16 @@ def test_a_job_with_expressions_renders(api_server):
         job = wait_for(client, response.json()["id"])
         assert job["status"] == "succeeded", job
         assert job["options"]["expressions"] == timeline
+
+
+def test_submit_sends_a_timeline_file(api_server, tmp_path):
+    timeline = tmp_path / "timeline.json"
+    timeline.write_text(json.dumps([{"start": 0.2, "end": 0.9, "expression": "sad", "strength": 0.5}]))
+    result = subprocess.run([sys.executable, "-m", "talkinghead", "submit", "--server", api_server.url, "--api-key", api_server.keys["default"],
+                             "--audio", SHORT, "--image", PORTRAIT, "--size", "128x128", "--framing", "head", "--expressions", timeline,
+                             "-o", tmp_path / "out.mp4", "--progress", "none"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.mp4").stat().st_size > 0
+    with api_server.client() as client:
+        jobs = client.get("/v1/jobs", params={"limit": 200}).json()["jobs"]
+    assert any(job["options"].get("expressions") == json.loads(timeline.read_text()) for job in jobs)
