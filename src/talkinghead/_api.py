@@ -40,6 +40,7 @@ def analyze(
     fps: int = MotionOptions.fps,
     seed: int = MotionOptions.seed,
     expression: str = MotionOptions.expression,
+    expressions=MotionOptions.expressions,
     motion: float = MotionOptions.motion,
     processes: int = SpeechOptions.processes,
     recognizer: str = SpeechOptions.recognizer,
@@ -52,10 +53,12 @@ def analyze(
     `audio` is a path, bytes, a binary file object or an `Audio`. With `text` the phones come from
     forced alignment to the transcript, otherwise from recognition (`recognizer="words"`: words
     recognised then aligned; `"phones"`: phone recognition, faster, less exact). A `language` other
-    than English ("en") takes the language-independent acoustic path. Audio without speech
+    than English ("en") takes the language-independent acoustic path. `expressions` is a timeline
+of expressions (`MotionOptions.expressions`); tags in `text` such as "[happy]" change the
+expression from the next word on. Audio without speech
     gives an idle track and a warning, or `NoSpeechError` when `require_speech` is set.
     """
-    motion_options = MotionOptions(fps=fps, seed=seed, expression=expression, motion=motion)
+    motion_options = MotionOptions(fps=fps, seed=seed, expression=expression, expressions=expressions, motion=motion)
     speech_options = SpeechOptions(processes=processes, recognizer=recognizer, language=language)
     samples = audio if isinstance(audio, Audio) else load_audio(audio, max_duration=max_duration)
     speech = analyze_speech(samples, text, options=speech_options)
@@ -259,7 +262,7 @@ def _fingerprint(request: GenerateRequest, samples: Audio, encode: EncodeOptions
     """What decides a chunked render's frames, so a resumed run reuses only chunks it would draw."""
     r = request
     return fingerprint((samples.samples.tobytes(), repr((r.text, r.turns, len(r.voices))), r.track.to_json() if r.track else "", _image_identity(r.image), _avatar_identity(r.avatar), repr((r.face, r.dub)), _landmarks_identity(r.landmarks),
-                        repr((r.fps, r.seed, r.expression, r.motion, r.recognizer, r.language, r.render_options, encode, r.over_options)),
+                        repr((r.fps, r.seed, r.expression, r.expressions, r.motion, r.recognizer, r.language, r.render_options, encode, r.over_options)),
                         _path_identity(r.over) if r.over is not None else "", __version__))  # fmt: skip
 
 
@@ -281,7 +284,7 @@ def _track(plan: _Plan, *, processes: int, subject: Rig | Avatar | Cast) -> Trac
         return request.track
     if plan.work_dir is not None and (plan.work_dir / TRACK_FILE).exists():
         return Track.from_json((plan.work_dir / TRACK_FILE).read_bytes())
-    tracks = [analyze(samples, voice.text, fps=request.fps, seed=request.seed + k, expression=request.expression, motion=request.motion,
+    tracks = [analyze(samples, voice.text, fps=request.fps, seed=request.seed + k, expression=request.expression, expressions=request.expressions, motion=request.motion,
                       recognizer=request.recognizer, language=request.language, processes=processes)
               for k, (samples, voice) in enumerate(zip(plan.voices, request.voices))]  # fmt: skip
     return converse(tracks, subject.positions, seed=request.seed) if isinstance(subject, Cast) else tracks[0]

@@ -16,7 +16,7 @@ import numpy as np
 from .avatar import FOOTAGE_RENDERER, Avatar
 from .errors import InvalidOptionError
 from .media import EncodeOptions, OverlayOptions, output_format
-from .motion import MotionOptions, Track
+from .motion import ExpressionSpan, MotionOptions, Track
 from .portrait import Cast, ImageSource, LandmarksSource, Rig
 from .render import Background, RenderOptions, check_renderer
 from .speech import DEFAULT_MAX_DURATION_S, AudioSource, SpeechOptions, TurnsSource, read_turns, speakers_of
@@ -41,7 +41,8 @@ class GenerateRequest:
       the faces they animate; by default faces left to right); or one recording of them all with
       `turns` saying who speaks when (a turns file or list, see `talkinghead.speech.read_turns`).
     - `output`: .mp4, .webm, .mov or a folder for PNG frames (`format` names it otherwise).
-    - motion: `fps`, `seed`, `expression`, `motion`; analysis: `recognizer` (without `text`),
+    - motion: `fps`, `seed`, `expression`, `motion`; `expressions` a timeline of expressions
+      over the video (ExpressionSpans or their JSON objects; they win over `text`'s tags); analysis: `recognizer` (without `text`),
       `language` (ISO 639; other than "en", the mouth follows the sound, not English phones).
     - picture: `framing`, `size` (width, height), `background` ("keep", "transparent", an RGB
       tuple or an RGB image array), `quality` (0..100), `renderer` (a name in
@@ -63,6 +64,7 @@ class GenerateRequest:
     seed: int = MotionOptions.seed
     expression: str = MotionOptions.expression
     motion: float = MotionOptions.motion
+    expressions: tuple[ExpressionSpan, ...] = MotionOptions.expressions
     recognizer: str = SpeechOptions.recognizer
     language: str = SpeechOptions.language
     max_duration: float = DEFAULT_MAX_DURATION_S
@@ -92,7 +94,8 @@ class GenerateRequest:
             raise InvalidOptionError("dub re-syncs footage: it needs an avatar (or a video to dub)")
         if self.avatar is not None and self.renderer == RenderOptions.renderer:
             object.__setattr__(self, "renderer", FOOTAGE_RENDERER)  # footage is drawn by its own renderer
-        motion = MotionOptions(fps=self.fps, seed=self.seed, expression=self.expression, motion=self.motion)
+        motion = MotionOptions(fps=self.fps, seed=self.seed, expression=self.expression, expressions=self.expressions, motion=self.motion)
+        object.__setattr__(self, "expressions", motion.expressions)  # checked, as spans
         render = RenderOptions(framing=self.framing, size=self.size, background=self.background, renderer=self.renderer)
         object.__setattr__(self, "motion_options", motion)
         object.__setattr__(self, "render_options", render)

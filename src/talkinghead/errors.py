@@ -101,6 +101,13 @@ class TurnsFormatError(InputError):
     code, http_status, exit_code = "bad_turns", 422, 44
 
 
+class ExpressionTimelineError(InputError):
+    """An expression timeline (`--expressions FILE`, `expressions=`) is not valid JSON, or its
+    spans overlap, end before they start, name an unknown expression or a strength outside 0..1."""
+
+    code, http_status, exit_code = "bad_expressions", 422, 41
+
+
 class ImageDecodeError(InputError):
     """The portrait is not an image we accept (not JPEG/PNG/WebP, corrupt, truncated)."""
 

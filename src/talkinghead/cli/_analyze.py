@@ -12,7 +12,7 @@ from ..motion import rhubarb_json, rhubarb_tsv
 from ..speech import SpeechOptions, load_audio
 from ._commands import summary
 from ._exit_codes import OK
-from ._options import add_motion_options, add_transcript_options, transcript
+from ._options import add_motion_options, add_transcript_options, expression_timeline, transcript
 from ._types import positive_int
 
 FORMATS = ("json", "rhubarb-tsv", "rhubarb-json")
@@ -40,6 +40,7 @@ def _analyze(args: argparse.Namespace) -> int:
         fps=args.fps,
         seed=args.seed,
         expression=args.expression,
+        expressions=expression_timeline(args),
         motion=args.motion,
         processes=args.processes,
         recognizer=args.recognizer,

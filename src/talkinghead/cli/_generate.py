@@ -16,7 +16,7 @@ from ..portrait import load_image
 from ..render import FRAMINGS, Background, parse_colour, parse_size
 from ._commands import summary
 from ._exit_codes import OK
-from ._options import add_motion_options, add_transcript_options, transcript
+from ._options import add_motion_options, add_transcript_options, expression_timeline, transcript
 from ._types import positive_int, typed
 from ._overlay import add_overlay_options, overlay_options
 from ._progress import ProgressBar, add_progress_option
@@ -91,6 +91,7 @@ def generate_request(args: argparse.Namespace) -> GenerateRequest:
         fps=args.fps,
         seed=args.seed,
         expression=args.expression,
+        expressions=expression_timeline(args),
         motion=args.motion,
         recognizer=args.recognizer,
         language=args.language,

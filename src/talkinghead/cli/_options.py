@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InputNotFoundError, TranscriptError
-from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MotionOptions
+from ..errors import ExpressionTimelineError, InputNotFoundError, TranscriptError
+from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, ExpressionSpan, MotionOptions, parse_expressions
 from ..speech import DEFAULT_MAX_DURATION_S, RECOGNIZERS, SpeechOptions
 
 
@@ -21,7 +21,10 @@ def add_motion_options(p: argparse.ArgumentParser) -> None:
     """How the speech becomes motion: `analyze` and `generate` take the same."""
     p.add_argument("--fps", type=int, choices=FRAME_RATES, default=MotionOptions.fps)
     p.add_argument("--seed", type=int, default=MotionOptions.seed, help="seed of the non-verbal motion (blinks, gaze, head)")
-    p.add_argument("--expression", choices=EXPRESSIONS, default=MotionOptions.expression)
+    p.add_argument("--expression", choices=EXPRESSIONS, default=MotionOptions.expression, help="the whole video's expression, the baseline")
+    p.add_argument("--expressions", type=Path, metavar="FILE.json",
+                   help='expressions over time: [{"start": 0.0, "end": 2.5, "expression": "happy", "strength": 0.8}, ...]; '
+                        "wins over the transcript's [tags] where both speak")  # fmt: skip
     p.add_argument("--motion", type=motion_level, default=MotionOptions.motion,
                    help=f"head motion: 0 still, 1 natural (default {MotionOptions.motion:g}), {MAX_MOTION:g} lively")  # fmt: skip
     p.add_argument("--recognizer", choices=RECOGNIZERS, default=SpeechOptions.recognizer,
@@ -30,6 +33,18 @@ def add_motion_options(p: argparse.ArgumentParser) -> None:
     add_language_option(p)
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S,
                    help=f"refuse audio longer than this many seconds (default {DEFAULT_MAX_DURATION_S:g})")  # fmt: skip
+
+
+def expression_timeline(args: argparse.Namespace) -> tuple[ExpressionSpan, ...]:
+    """The spans of --expressions FILE (none without it)."""
+    if not args.expressions:
+        return MotionOptions.expressions
+    try:
+        return parse_expressions(args.expressions.read_bytes())
+    except FileNotFoundError as exc:
+        raise InputNotFoundError(f"expression timeline not found: {args.expressions}") from exc
+    except OSError as exc:
+        raise ExpressionTimelineError(f"cannot read expression timeline {args.expressions}: {exc.strerror}") from exc
 
 
 def add_language_option(p: argparse.ArgumentParser) -> None:

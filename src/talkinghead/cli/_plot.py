@@ -10,12 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..motion import Track  # noqa: E402
+from ..motion import EXPRESSION_CURVES, Track  # noqa: E402
 from ..speech import Audio  # noqa: E402
 
 PANELS = (
     ("mouth", ("jaw_open", "lip_close", "lip_round", "lip_spread", "lip_tuck", "tongue_up")),
     ("eyes and brows", ("blink_l", "gaze_x", "gaze_y", "brow_raise", "smile")),
+    ("expression", EXPRESSION_CURVES),
     ("head (degrees)", ("head_yaw", "head_pitch", "head_roll")),
 )
 

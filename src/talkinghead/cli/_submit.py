@@ -16,7 +16,7 @@ from ..render import FRAMINGS
 from ..speech import RECOGNIZERS, read_turns
 from ._commands import summary
 from ._exit_codes import OK
-from ._options import add_transcript_options, motion_level, transcript
+from ._options import add_transcript_options, expression_timeline, motion_level, transcript
 from ._progress import ProgressBar, add_progress_option
 from ._types import positive_int
 
@@ -47,6 +47,7 @@ def add_submit_parser(commands) -> None:
     options.add_argument("--fps", type=int, choices=FRAME_RATES)
     options.add_argument("--seed", type=int)
     options.add_argument("--expression", choices=EXPRESSIONS)
+    options.add_argument("--expressions", type=Path, metavar="FILE.json", help="expressions over time (as for generate)")
     options.add_argument("--motion", type=motion_level)
     options.add_argument("--recognizer", choices=RECOGNIZERS)
     options.add_argument("--language")
@@ -66,6 +67,8 @@ def _submit(args: argparse.Namespace) -> int:
     if args.turns is not None:
         options["turns"] = [{"speaker": t.speaker, "start": t.start, "end": t.end} for t in read_turns(args.turns)]
     audio = args.audio[0] if len(args.audio) == 1 else args.audio
+    if args.expressions:
+        options["expressions"] = [span.to_dict() for span in expression_timeline(args)]
     with Client(args.server, args.api_key) as client:
         job = client.submit(audio=audio, image=args.image, idempotency_key=args.idempotency_key, **options)
         print(f"talkinghead: queued {job.id} on {args.server}", file=sys.stderr)

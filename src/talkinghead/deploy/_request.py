@@ -42,6 +42,7 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "fps": int,
     "seed": int,
     "expression": str,
+    "expressions": list,
     "motion": (int, float),
     "framing": str,
     "size": str,

@@ -6,15 +6,18 @@ from ..speech import (
 from ._cues import mouth_cues, rhubarb_json, rhubarb_tsv
 from ._dialogue import converse
 from ._mouth import MouthOptions
-from ._nonverbal import EXPRESSIONS
+from ._expressions import RAMP_S, ExpressionSpan, parse_expressions
+from ._nonverbal import EXPRESSIONS, STYLES
 from ._synthesis import FRAME_RATES, MAX_MOTION, MAX_SEED, MotionOptions, frame_count, nearest_frame_rate, synthesize_motion
-from ._track import CURVES, FACE_MARK, FOOTAGE_CURVES, MOUTH_SHAPES, MouthCue, Track, face_params
+from ._track import CURVES, EXPRESSION_CURVES, FACE_MARK, FOOTAGE_CURVES, MOUTH_SHAPES, MouthCue, Track, face_params
 from ._visemes import VISEMES, VOWELS
 
 __all__ = [
     "BILABIALS",
     "CURVES",
     "EXPRESSIONS",
+    "EXPRESSION_CURVES",
+    "ExpressionSpan",
     "FACE_MARK",
     "FOOTAGE_CURVES",
     "FRAME_RATES",
@@ -24,6 +27,8 @@ __all__ = [
     "MotionOptions",
     "MouthCue",
     "MouthOptions",
+    "RAMP_S",
+    "STYLES",
     "Track",
     "VISEMES",
     "VOWELS",
@@ -32,6 +37,7 @@ __all__ = [
     "frame_count",
     "mouth_cues",
     "nearest_frame_rate",
+    "parse_expressions",
     "rhubarb_json",
     "rhubarb_tsv",
     "synthesize_motion",

@@ -6,25 +6,55 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..speech import EXPRESSIONS
+from ._track import EXPRESSION_CURVES
 from ._visemes import SILENCE, VOWELS
-
-EXPRESSIONS = ("neutral", "happy", "serious")
 
 
 @dataclass(frozen=True)
 class ExpressionStyle:
-    smile: float
-    brow: float
+    """What one expression does to the face (levels 0..1 of the Track's curves, FACS action
+    units in brackets) and to the motion around it."""
+
+    smile: float  # mouth corners up and out (AU12)
+    brow: float  # whole brows raised (AU1+2)
     blink_interval_s: float  # mean time between blinks while talking (15-26 per minute, DESIGN.md)
-    brow_raise_chance: float
-    head_scale: float
+    brow_raise_chance: float  # of a brow raise on an emphasised syllable
+    head_scale: float  # head motion's amplitude
+    cheek_raise: float = 0.0  # cheeks up, lower lids pushed up (AU6: what makes a smile felt)
+    brow_inner: float = 0.0  # inner ends of the brows raised, the brows oblique (AU1, sadness)
+    brow_lower: float = 0.0  # brows lowered and drawn together (AU4)
+    eye_open: float = 0.0  # -1 narrowed .. 1 wide open (AU5 upper lid raise)
+    mouth_frown: float = 0.0  # mouth corners pulled down (AU15)
+    head_pitch: float = 0.0  # degrees of posture, + down
+    head_lift: float = 0.0  # head_ty of posture, face widths, - up (a surprised pull back)
+    head_rate: float = 1.0  # speed of the slow head motion (sadness moves slower)
 
 
 STYLES = {
     "neutral": ExpressionStyle(smile=0.05, brow=0.0, blink_interval_s=3.0, brow_raise_chance=0.45, head_scale=1.0),
-    "happy": ExpressionStyle(smile=0.45, brow=0.12, blink_interval_s=2.8, brow_raise_chance=0.6, head_scale=1.15),
-    "serious": ExpressionStyle(smile=0.0, brow=0.0, blink_interval_s=3.6, brow_raise_chance=0.2, head_scale=0.7),
+    "happy": ExpressionStyle(smile=0.8, brow=0.1, blink_interval_s=2.8, brow_raise_chance=0.6, head_scale=1.2, cheek_raise=0.8,
+                             eye_open=-0.3, head_pitch=-0.5, head_rate=1.15),  # fmt: skip
+    "smile": ExpressionStyle(smile=0.45, brow=0.05, blink_interval_s=3.0, brow_raise_chance=0.45, head_scale=1.05, cheek_raise=0.5, eye_open=-0.15),
+    "serious": ExpressionStyle(smile=0.0, brow=0.0, blink_interval_s=3.6, brow_raise_chance=0.2, head_scale=0.7, brow_lower=0.7, eye_open=-0.15,
+                               head_rate=0.85),  # fmt: skip
+    "surprised": ExpressionStyle(smile=0.0, brow=0.8, blink_interval_s=4.0, brow_raise_chance=0.3, head_scale=1.0, eye_open=0.8,
+                                 head_pitch=-2.0, head_lift=-0.006),  # fmt: skip
+    "sad": ExpressionStyle(smile=0.0, brow=0.0, blink_interval_s=3.4, brow_raise_chance=0.15, head_scale=0.6, brow_inner=0.85, eye_open=-0.4,
+                           mouth_frown=0.6, head_pitch=4.0, head_rate=0.6),  # fmt: skip
 }
+STYLE_FIELDS = tuple(ExpressionStyle.__dataclass_fields__)  # EXPRESSION_CURVES among them: each style sets their levels
+_TABLE = np.array([[getattr(STYLES[e], f) for f in STYLE_FIELDS] for e in EXPRESSIONS])
+
+
+def blend_styles(weights: np.ndarray) -> np.ndarray:
+    """Per-frame style fields (n_frames, STYLE_FIELDS) for per-frame expression weights."""
+    return weights @ _TABLE
+
+
+def style_of(levels: np.ndarray) -> ExpressionStyle:
+    """One frame's row of `blend_styles`, as a style."""
+    return ExpressionStyle(*(float(x) for x in levels))
 IDLE_BLINK_INTERVAL_S = 4.0  # people blink less while listening than while talking
 HEAD_STD_DEG = {"head_yaw": 3.0, "head_pitch": 2.5, "head_roll": 1.5}  # at motion level 1
 
@@ -142,7 +172,7 @@ def next_fixation(rng: np.random.Generator, motion: float, previous: tuple[float
     return nx, ny, rng.uniform(1.0, 3.0)
 
 
-def _blinks(ctx: Context, style: ExpressionStyle, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _blinks(ctx: Context, style_at, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A renewal process with log-normal intervals; blinks gravitate to phrase boundaries."""
     duration = ctx.n_frames / ctx.fps
     left = np.zeros(ctx.n_frames)
@@ -160,8 +190,8 @@ def _blinks(ctx: Context, style: ExpressionStyle, rng: np.random.Generator) -> t
             l, r = blink.at(np.arange(lo, hi) / ctx.fps)
             np.maximum(left[lo:hi], l, out=left[lo:hi])
             np.maximum(right[lo:hi], r, out=right[lo:hi])
-        talking = ctx.talking[min(ctx.n_frames - 1, int(t * ctx.fps))]
-        t += blink_interval(rng, style, talking) + blink.length
+        frame = min(ctx.n_frames - 1, int(t * ctx.fps))
+        t += blink_interval(rng, style_at(frame), ctx.talking[frame]) + blink.length
     return left, right
 
 
@@ -235,51 +265,64 @@ BROW_RAISE = (0.05, 0.12, 0.45)  # centre after the syllable's start, attack, de
 NOD = (0.1, 0.15, 0.3)
 
 
-def smile_level(style: ExpressionStyle, talking) -> np.ndarray:
-    smile = np.full(np.shape(talking), style.smile)
-    if style.smile > 0.2:
-        smile = smile + 0.1 * (1.0 - np.asarray(talking))  # smiles broaden while listening
-    return smile
+def smile_level(smile, talking) -> np.ndarray:
+    """The smile, broadened while listening once it is a real smile (above 0.2; eased in over
+    0.1 so a smile growing through 0.2 does not jump)."""
+    smile = np.asarray(smile, dtype=np.float64)
+    return smile + 0.1 * np.clip((smile - 0.2) / 0.1, 0.0, 1.0) * (1.0 - np.asarray(talking))
 
 
-def head_pose(noise: dict[str, SlowNoise], times, talking, nods, breath, scale: float) -> dict[str, np.ndarray]:
+def head_pose(noise: dict[str, SlowNoise], times, talking, nods, breath, scale) -> dict[str, np.ndarray]:
     """Head rotation from slow noise (livelier while talking) plus nods; translation follows
     rotation a little (the neck pivots below the head) plus the breath."""
     liveliness = 0.6 + 0.4 * np.asarray(talking)
     head = {name: scale * liveliness * noise[name](times) for name in HEAD_STD_DEG}
     head["head_pitch"] = head["head_pitch"] + scale * np.asarray(nods)
     head["head_tx"] = 0.0015 * head["head_yaw"]
-    head["head_ty"] = 0.0015 * head["head_pitch"] + (0.004 * scale * (np.asarray(breath) - 0.5) if scale else 0.0)
+    head["head_ty"] = 0.0015 * head["head_pitch"] + 0.004 * np.asarray(scale) * (np.asarray(breath) - 0.5)
     return head
 
 
-def nonverbal_curves(ctx: Context, *, seed: int, expression: str, motion: float) -> dict[str, np.ndarray]:
-    style = STYLES[expression]
+def posture(head: dict[str, np.ndarray], style: ExpressionStyle | dict, motion: float) -> dict[str, np.ndarray]:
+    """The head as an expression holds it (pitched down in sadness, pulled back in surprise), on
+    top of its motion; a still head (motion 0) keeps it still."""
+    get = style.get if isinstance(style, dict) else lambda name: getattr(style, name)
+    hold = min(motion, 1.0)
+    return {**head, "head_pitch": head["head_pitch"] + hold * get("head_pitch"), "head_ty": head["head_ty"] + hold * get("head_lift")}
+
+
+def nonverbal_curves(ctx: Context, *, seed: int, weights: np.ndarray, motion: float) -> dict[str, np.ndarray]:
+    """The non-verbal curves for per-frame expression weights (`expression_weights`)."""
+    levels = blend_styles(weights)
+    style = {name: levels[:, i] for i, name in enumerate(STYLE_FIELDS)}
     streams = np.random.SeedSequence(seed).spawn(5)
     blink_rng, gaze_rng, brow_rng, head_rng, breath_rng = (np.random.default_rng(s) for s in streams)
     times = ctx.times
-    blink_l, blink_r = _blinks(ctx, style, blink_rng)
+    blink_l, blink_r = _blinks(ctx, lambda frame: style_of(levels[frame]), blink_rng)
     gaze_x, gaze_y = _gaze(ctx, motion, gaze_rng)
 
     nods = np.zeros(ctx.n_frames)
     raises = np.zeros(ctx.n_frames)
     for t in ctx.emphasis:
-        raise_height, nod_height = emphasis_gestures(brow_rng, style, motion)
+        raise_height, nod_height = emphasis_gestures(brow_rng, style_of(levels[min(ctx.n_frames - 1, int(t * ctx.fps))]), motion)
         if raise_height:
             _add_bump(raises, ctx.fps, t + BROW_RAISE[0], BROW_RAISE[1], BROW_RAISE[2], raise_height, np.maximum)
         _add_bump(nods, ctx.fps, t + NOD[0], NOD[1], NOD[2], nod_height)
-    brow = style.brow + raises
+    brow = style["brow"] + raises
 
     breath = Breathing.draw(breath_rng)(times, ctx.talking)
     noise = {name: SlowNoise.draw(head_rng, std) for name, std in HEAD_STD_DEG.items()}
-    head = head_pose(noise, times, ctx.talking, nods, breath, motion * style.head_scale)
+    # Slower or livelier motion runs the head's noise on its own clock; at rate 1 it is the frame time.
+    clock = times + np.concatenate([[0.0], np.cumsum(style["head_rate"][:-1] - 1.0)]) / ctx.fps
+    head = posture(head_pose(noise, clock, ctx.talking, nods, breath, motion * style["head_scale"]), style, motion)
     curves = {
         "blink_l": blink_l,
         "blink_r": blink_r,
         "gaze_x": gaze_x,
         "gaze_y": gaze_y,
         "brow_raise": np.clip(brow, 0.0, 1.0),
-        "smile": np.clip(smile_level(style, ctx.talking), 0.0, 1.0),
+        "smile": np.clip(smile_level(style["smile"], ctx.talking), 0.0, 1.0),
+        **{name: np.clip(style[name], -1.0 if name == "eye_open" else 0.0, 1.0) for name in EXPRESSION_CURVES},
         **head,
         "breath": breath,
     }

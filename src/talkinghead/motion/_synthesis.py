@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InvalidOptionError
-from ..speech import SpeechAnalysis
+from ..speech import EXPRESSIONS, SpeechAnalysis
 from ._cues import mouth_cues
+from ._expressions import ExpressionSpan, expression_segments, expression_weights, parse_expressions
 from ._mouth import MouthOptions, mouth_curves
-from ._nonverbal import EXPRESSIONS, nonverbal_curves, speech_context
+from ._nonverbal import nonverbal_curves, speech_context
 from ._track import CURVES, Track
 
 FRAME_RATES = (24, 25, 30, 50, 60)
@@ -25,15 +26,19 @@ def nearest_frame_rate(fps: float) -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class MotionOptions:
-    """`motion`: 0 keeps the head still, 1 moves it naturally, 2 is lively."""
+    """`motion`: 0 keeps the head still, 1 moves it naturally, 2 is lively. `expression` is the
+    whole video's; `expressions` a timeline over it (ExpressionSpans, or their JSON objects or
+    text), which wins over a transcript's tags where both speak."""
 
     fps: int = 25
     seed: int = 0
     expression: str = "neutral"
+    expressions: tuple[ExpressionSpan, ...] = ()
     motion: float = 1.0
     mouth: MouthOptions = field(default_factory=MouthOptions)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "expressions", parse_expressions(self.expressions))
         if self.fps not in FRAME_RATES:
             raise InvalidOptionError(f"fps must be one of {', '.join(map(str, FRAME_RATES))}; got {self.fps}")
         if self.expression not in EXPRESSIONS:
@@ -54,10 +59,13 @@ def synthesize_motion(speech: SpeechAnalysis, options: MotionOptions = MotionOpt
     prosody = speech.prosody
     curves = mouth_curves(speech.phones, prosody.loudness, prosody.hop, options.fps, n, speech.duration, options.mouth)
     ctx = speech_context(speech.phones, prosody.loudness, prosody.pitch_hz, prosody.hop, options.fps, n)
-    curves.update(nonverbal_curves(ctx, seed=options.seed, expression=options.expression, motion=options.motion))
+    segments = expression_segments(options.expression, options.expressions, speech.expression_cues, speech.duration)
+    weights = expression_weights(segments, options.expression, options.fps, n)
+    curves.update(nonverbal_curves(ctx, seed=options.seed, weights=weights, motion=options.motion))
     meta = {
         "seed": options.seed,
         "expression": options.expression,
+        "expressions": [s.to_dict() for s in segments],  # the timeline the face followed: spans and tags resolved
         "motion": options.motion,
         "phones_from": speech.method,
         "warnings": list(speech.warnings),

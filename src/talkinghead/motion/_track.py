@@ -11,10 +11,14 @@ from ..errors import TrackFormatError
 from ..speech import Phone, Word
 
 FORMAT_VERSION = 1
+# The face's expression beyond the smile and brow raise (0..1; eye_open -1 narrowed .. 1 wide).
+# Tracks saved before they existed load with them at rest (0).
+EXPRESSION_CURVES = ("cheek_raise", "brow_inner", "brow_lower", "eye_open", "mouth_frown")
 CURVES = (
     "jaw_open", "lip_close", "lip_round", "lip_spread", "lip_tuck", "tongue_up",
     "blink_l", "blink_r", "gaze_x", "gaze_y", "brow_raise", "smile",
     "head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "breath",
+    *EXPRESSION_CURVES,
 )  # fmt: skip
 # Optional curves of a Track made for an avatar from footage: the footage frame each video frame
 # shows (its head, eyes and background) and the frame whose mouth is laid over it.
@@ -134,7 +138,9 @@ class Track:
             raise TrackFormatError(f"unsupported track version {doc.get('version')!r}; this build reads version {FORMAT_VERSION}")
         try:
             named = [c for c in doc["curves"] if c in FOOTAGE_CURVES or _face_of(c) is not None]
-            curves = {c: np.asarray(doc["curves"][c], dtype=np.float32) for c in (*CURVES, *named)}
+            curves = {c: np.asarray(doc["curves"][c], dtype=np.float32) for c in (*CURVES, *named) if c not in EXPRESSION_CURVES or c in doc["curves"]}
+            rest = np.zeros(len(curves["jaw_open"]), dtype=np.float32)
+            curves.update({c: rest for c in EXPRESSION_CURVES if c not in curves})
             track = cls(
                 fps=int(doc["fps"]),
                 duration=float(doc["duration"]),

@@ -15,9 +15,10 @@ import numpy as np
 from ..speech import Phone
 from ..speech.streaming import StreamingSpeech
 from ._mouth import mouth_curves
-from ._nonverbal import BROW_RAISE, HEAD_STD_DEG, NOD, STYLES, Blink, Breathing, SlowNoise, blink_interval, draw_blink, emphasis_gestures, head_pose, next_fixation, pulse, saccade, smile_level
+from ._nonverbal import (BROW_RAISE, HEAD_STD_DEG, NOD, STYLES, Blink, Breathing, SlowNoise, blink_interval, draw_blink, emphasis_gestures, head_pose,
+                         next_fixation, posture, pulse, saccade, smile_level)  # fmt: skip
 from ._synthesis import MotionOptions
-from ._track import CURVES
+from ._track import CURVES, EXPRESSION_CURVES
 from ._visemes import MOUTH_CURVES, SILENCE, VOWELS
 
 __all__ = ["NonverbalStream", "StreamingMotion"]
@@ -31,7 +32,8 @@ EASE_S = 0.2  # after a barge-in the mouth eases from where it was over this tim
 
 class NonverbalStream:
     """Blinks, gaze, brows, smile, head pose and breathing frame by frame, with the batch
-    model's distributions and seeded streams."""
+    model's distributions and seeded streams. The expression is the whole stream's
+    (`MotionOptions.expression`): a stream has no timeline and no tags."""
 
     def __init__(self, options: MotionOptions) -> None:
         self.style = STYLES[options.expression]
@@ -74,14 +76,15 @@ class NonverbalStream:
         nods = sum(h * float(pulse(t, s + NOD[0], NOD[1], NOD[2])) for s, _, h in self._gestures)
 
         breath = float(self._breathing(t, talking))
-        head = head_pose(self._noise, t, talking, nods, breath, self.motion * self.style.head_scale)
+        head = posture(head_pose(self._noise, t * self.style.head_rate, talking, nods, breath, self.motion * self.style.head_scale), self.style, self.motion)
         return {
             "blink_l": left,
             "blink_r": right,
             "gaze_x": float(np.clip(px + (x - px) * step, -1.0, 1.0)),
             "gaze_y": float(np.clip(py + (y - py) * step, -1.0, 1.0)),
             "brow_raise": float(np.clip(self.style.brow + raises, 0.0, 1.0)),
-            "smile": float(np.clip(smile_level(self.style, talking), 0.0, 1.0)),
+            "smile": float(np.clip(smile_level(self.style.smile, talking), 0.0, 1.0)),
+            **{name: getattr(self.style, name) for name in EXPRESSION_CURVES},
             **{k: float(np.asarray(v).reshape(-1)[0]) for k, v in head.items()},
             "breath": breath,
         }

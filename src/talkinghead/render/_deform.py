@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
-from ..portrait import Rig, triangle_areas
+from ..portrait import (
+    LEFT_EYEBROW_LOWER,
+    LEFT_EYEBROW_UPPER,
+    N_LANDMARKS,
+    RIGHT_EYEBROW_LOWER,
+    RIGHT_EYEBROW_UPPER,
+    Rig,
+    triangle_areas,
+)
 
 # Amplitudes, chosen against real speech: at jaw_open = 1 the lower lip drops 12% of the face
 # height (about 15 mm on an adult face, the widest opening of ordinary speech).
@@ -24,6 +33,15 @@ LID_TRAVEL, LOWER_LID_RISE = 0.88, 0.06  # a full blink leaves 6% of the opening
 GAZE_X = 0.12  # iris travel across at gaze_x = +-1, eye widths
 GAZE_Y_SHARE = 0.15  # iris travel down at gaze_y = +1, as a share of the opening at its middle
 BROW_LIFT = 0.045  # face heights
+# Expressions (the Track's EXPRESSION_CURVES), each at 1. Brows in face heights, lids in shares of
+# the eye's opening, mouth corners in mouth widths: large enough to read on a 512 px face, small
+# enough that the brows stay on the forehead and the lids never meet without a blink.
+BROW_INNER_LIFT, BROW_OUTER_DROP = 0.055, 0.015  # sadness: the inner ends up, the outer a little down
+BROW_LOWER, BROW_KNIT = 0.04, 0.025  # lowered brows, their inner ends drawn toward the nose
+EYE_WIDEN, EYE_NARROW = 0.32, 0.22  # the upper lid up at eye_open = 1, down at eye_open = -1
+SQUINT = 0.35  # the lower lid up at cheek_raise = 1
+CHEEK_LIFT = 0.03  # face heights, at the cheek's centre
+FROWN_DROP = 0.1  # mouth corners down at mouth_frown = 1, mouth widths
 BREATH_LIFT = 0.006  # face heights at breath = 1
 # A 2D warp cannot hide the far cheek behind the nose, so head turns use a flattened head:
 # half the landmark depth keeps the parallax of a +-10 degree turn free of fold-overs.
@@ -63,10 +81,71 @@ def _move_head(rig: Rig, points: np.ndarray, weight: np.ndarray, params: Mapping
     return rig.frame.to_image(uv)
 
 
-def _eye(rig: Rig, side: str, du: np.ndarray, dv: np.ndarray, blink: float, gaze_x: float, gaze_y: float) -> None:
+@dataclass(frozen=True)
+class ExpressionRegions:
+    """Per-vertex shares of one rig that the expressions move, beyond the rig's own weights."""
+
+    brow_inner: np.ndarray  # 1 at a brow's inner end, 0 at its outer end (on the brow weight's vertices)
+    side: np.ndarray  # +1 on the subject's left of the midline, -1 on the right
+    cheek: np.ndarray  # the cheek under each eye, 0 on the eyes, lips and the face's outline
+
+
+_REGIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _smooth(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def expression_regions(rig: Rig) -> ExpressionRegions:
+    """The regions of a rig, made once per rig (a rig made before expressions needs none saved)."""
+    if rig not in _REGIONS:
+        u, v = rig.local[:, 0].astype(np.float64), rig.local[:, 1].astype(np.float64)
+        mid = rig.pivots["mouth_u"]
+        across = np.abs(u - mid)
+        inner = np.zeros_like(u)
+        for upper, lower in ((LEFT_EYEBROW_UPPER, LEFT_EYEBROW_LOWER), (RIGHT_EYEBROW_UPPER, RIGHT_EYEBROW_LOWER)):
+            brow = np.r_[upper, lower]
+            reach = np.abs(u[brow] - mid)
+            on_side = (u >= mid) if (u[brow].mean() >= mid) else (u < mid)
+            inner[on_side] = 1.0 - _smooth(reach.min(), reach.max(), across[on_side])
+        side = np.where(u >= mid, 1.0, -1.0)
+        face_w = rig.frame.width
+        cheek = np.zeros_like(u)
+        corner_v = float(np.mean(v[rig.teeth_anchor[:2]]))
+        for eye in rig.eyes.values():
+            lid_v, centre_u = float(v[eye.lower].max()), float(u[eye.upper].mean())
+            centre_v = lid_v + 0.4 * (corner_v - lid_v)
+            spread_u, spread_v = 0.55 * eye.width, 0.4 * (corner_v - lid_v)
+            cheek = np.maximum(cheek, np.exp(-0.5 * (((u - centre_u) / spread_u) ** 2 + ((v - centre_v) / spread_v) ** 2)))
+        outline = 1.0 - _smooth(0.32 * face_w, 0.47 * face_w, across)  # nothing moves at the face's edge
+        top, lids = min(float(v[e.upper].min()) for e in rig.eyes.values()), max(float(v[e.lower].max()) for e in rig.eyes.values())
+        cheek *= outline * (1.0 - rig.weights["mouth"]) * _smooth(top, lids, v)  # only below the eyes
+        cheek[N_LANDMARKS:] = 0.0
+        for eye in rig.eyes.values():  # the lids and irises move with the eye itself
+            cheek[np.r_[eye.upper, eye.lower, eye.interior, eye.lid_skin]] = 0.0
+        _REGIONS[rig] = ExpressionRegions(brow_inner=inner, side=side, cheek=cheek)
+    return _REGIONS[rig]
+
+
+def _lid_shares(blink: float, eye_open: float, cheek_raise: float) -> tuple[float, float]:
+    """How far the upper lid has come down and the lower lid up, as shares of the opening at
+    rest. Open, the expression sets them (wide, narrowed, squinting); a blink closes from there
+    to the lash line, which sits where it always does unless the squint already passed it."""
+    upper_open = -EYE_WIDEN * max(eye_open, 0.0) + EYE_NARROW * max(-eye_open, 0.0)
+    lower_open = SQUINT * max(cheek_raise, 0.0)
+    lower_closed = max(lower_open, LOWER_LID_RISE)
+    upper_closed = LID_TRAVEL - (lower_closed - LOWER_LID_RISE)
+    return upper_open + blink * (upper_closed - upper_open), lower_open + blink * (lower_closed - lower_open)
+
+
+def _eye(rig: Rig, side: str, du: np.ndarray, dv: np.ndarray, blink: float, gaze_x: float, gaze_y: float,
+         eye_open: float = 0.0, cheek_raise: float = 0.0) -> None:  # fmt: skip
     eye = rig.eyes[side]
     u, v = rig.local[:, 0], rig.local[:, 1]
     by_u = [chain[np.argsort(u[chain])] for chain in (eye.upper, eye.lower)]
+    upper_share, lower_share = _lid_shares(blink, eye_open, cheek_raise)
 
     def lid(chain: np.ndarray, points: np.ndarray) -> np.ndarray:
         return np.interp(u[points], u[chain], v[chain])
@@ -74,10 +153,10 @@ def _eye(rig: Rig, side: str, du: np.ndarray, dv: np.ndarray, blink: float, gaze
     # Lids close along the opening measured at each point's own u, so no lid crosses the other.
     upper_gap = np.clip(lid(by_u[1], eye.upper) - v[eye.upper], 0.0, None)
     lower_gap = np.clip(v[eye.lower] - lid(by_u[0], eye.lower), 0.0, None)
-    dv[eye.upper] += LID_TRAVEL * blink * upper_gap
-    dv[eye.lower] -= LOWER_LID_RISE * blink * lower_gap
+    dv[eye.upper] += upper_share * upper_gap
+    dv[eye.lower] -= lower_share * lower_gap
     skin_gap = np.clip(lid(by_u[1], eye.lid_skin) - lid(by_u[0], eye.lid_skin), 0.0, None)
-    dv[eye.lid_skin] += LID_TRAVEL * blink * skin_gap * eye.lid_skin_weight
+    dv[eye.lid_skin] += upper_share * skin_gap * eye.lid_skin_weight
     if len(eye.interior):
         # The iris moves inside the opening: its place across the opening (0 at the upper lid, 1 at
         # the lower) is kept, or shifted by the vertical gaze, and the lids are read at its new u,
@@ -90,9 +169,24 @@ def _eye(rig: Rig, side: str, du: np.ndarray, dv: np.ndarray, blink: float, gaze
         share = np.clip(share + gaze_y * GAZE_Y_SHARE * (1.0 - blink) * share * (1.0 - share) * 4.0, 0.05, 0.95)
         top = np.interp(u_new, u[by_u[0]], v[by_u[0]])
         bottom = np.interp(u_new, u[by_u[1]], v[by_u[1]])
-        new_top, new_bottom = top + LID_TRAVEL * blink * (bottom - top), bottom - LOWER_LID_RISE * blink * (bottom - top)
+        # A widened eye shows more of itself above the iris: the iris keeps its place and shape.
+        new_top, new_bottom = top + max(upper_share, 0.0) * (bottom - top), bottom - lower_share * (bottom - top)
         du[eye.interior] += u_new - u[eye.interior]
         dv[eye.interior] += new_top + share * (new_bottom - new_top) - v[eye.interior]
+
+
+def _expression(rig: Rig, du: np.ndarray, dv: np.ndarray, params: Mapping[str, float]) -> None:
+    """Brows that tilt (sad), lower and knit (serious), and cheeks that rise (a felt smile)."""
+    inner_raise, lower, cheek_raise = (params.get(name, 0.0) for name in ("brow_inner", "brow_lower", "cheek_raise"))
+    if not (inner_raise or lower or cheek_raise):
+        return
+    regions = expression_regions(rig)
+    face_h, brow = rig.frame.height, rig.weights["brow"]
+    inner = regions.brow_inner
+    dv -= inner_raise * face_h * brow * (BROW_INNER_LIFT * inner - BROW_OUTER_DROP * (1.0 - inner))
+    dv += lower * BROW_LOWER * face_h * brow * (0.6 + 0.4 * inner)
+    du -= (lower + 0.4 * inner_raise) * BROW_KNIT * face_h * brow * inner * regions.side
+    dv -= cheek_raise * CHEEK_LIFT * face_h * regions.cheek
 
 
 def _unfold(rig: Rig, vertices: np.ndarray) -> np.ndarray:
@@ -168,7 +262,8 @@ def deform(rig: Rig, params: Mapping[str, float]) -> DeformedFace:
     widen = SPREAD * params["lip_spread"] + SMILE_WIDEN * params["smile"] - ROUND * params["lip_round"]
     du += widen * (u - rig.pivots["mouth_u"]) * w["mouth"]
     corner = np.clip(((u - rig.pivots["mouth_u"]) / (0.5 * mouth_w)) ** 2, 0.0, 1.5)
-    dv -= params["smile"] * SMILE_LIFT * mouth_w * corner * w["mouth"]
+    # The corners go up with a smile, down with a frown; both lips alike, so closures still close.
+    dv -= (params["smile"] * SMILE_LIFT - params.get("mouth_frown", 0.0) * FROWN_DROP) * mouth_w * corner * w["mouth"]
     pucker = params["lip_round"] * PUCKER * mouth_w
     dv += pucker * (w["roll_lower"] - w["roll_upper"])
     # The lips keep their volume: stretched wider they thin (a lip's thickness times its width is
@@ -176,9 +271,11 @@ def deform(rig: Rig, params: Mapping[str, float]) -> DeformedFace:
     thin = widen / (1.0 + widen) + ROLL_IN * params["lip_close"]
     dv += thin * (rig.pivots["upper_lip"] * w["roll_upper"] - rig.pivots["lower_lip"] * w["roll_lower"])
 
-    _eye(rig, "left", du, dv, params["blink_l"], params["gaze_x"], params["gaze_y"])
-    _eye(rig, "right", du, dv, params["blink_r"], params["gaze_x"], params["gaze_y"])
+    eye_open, cheek_raise = params.get("eye_open", 0.0), params.get("cheek_raise", 0.0)
+    _eye(rig, "left", du, dv, params["blink_l"], params["gaze_x"], params["gaze_y"], eye_open, cheek_raise)
+    _eye(rig, "right", du, dv, params["blink_r"], params["gaze_x"], params["gaze_y"], eye_open, cheek_raise)
     dv -= params["brow_raise"] * BROW_LIFT * face_h * w["brow"]
+    _expression(rig, du, dv, params)
 
     local = np.column_stack([u + du, v + dv, z])
     vertices = _unfold(rig, _move_head(rig, local, w["head"].astype(np.float64), params))

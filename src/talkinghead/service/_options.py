@@ -11,10 +11,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from .. import GenerateRequest
 from ..errors import InvalidOptionError, TurnsFormatError
 from ..media import FILE_FORMATS, FORMATS, OutputFormat, spoken_list
-from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MAX_SEED
+from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MAX_SEED, parse_expressions
 from ..portrait import read_landmarks
 from ..render import FRAMINGS, parse_colour, parse_size
-from ..speech import RECOGNIZERS, read_turns
+from ..speech import RECOGNIZERS, read_turns, split_transcript
 
 # Fields of other talking-head APIs (LongCat-Video-Avatar's request among them) that a request may
 # carry and this engine does not use: accepted, and listed back as ignored.
@@ -89,6 +89,22 @@ class JobOptions(BaseModel):
     format: Literal[FILE_FORMATS] = DEFAULT_FORMAT  # type: ignore[valid-type]
     recognizer: Literal[RECOGNIZERS] = GenerateRequest.recognizer  # type: ignore[valid-type]
     language: str = Field(GenerateRequest.language, pattern="^[a-z]{2,3}$", description="ISO 639; other than en, the mouth follows the sound")
+    expressions: list[dict[str, Any]] | None = Field(None, description='expressions over time: [{"start": 0.0, "end": 2.5, "expression": "happy", "strength": 0.8}]')
+
+    # An expression timeline or a transcript tag that is wrong fails as itself (bad_expressions,
+    # bad_transcript), not as a generic bad option: these raise the engine's errors through pydantic.
+    @field_validator("expressions", mode="before")
+    @classmethod
+    def _expressions(cls, value: Any) -> list[dict[str, Any]] | None:
+        return None if value is None else [span.to_dict() for span in parse_expressions(value)]
+
+    @field_validator("text")
+    @classmethod
+    def _tags(cls, value: str | list[str | None] | None) -> str | list[str | None] | None:
+        for text in value if isinstance(value, list) else [value]:
+            if text is not None:
+                split_transcript(text)
+        return value
 
     @field_validator("size")
     @classmethod

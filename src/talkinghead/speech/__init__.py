@@ -1,9 +1,9 @@
 """Speech stage: decode audio, find phones (aligned to a transcript or recognised), measure prosody."""
 
-from ._analysis import RECOGNIZERS, Phone, SpeechAnalysis, SpeechOptions, Word, analyze_speech, cut_at_pauses
+from ._analysis import RECOGNIZERS, ExpressionCue, Phone, SpeechAnalysis, SpeechOptions, Word, analyze_speech, cut_at_pauses
 from ._audio import DEFAULT_MAX_DURATION_S, SAMPLE_RATE, Audio, AudioSource, finite, load_audio, open_audio
 from ._prosody import Prosody, analyze_prosody
-from ._text import BILABIALS
+from ._text import BILABIALS, EXPRESSIONS, ExpressionTag, split_transcript
 from ._turns import Turn, TurnsSource, mix, read_turns, speaker_audio, speakers_of
 
 __all__ = [
@@ -11,6 +11,9 @@ __all__ = [
     "AudioSource",
     "BILABIALS",
     "DEFAULT_MAX_DURATION_S",
+    "EXPRESSIONS",
+    "ExpressionCue",
+    "ExpressionTag",
     "Phone",
     "RECOGNIZERS",
     "Prosody",
@@ -30,4 +33,5 @@ __all__ = [
     "read_turns",
     "speaker_audio",
     "speakers_of",
+    "split_transcript",
 ]

@@ -13,7 +13,7 @@ from . import _decoder
 from ._acoustic import recognize_acoustic, recognize_lip_closures
 from ._audio import SAMPLE_RATE, Audio
 from ._prosody import HOP, Prosody, analyze_prosody, runs
-from ._text import ARPABET_PHONES, BILABIALS, normalize_transcript, pronounce
+from ._text import ARPABET_PHONES, BILABIALS, ExpressionTag, pronounce, split_transcript
 
 MIN_SPEECH_S = 0.15  # less voice activity than this counts as no speech at all
 RECOGNIZERS = ("words", "phones", "acoustic")
@@ -36,6 +36,15 @@ class Word:
     text: str
     start: float
     end: float
+
+
+@dataclass(frozen=True)
+class ExpressionCue:
+    """A transcript's expression tag, timed: from `time` (s) on the face takes `expression`."""
+
+    time: float
+    expression: str
+    strength: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +81,7 @@ class SpeechAnalysis:
     prosody: Prosody
     method: str  # "alignment", "recognition", "mixed" (alignment with recognised spans), "acoustic" (any language) or "none"
     warnings: tuple[str, ...] = field(default=())
+    expression_cues: tuple[ExpressionCue, ...] = field(default=())  # the transcript's tags, in time order
 
     @property
     def has_speech(self) -> bool:
@@ -162,19 +172,22 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
     prosody = analyze_prosody(audio)
     duration = audio.duration
     words: list[str] = []
+    tags: list[ExpressionTag] = []
     notes: list[str] = []
+    if text is not None:
+        words, tags = split_transcript(text)
+        if not words and options.language == ENGLISH:
+            raise TranscriptError("the transcript holds no words")
     if options.language != ENGLISH:
         if text is not None:
             notes.append(f"the transcript is not used for language {options.language!r}: the mouth follows the sound")
-            text = None
+            words = []
         options = replace(options, recognizer="acoustic")
-    if text is not None:
-        words = normalize_transcript(text)
-        if not words:
-            raise TranscriptError("the transcript holds no words")
+    n_words = len(words)
     if prosody.speech_seconds < MIN_SPEECH_S:
         silence = (Phone(_decoder.SILENCE, 0.0, round(duration, 3)),)
-        return SpeechAnalysis(duration, silence, (), prosody, "none", ("no speech found in the audio; the track is idle",))
+        return SpeechAnalysis(duration, silence, (), prosody, "none", ("no speech found in the audio; the track is idle",),
+                              _time_tags(tags, {}, n_words, duration))  # fmt: skip
 
     chunks = cut_at_pauses(prosody, len(audio.samples), target_s=options.chunk_target_s, max_s=options.chunk_max_s)
     pool = (
@@ -192,14 +205,34 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
             word_times, warnings, method = [], [], "acoustic" if options.recognizer == "acoustic" else "recognition"
     if method != "alignment":
         phones = _gate(phones, prosody)
+    if tags and not word_times:
+        notes.append("no transcript word was aligned: its expression tags are placed by their share of the words")
     return SpeechAnalysis(
         duration=duration,
         phones=_tidy(phones, duration),
-        words=tuple(Word(w, round(a, 3), round(b, 3)) for w, a, b in word_times),
+        words=tuple(Word(w, round(a, 3), round(b, 3)) for _, w, a, b in word_times),
         prosody=prosody,
         method=method,
         warnings=tuple(notes + list(warnings)),
+        expression_cues=_time_tags(tags, {i: (a, b) for i, _, a, b in word_times}, n_words, duration),
     )
+
+
+def _time_tags(tags: list[ExpressionTag], aligned: dict[int, tuple[float, float]], n_words: int, duration: float) -> tuple[ExpressionCue, ...]:
+    """Each tag at the start of the first aligned word from its own on (the end of the last aligned
+    word when none follows); without aligned words, at its share of the words through the audio."""
+    order = sorted(aligned)
+    cues = []
+    for tag in tags:
+        later = order[bisect.bisect_left(order, tag.word) :]
+        if later:
+            time = aligned[later[0]][0]
+        elif order:
+            time = aligned[order[-1]][1]
+        else:
+            time = duration * tag.word / max(n_words, 1)
+        cues.append(ExpressionCue(round(time, 3), tag.expression, tag.strength))
+    return tuple(cues)
 
 
 def _has_speech(prosody: Prosody, a: int, b: int) -> bool:
@@ -228,12 +261,12 @@ def _analyze_with_transcript(audio: Audio, prosody: Prosody, chunks, words: list
         n = _decoder.spoken_prefix(pcm, window, pronunciations) if window else 0
         chunk_words = window[:n]
         position += n
-        jobs.append((a, chunk_words, pool.submit(_transcribe_chunk, pcm, chunk_words, pronunciations)))
+        jobs.append((a, position - n, chunk_words, pool.submit(_transcribe_chunk, pcm, chunk_words, pronunciations)))
     phones: list[Phone] = []
     word_times = []
     warnings = []
     aligned = recognized = 0
-    for a, chunk_words, job in jobs:
+    for a, first, chunk_words, job in jobs:
         offset = a / SAMPLE_RATE
         chunk_phones, chunk_word_times = job.result()
         phones += _clean(chunk_phones, offset)
@@ -243,7 +276,8 @@ def _analyze_with_transcript(audio: Audio, prosody: Prosody, chunks, words: list
                 warnings.append(f"the transcript did not match the audio at {offset:.1f} s; phones there were recognised")
         else:
             aligned += 1
-            word_times += [(w, offset + s, offset + e) for w, s, e in chunk_word_times]
+            # (transcript word index, word, start, end): forced alignment keeps the chunk's words in order
+            word_times += [(first + k, w, offset + s, offset + e) for k, (w, s, e) in enumerate(chunk_word_times)]
     if position < len(words):
         warnings.append(f"{len(words) - position} transcript words were not heard in the audio: " + " ".join(words[position : position + 8]) + (" ..." if len(words) - position > 8 else ""))
     method = "alignment" if not recognized else ("mixed" if aligned else "recognition")

@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import TranscriptError
 
 ARPABET_PHONES: frozenset[str] = frozenset(
     "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
@@ -136,12 +139,65 @@ def _money(match: re.Match[str]) -> str:
     return " " + " ".join(words) + " "
 
 
+# ---------------------------------------------------------------------------------------------
+# Expression tags: "[happy]" or "[happy 0.5]" in a transcript changes the face from the next word on
+# ---------------------------------------------------------------------------------------------
+
+# The expressions a face can take; the motion stage gives each its style. They are named here,
+# in the lowest stage that reads them, so a transcript's tags are checked before any decoding.
+EXPRESSIONS = ("neutral", "happy", "serious", "smile", "surprised", "sad")
+_TAG = re.compile(r"\[([^\[\]]*)\]")
+_TAG_BODY = re.compile(r"\s*([A-Za-z]+)(?:\s+([0-9]*\.?[0-9]+))?\s*")
+
+
+@dataclass(frozen=True)
+class ExpressionTag:
+    """A tag of a transcript: `expression` at `strength` (0..1) from transcript word `word` on
+    (0-based, counted in normalised words; the word count when it ends the text)."""
+
+    word: int
+    expression: str
+    strength: float = 1.0
+
+
+def _tag(body: str, word: int) -> ExpressionTag:
+    match = _TAG_BODY.fullmatch(body)
+    name = match.group(1).lower() if match else None
+    if name not in EXPRESSIONS:
+        raise TranscriptError(f"unknown tag [{body}] in the transcript (before word {word + 1}); "
+                              f"the tags are {', '.join(f'[{e}]' for e in EXPRESSIONS)}, optionally with a strength 0..1 as in [happy 0.5]")  # fmt: skip
+    strength = float(match.group(2)) if match.group(2) else 1.0
+    if not 0.0 <= strength <= 1.0:
+        raise TranscriptError(f"tag [{body}]: the strength must be between 0 and 1; got {match.group(2)}")
+    return ExpressionTag(word, name, strength)
+
+
+def split_transcript(text: str) -> tuple[list[str], list[ExpressionTag]]:
+    """The transcript's words (as `normalize_transcript` gives them) and its expression tags,
+    each at the word it stands before. A tag is a word boundary and nothing else: the words
+    are those of the text with its tags replaced by spaces."""
+    words: list[str] = []
+    tags: list[ExpressionTag] = []
+    pieces = _TAG.split(text)  # text, tag body, text, tag body, ..., text
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            tags.append(_tag(piece, len(words)))
+        else:
+            words += _normalize(piece)
+    return words, tags
+
+
 def normalize_transcript(text: str) -> list[str]:
-    """Free text to the lowercase words the pronunciation dictionary spells.
+    """Free text to the lowercase words the pronunciation dictionary spells; expression tags
+    (`split_transcript`) are taken out.
 
     Alignment matches words, not characters: everything spoken (numbers, symbols) must become
     words, and everything silent (punctuation) must go.
     """
+    return split_transcript(text)[0]
+
+
+def _normalize(text: str) -> list[str]:
     text = _MONEY.sub(_money, _fold(text))
     text = _ORDINAL.sub(_ordinal, text)
     for symbol, word in _SYMBOLS.items():
