@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from ._interop import AUDIO_FIELDS, IGNORED_FIELDS, IMAGE_FIELDS, OPTION_TYPES, snake_case
 from ._version import __version__ as __version__
 from .errors import (
     AudioDecodeError,
     AudioTooLongError,
+    BackendFailedError,
     BadRequestError,
     DatabaseDamagedError,
     AuthenticationError,
@@ -28,6 +30,7 @@ from .errors import (
     InputError,
     InputNotFoundError,
     InvalidOptionError,
+    LicenceRestrictedError,
     NoFaceError,
     NoSpeechError,
     NotFoundError,
@@ -96,11 +99,17 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AUDIO_FIELDS",
+    "IGNORED_FIELDS",
+    "IMAGE_FIELDS",
+    "OPTION_TYPES",
+    "snake_case",
     "Audio",
     "AudioDecodeError",
     "Avatar",
     "ChunkedRender",
     "AudioTooLongError",
+    "BackendFailedError",
     "BadRequestError",
     "DatabaseDamagedError",
     "AuthenticationError",
@@ -119,6 +128,7 @@ __all__ = [
     "InputError",
     "InputNotFoundError",
     "InvalidOptionError",
+    "LicenceRestrictedError",
     "NoFaceError",
     "NoSpeechError",
     "NotFoundError",

@@ -170,6 +170,13 @@ class RenderInterruptedError(RenderError):
     code, http_status, exit_code = "render_interrupted", 503, 18
 
 
+class BackendFailedError(RenderError):
+    """A model backend the job was sent to (a remote service) failed it, could not be reached or
+    answered something that is not a video; the message carries the remote's own reason."""
+
+    code, http_status, exit_code = "backend_failed", 502, 38
+
+
 # ---- service: the HTTP service's rules ----------------------------------------------------------
 class ServiceError(TalkingHeadError):
     """The service refuses a request by its rules: keys, limits, what exists."""
@@ -268,6 +275,13 @@ class JobTimeoutError(ServiceError):
     `wait`); the job itself may go on, or is canceled where the reply says so."""
 
     code, http_status, exit_code = "timeout", 504, 37
+
+
+class LicenceRestrictedError(ServiceError):
+    """The model backend asked for may not be used in the caller's region: its licence excludes it
+    (HunyuanVideo-Avatar's in the EU, the UK and South Korea)."""
+
+    code, http_status, exit_code = "unavailable_for_legal_reasons", 451, 39
 
 
 # ---- stream: the real-time protocol -------------------------------------------------------------

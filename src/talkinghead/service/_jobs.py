@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ConflictError, InvalidOptionError, NotFoundError
 from ._db import Database, Transaction
+from ._licences import BUILTIN
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED, EXPIRED = "queued", "running", "succeeded", "failed", "canceled", "expired"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED, EXPIRED)
@@ -116,6 +117,7 @@ def job_document(job: Job, base_url: str = "") -> dict[str, Any]:
         "preview_url": f"{base}/v1/jobs/{job.id}/preview" if done else None,
         "result_bytes": job.result_bytes if done else None,
         "options": job.options,
+        "backend": job.options.get("backend", BUILTIN),
         "ignored": job.ignored,
         "webhook_url": job.webhook_url,
         "created_at": iso_time(job.created_at),

@@ -22,11 +22,16 @@ from ..portrait import face_from_landmarks, load_image
 from ..speech import load_audio
 from ._avatars import ready_avatar
 from ._jobs import Job, NewJob, new_job_id
+from ._licences import choose_backend
 from ._options import json_object, parse_json, parse_options
 from ._portraits import get_portrait
 from ._state import Caller, Service, service_of
 from ._storage import check_free_space
 from ._webhooks import resolve_webhook
+
+
+# Other APIs' names for the portrait: LongCat's, and SoulX-FlashHead's `ref_image`.
+IMAGE_ALIASES = ("reference_image", "ref_image")
 
 
 @dataclass
@@ -83,7 +88,7 @@ async def read_submission(request: Request) -> Submission:
                 submission.fields.update(json_object(value, "options"))
             else:
                 submission.fields[name] = value
-        for name in ("image", "reference_image", "audio"):
+        for name in ("image", *IMAGE_ALIASES, "audio"):
             if name in submission.fields:  # sent as text, not a file: base64
                 setattr(submission, "audio" if name == "audio" else "image", _b64(submission.fields.pop(name), name))
         return submission
@@ -93,15 +98,17 @@ async def read_submission(request: Request) -> Submission:
             raise InvalidOptionError("the JSON body must be an object")
         fields = dict(document)
         fields.update(json_object(fields.pop("options", None) or {}, "options"))
-        image = fields.pop("image", None) or fields.pop("reference_image", None)
-        fields.pop("reference_image", None)
+        image = fields.pop("image", None)
+        for alias in IMAGE_ALIASES:
+            image = fields.pop(alias, None) if image is None else image
+            fields.pop(alias, None)
         audio = fields.pop("audio", None)
         return Submission(fields=fields, image=_b64(image, "image") if image is not None else None, audio=_b64(audio, "audio") if audio is not None else None)
     raise UnsupportedMediaError(f"send multipart/form-data or application/json, not {kind or 'no content type'}")
 
 
 def uploaded_image(submission: Submission) -> UploadFile | None:
-    return submission.uploads.get("image") or submission.uploads.get("reference_image")
+    return next((submission.uploads[name] for name in ("image", *IMAGE_ALIASES) if name in submission.uploads), None)
 
 
 def save_input(submission: Submission, name: str, data: bytes | None, destination: Path) -> bool:
@@ -132,6 +139,7 @@ def admit(service: Service, who: Caller, submission: Submission, idempotency_key
     fields = dict(submission.fields)
     webhook_url = fields.pop("webhook_url", None)
     options, ignored = parse_options(fields)
+    choose_backend(config.backend_specs, options.backend, key_region=who.key.region if who.key else None, server_region=config.region)
     if webhook_url is not None:
         resolve_webhook(str(webhook_url), allow_private=config.webhook_allow_private)
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
