@@ -1,15 +1,20 @@
 """Model backends behind the job API, against real remotes: a second `talkinghead serve` as the
-`longcat` backend (its JSON `POST /v1/generate`, LongCat-Video-Avatar's shape) and RunPod's own
-local server running our RunPod handler as the `runpod` backend; the licence gates of a server's
-and a key's region.
-
-Not tested against a real server: the `cog` kind (Replicate's cog HTTP server needs a model
-container built by cog, which does not run here)."""
+`longcat` backend (its JSON `POST /v1/generate`, LongCat-Video-Avatar's shape), RunPod's own
+local server running our RunPod handler as the `runpod` backend, and Replicate's cog server
+(the `cog` package's coglet) running a cog model of this engine as the `cog` backend; the licence
+gates of a server's and a key's region."""
 
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -22,21 +27,64 @@ from talkinghead.media import probe
 from talkinghead.motion import frame_count
 
 HUNYUAN = "Tencent Hunyuan Community License"
+COG = "cog==0.23.1"  # Replicate's cog, whose HTTP server (coglet) runs a model's predict.py
+COG_MODEL = Path(__file__).with_name("cog_model") / "predict.py"
+
+
+def cog_python() -> Path:
+    """A venv with cog alone, made once under .venvs/; the model it serves imports the engine
+    from this test run's own packages (PYTHONPATH)."""
+    venv = Path(__file__).resolve().parents[2] / ".venvs" / "cog"
+    python = venv / "bin" / "python"
+    stamp = venv / "cog.version"
+    if not (python.exists() and stamp.exists() and stamp.read_text() == COG):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", COG], capture_output=True, text=True, timeout=900)
+        assert install.returncode == 0, f"installing {COG} failed:\n{install.stderr[-3000:]}"
+        stamp.write_text(COG)
+    return python
+
+
+def start_cog_server(folder: Path) -> tuple[str, subprocess.Popen]:
+    """`python -m cog.server.http` serving the engine's cog model on a free port, once it is ready."""
+    folder.mkdir()
+    shutil.copy(COG_MODEL, folder / "predict.py")
+    python = cog_python()
+    port = free_port()
+    engine = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), sysconfig.get_paths()["purelib"]]))
+    env = {**os.environ, "PORT": str(port), "COG_PREDICT_TYPE_STUB": "predict.py:Predictor", "PYTHONPATH": engine,
+           "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}"}  # its worker process is the venv's python too  # fmt: skip
+    log = folder / "cog.log"
+    process = subprocess.Popen([str(python), "-m", "cog.server.http", "--host", "127.0.0.1"], cwd=folder, env=env, stdout=log.open("ab"),
+                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, f"the cog server exited:\n{log.read_text()[-3000:]}"
+        try:
+            if httpx.get(f"{url}/health-check", timeout=2).json().get("status") == "READY":
+                return url, process
+        except (httpx.HTTPError, ValueError):
+            pass
+        assert time.monotonic() < deadline, f"the cog server did not become ready:\n{log.read_text()[-3000:]}"
+        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
 def remotes(tmp_path_factory):
     """(front server, an API-only server in the EU, the remote talkinghead server's URL) with the
     backends longcat-video-avatar (longcat, the remote server), infinitetalk and hunyuan (runpod,
-    RunPod's local server), and unreachable (longcat, where nothing listens)."""
+    RunPod's local server), echomimic-v3 (cog, a cog server) and unreachable (longcat, where nothing
+    listens)."""
     root = tmp_path_factory.mktemp("backends")
     remote_services = Services(root / "remote", f"sqlite:///{root / 'remote.db'}")
     (root / "remote").mkdir()
     remote = remote_services.serve(workers=1, auth=False)
     runpod = start_runpod_worker(root, {"BUCKET_ENDPOINT_URL": ""})
+    cog_url, cog = start_cog_server(root / "cog")
     backends = ("--backend", f"longcat-video-avatar=longcat:{remote.url}/v1/generate", "--backend", f"infinitetalk=runpod:{runpod.url}",
                 "--backend", f"hunyuan=runpod:{runpod.url}", "--backend-licence", "hunyuan=hunyuan-video-avatar",
-                "--backend", f"unreachable=longcat:http://127.0.0.1:{free_port()}/")  # fmt: skip
+                "--backend", f"echomimic-v3=cog:{cog_url}", "--backend", f"unreachable=longcat:http://127.0.0.1:{free_port()}/")  # fmt: skip
     services = Services(root, f"sqlite:///{root / 'service.db'}")
     front = services.serve(*backends, "--region", "US", workers=1, start=False)
     front.keys["kr"] = create_key(services.database_url, "kr", "--region", "KR")
@@ -52,6 +100,8 @@ def remotes(tmp_path_factory):
         for started in (services, eu_services, remote_services):
             started.stop_all()
         stop_runpod_worker(runpod)
+        os.killpg(cog.pid, signal.SIGTERM)
+        cog.wait(15)
 
 
 def _wait_healthy(server, timeout: float = 90.0) -> None:
@@ -72,7 +122,7 @@ def _video_frames(client, job: dict, tmp_path) -> int:
     return probe(video).n_frames
 
 
-@pytest.mark.parametrize("backend", ["longcat-video-avatar", "infinitetalk"])
+@pytest.mark.parametrize("backend", ["longcat-video-avatar", "infinitetalk", "echomimic-v3"])
 def test_a_remote_backend_renders_the_job(remotes, backend, tmp_path):
     """The job runs on the remote; its document names the backend and its video decodes with the
     frames of the speech."""

@@ -222,10 +222,10 @@ def _keys_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{k: v for k, v in asdict(key).items() if k != "webhook_secret"} for key in keys], indent=2))
         return OK
-    print(f"{'id':<17} {'name':<20} {'prefix':<11} {'rate/min':>8} {'conc':>4} {'max audio':>9}  state")
+    print(f"{'id':<17} {'name':<20} {'prefix':<11} {'rate/min':>8} {'conc':>4} {'max audio':>9} {'region':<6}  state")
     for key in keys:
         state = "revoked" if key.revoked_at else "live"
-        print(f"{key.id:<17} {key.name[:20]:<20} {key.prefix:<11} {key.rate_per_min:>8g} {key.concurrency:>4} {key.max_audio:>8g}s  {state}")
+        print(f"{key.id:<17} {key.name[:20]:<20} {key.prefix:<11} {key.rate_per_min:>8g} {key.concurrency:>4} {key.max_audio:>8g}s {key.region or '-':<6}  {state}")
     return OK
 
 
