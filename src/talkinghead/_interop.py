@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-# Each input under any of the names that LongCat-Video-Avatar's and InfiniteTalk's workers give it,
-# one name per input. The plain names take an http(s) URL, a data: URL or base64.
-IMAGE_FIELDS = ("image", "reference_image", "image_url", "image_base64")
+# Each input under any of the names that LongCat-Video-Avatar's, InfiniteTalk's and SoulX-FlashHead's
+# APIs give it, one name per input. The plain names take an http(s) URL, a data: URL or base64.
+IMAGE_FIELDS = ("image", "reference_image", "ref_image", "image_url", "image_base64")
 AUDIO_FIELDS = ("audio", "audio_url", "audio_base64", "wav_url", "wav_base64")
 # What diffusion models are steered by (prompts, sampling steps, guidance, their own frame counts
 # and resolutions): accepted, so their requests and command lines run unchanged, and reported as

@@ -135,6 +135,7 @@ def test_a_remote_backend_renders_the_job(remotes, backend, tmp_path):
         assert done["status"] == "succeeded", done
         assert done["backend"] == backend
         assert _video_frames(client, done, tmp_path) == frame_count(load_audio(SHORT).duration, 25)
+        assert f'talkinghead_backend_jobs_total{{backend="{backend}",status="succeeded"}}' in client.get("/metrics").text
     if backend == "longcat-video-avatar":  # the remote rendered it: it holds the job, sent in LongCat's JSON shape
         with remote.client(key=None) as client:
             jobs = client.get("/v1/jobs").json()["jobs"]
@@ -159,6 +160,8 @@ def test_licence_gates_by_the_servers_and_the_keys_region(remotes, tmp_path):
     """HunyuanVideo-Avatar's licence excludes the EU, the UK and South Korea: 451 for a key in KR
     or in DE (an EU member) and on a server in the EU; allowed for the US server's own callers."""
     front, eu, _ = remotes
+    started = eu.log.read_text()
+    assert "backend hunyuan (Tencent Hunyuan Community License) is disabled" in started and "infinitetalk" not in started, started
     for server, key, region in ((front, "kr", "KR"), (front, "de", "DE"), (eu, "default", "EU")):
         with server.client(key) as client:
             refused = submit(client, backend="hunyuan")

@@ -112,13 +112,18 @@ class _RemoteBackend(_Declared):
     def call(self, method: str, url: str, **kwargs: Any) -> Any:
         """One HTTP exchange with the remote; its JSON reply, or a BackendFailedError naming the
         remote's status and message."""
-        timeout = httpx.Timeout(kwargs.pop("timeout", 60.0), connect=CONNECT_TIMEOUT_S)
+        return self.reply(self.send(method, url, **kwargs), method, url)
+
+    def send(self, method: str, url: str, *, timeout: float = 60.0, **kwargs: Any) -> httpx.Response:
+        """The remote's response; one that cannot be had (no connection, a timeout) is a BackendFailedError."""
         try:
-            response = httpx.request(method, url, headers=self.headers(), timeout=timeout, **kwargs)
+            return httpx.request(method, url, headers=self.headers(), timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S), **kwargs)
         except httpx.TimeoutException:
             raise BackendFailedError(f"backend {self.name!r} did not answer {method} {_shown(url)} in time") from None
         except httpx.HTTPError as exc:
             raise BackendFailedError(f"backend {self.name!r} cannot be reached at {_shown(url)} ({exc})") from None
+
+    def reply(self, response: httpx.Response, method: str, url: str) -> Any:
         try:
             reply = response.json()
         except ValueError:
@@ -170,12 +175,12 @@ class RunPodBackend(_RemoteBackend):
     def _status(self, url: str) -> dict:
         # RunPod's API reads a status with GET; its SDK's local test server (rp_serve_api) takes POST
         # only, and there a status request also runs the job.
-        try:
-            reply = self.call("GET", url, timeout=REMOTE_TIMEOUT_S)
-        except BackendFailedError as exc:
-            if "HTTP 405" not in str(exc):
-                raise
-            reply = self.call("POST", url, timeout=REMOTE_TIMEOUT_S)
+        method = "GET"
+        response = self.send(method, url, timeout=REMOTE_TIMEOUT_S)
+        if response.status_code == 405:
+            method = "POST"
+            response = self.send(method, url, timeout=REMOTE_TIMEOUT_S)
+        reply = self.reply(response, method, url)
         if not isinstance(reply, dict):
             raise BackendFailedError(f"backend {self.name!r} answered a status that is not a JSON object")
         return reply

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from .. import IMAGE_FIELDS
 from ..errors import InvalidOptionError, UnsupportedMediaError
 from ..portrait import face_from_landmarks, load_image
 from ..speech import load_audio
@@ -30,8 +31,9 @@ from ._storage import check_free_space
 from ._webhooks import resolve_webhook
 
 
-# Other APIs' names for the portrait: LongCat's, and SoulX-FlashHead's `ref_image`.
-IMAGE_ALIASES = ("reference_image", "ref_image")
+# Other APIs' names for the portrait as bytes (an upload, or base64): LongCat's `reference_image`,
+# SoulX-FlashHead's `ref_image`... The HTTP API fetches no URLs.
+IMAGE_ALIASES = tuple(name for name in IMAGE_FIELDS if name != "image" and not name.endswith("_url"))
 
 
 @dataclass
