@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from servicekit import PORTRAIT, SHORT, Services, create_key, free_port, start_runpod_worker, stop_runpod_worker, submit, wait_for
+from servicekit import PORTRAIT, SHORT, Services, cli, create_key, free_port, start_runpod_worker, stop_runpod_worker, submit, wait_for
 
 from talkinghead import load_audio
 from talkinghead.media import probe
@@ -172,6 +172,9 @@ def test_licence_gates_by_the_servers_and_the_keys_region(remotes, tmp_path):
             assert listed["hunyuan"]["available"] is False and listed["hunyuan"]["restricted_regions"] == ["EU", "UK", "KR"]
             assert listed["infinitetalk"]["available"] is True and listed["infinitetalk"]["licence"] == "Apache-2.0"
             assert submit(client, backend="builtin").status_code == 202
+    refused = cli("submit", "--server", front.url, "--api-key", front.keys["kr"], "--image", str(PORTRAIT), "--audio", str(SHORT), "--backend", "hunyuan",
+                  check=False)  # fmt: skip
+    assert refused.returncode == 39 and HUNYUAN in refused.stderr, refused.stderr
     with front.client() as client:
         allowed = submit(client, backend="hunyuan")
         assert allowed.status_code == 202, allowed.text
