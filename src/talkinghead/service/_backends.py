@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from abc import ABC, abstractmethod
 import os
 import threading
 import time
@@ -91,8 +92,9 @@ class BuiltinBackend(_Declared):
         return RenderedFile(Path(result.video.path), result.video.n_frames)
 
 
-class _RemoteBackend(_Declared):
-    """What the remote kinds share: the input document, the bearer token, the reply's video."""
+class _RemoteBackend(_Declared, ABC):
+    """What the remote kinds share: the input document, the bearer token, the reply's video; each
+    kind's `fetch_video` is its exchange."""
 
     def __init__(self, spec: BackendSpec) -> None:
         super().__init__(spec)
@@ -106,8 +108,9 @@ class _RemoteBackend(_Declared):
         video = self.fetch_video(job, remote_input(job))
         return keep_video(self.name, video, job)
 
+    @abstractmethod
     def fetch_video(self, job: BackendJob, document: dict[str, Any]) -> bytes:
-        raise NotImplementedError
+        """The video the remote makes of the input document."""
 
     def call(self, method: str, url: str, **kwargs: Any) -> Any:
         """One HTTP exchange with the remote; its JSON reply, or a BackendFailedError naming the
@@ -163,6 +166,7 @@ class RunPodBackend(_RemoteBackend):
                 if state in ("FAILED", "CANCELLED", "TIMED_OUT"):
                     raise BackendFailedError(f"backend {self.name!r} job {remote_id} {state.lower()}: {_remote_message(status, state)}")
                 if time.monotonic() > deadline:
+                    self._cancel(f"{base}/cancel/{remote_id}")
                     raise BackendFailedError(f"backend {self.name!r} job {remote_id} did not finish within {REMOTE_TIMEOUT_S:g} s")
                 done = _frames_done(status.get("output"))
                 job.on_progress(done, job.frames_total)
