@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import hashlib
 import http.server
 import os
 import pwd
@@ -323,3 +324,72 @@ def data_server():
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---- RunPod's own local server running our RunPod handler
+
+
+REPO = Path(__file__).resolve().parents[1]
+# At runpod's default level every job's input and output (megabytes of base64) goes to the log.
+QUIET = {"RUNPOD_LOG_LEVEL": "INFO"}
+
+
+@functools.cache
+def runpod_worker_command() -> list[str]:
+    return [str(runpod_python()), "-m", "talkinghead.deploy.runpod"]
+
+
+def runpod_python() -> Path:
+    """The Python of a venv holding this checkout with the runpod extra: made once under .venvs/
+    (again when pyproject.toml changes). Not the test venv: runpod caps FastAPI below the release
+    the service is tested with."""
+    venv = REPO / ".venvs" / "runpod"
+    python = venv / "bin" / "python"
+    stamp = venv / "talkinghead.sha256"
+    wanted = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-e", f"{REPO}[runpod]"], capture_output=True, text=True, timeout=1500)
+        assert install.returncode == 0, f"installing talkinghead[runpod] failed:\n{install.stderr[-3000:]}"
+        stamp.write_text(wanted)
+    return python
+
+
+@dataclass
+class RunPodWorker:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def post(self, path: str, body: dict) -> dict:
+        response = httpx.post(f"{self.url}{path}", json=body, timeout=300)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def start_runpod_worker(folder: Path, env: dict[str, str]) -> RunPodWorker:
+    """The handler's module with runpod's local API server (`--rp_serve_api`) on a free port, once it answers."""
+    port = free_port()
+    log = folder / "worker.log"
+    process = subprocess.Popen([*runpod_worker_command(), "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)],
+                               cwd=folder, env={**os.environ, **QUIET, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                               start_new_session=True)  # fmt: skip
+    worker = RunPodWorker(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, f"the worker exited:\n{log.read_text()[-3000:]}"
+        try:
+            httpx.get(f"{worker.url}/docs", timeout=2)
+            return worker
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, f"the worker did not start:\n{log.read_text()[-3000:]}"
+            time.sleep(0.2)
+
+
+def stop_runpod_worker(worker: RunPodWorker) -> None:
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    try:
+        worker.process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(5)

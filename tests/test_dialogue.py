@@ -107,7 +107,7 @@ def test_the_command_line_takes_a_speaker_per_audio_or_a_turns_file(talk, tmp_pa
         ("three speakers, two faces", 13, "the picture shows 2 faces"),
         ("a transcript for one of two", 2, "1 transcripts for 2 speakers"),
         ("the same face twice", 2, "a different face"),
-        ("a broken turns file", 44, "turn 1: needs 0 <= start < end"),
+        ("a broken turns file", 42, "turn 1: needs 0 <= start < end"),
         ("turns with two recordings", 2, "not several"),
     ],
 )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from ._interop import AUDIO_FIELDS, IGNORED_FIELDS, IMAGE_FIELDS, OPTION_TYPES, snake_case
 from ._version import __version__ as __version__
 from .errors import (
     AudioDecodeError,
     AudioTooLongError,
+    BackendFailedError,
     BadRequestError,
     DatabaseDamagedError,
     AuthenticationError,
@@ -29,6 +31,7 @@ from .errors import (
     InputNotFoundError,
     ExpressionTimelineError,
     InvalidOptionError,
+    LicenceRestrictedError,
     NoFaceError,
     NoSpeechError,
     NotFoundError,
@@ -103,6 +106,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AUDIO_FIELDS",
+    "IGNORED_FIELDS",
+    "IMAGE_FIELDS",
+    "OPTION_TYPES",
+    "snake_case",
     "Audio",
     "Cast",
     "Turn",
@@ -112,6 +120,7 @@ __all__ = [
     "Avatar",
     "ChunkedRender",
     "AudioTooLongError",
+    "BackendFailedError",
     "BadRequestError",
     "DatabaseDamagedError",
     "AuthenticationError",
@@ -131,6 +140,7 @@ __all__ = [
     "InputNotFoundError",
     "ExpressionTimelineError",
     "InvalidOptionError",
+    "LicenceRestrictedError",
     "NoFaceError",
     "NoSpeechError",
     "NotFoundError",

@@ -98,7 +98,7 @@ class TrackFormatError(InputError):
 class TurnsFormatError(InputError):
     """A dialogue's turns file (who speaks when) cannot be read or holds an impossible turn."""
 
-    code, http_status, exit_code = "bad_turns", 422, 44
+    code, http_status, exit_code = "bad_turns", 422, 42
 
 
 class ExpressionTimelineError(InputError):
@@ -181,6 +181,13 @@ class RenderInterruptedError(RenderError):
     kept, and the same command run again resumes from them."""
 
     code, http_status, exit_code = "render_interrupted", 503, 18
+
+
+class BackendFailedError(RenderError):
+    """A model backend the job was sent to (a remote service) failed it, could not be reached or
+    answered something that is not a video; the message carries the remote's own reason."""
+
+    code, http_status, exit_code = "backend_failed", 502, 38
 
 
 # ---- service: the HTTP service's rules ----------------------------------------------------------
@@ -281,6 +288,13 @@ class JobTimeoutError(ServiceError):
     `wait`); the job itself may go on, or is canceled where the reply says so."""
 
     code, http_status, exit_code = "timeout", 504, 37
+
+
+class LicenceRestrictedError(ServiceError):
+    """The model backend asked for may not be used in the caller's region: its licence excludes it
+    (HunyuanVideo-Avatar's in the EU, the UK and South Korea)."""
+
+    code, http_status, exit_code = "unavailable_for_legal_reasons", 451, 39
 
 
 # ---- stream: the real-time protocol -------------------------------------------------------------

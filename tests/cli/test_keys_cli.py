@@ -19,21 +19,25 @@ def test_keys_create_list_revoke(tmp_path, capsys):
         stored = tx.execute("SELECT hash FROM api_keys").all()
     assert len(stored) == 1 and secret not in stored[0][0]
 
+    assert main(["keys", "create", "--name", "seoul", "--region", "kr", "--database-url", url]) == 0
+    assert "region:         KR" in capsys.readouterr().out
     assert main(["keys", "list", "--json", "--database-url", url]) == 0
-    (listed,) = json.loads(capsys.readouterr().out)
-    assert (listed["name"], listed["rate_per_min"], listed["concurrency"], listed["max_audio"]) == ("acme", 120.0, 3, 600.0)
+    listed, seoul = json.loads(capsys.readouterr().out)
+    assert (listed["name"], listed["rate_per_min"], listed["concurrency"], listed["max_audio"], listed["region"]) == ("acme", 120.0, 3, 600.0, None)
+    assert seoul["region"] == "KR"
     assert "webhook_secret" not in listed and secret not in json.dumps(listed)
 
     assert main(["keys", "revoke", "acme", "--database-url", url]) == 0
     assert main(["keys", "list", "--database-url", url]) == 0
-    assert "revoked" in capsys.readouterr().out
+    listing = capsys.readouterr().out
+    assert "revoked" in listing and "KR" in listing
     assert main(["keys", "revoke", "acme", "--database-url", url]) == 19  # no live key of that name
     assert "no live key" in capsys.readouterr().err
 
 
 def test_keys_bad_values_are_usage_errors(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'keys.db'}"
-    for bad in (["--rate", "fast"], ["--max-audio", "forever"], ["--concurrency", "0"]):
+    for bad in (["--rate", "fast"], ["--max-audio", "forever"], ["--concurrency", "0"], ["--region", "Europe"]):
         try:
             code = main(["keys", "create", "--name", "x", "--database-url", url, *bad])
         except SystemExit as exit:

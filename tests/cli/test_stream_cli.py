@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import numpy as np
+import pytest
 
 from conftest import portrait, recording
 from servicekit import Services, cli
+from talkinghead.cli._exit_codes import STREAM_DROPPED
+from talkinghead.cli._stream import mostly_dropped, stream_url
 from talkinghead.media import probe, read_frames
 from talkinghead.speech import load_audio
 
@@ -70,3 +74,50 @@ def test_stream_through_a_running_server_in_real_time(tmp_path):
         assert not (tmp_path / "never.mp4").exists()
     finally:
         services.stop_all()
+
+
+def test_server_urls_in_every_form():
+    """ws://, wss://, http:// and https:// name the same endpoint, with or without /v1/stream."""
+    for given, wanted in (("ws://h:8000", "ws://h:8000/v1/stream"), ("http://h:8000/", "ws://h:8000/v1/stream"),
+                          ("https://api.example.com/v1/stream", "wss://api.example.com/v1/stream"),
+                          ("wss://api.example.com/v1/stream/", "wss://api.example.com/v1/stream"),
+                          ("HTTP://h:1/base/v1/stream", "ws://h:1/base/v1/stream")):  # fmt: skip
+        assert stream_url(given) == wanted
+    for bad in ("h:8000", "ftp://h", "ws://"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            stream_url(bad)
+    refused = cli("stream", "--image", str(portrait("obama-240p.jpg")), "--audio", str(recording("cards-001")), "--server", "h:8000", "-o", "x.mp4", check=False)
+    assert refused.returncode == 2 and "--server must be" in refused.stderr
+
+
+def test_stream_through_a_running_server_named_by_its_http_url(tmp_path):
+    services = Services(tmp_path, f"sqlite:///{tmp_path / 'service.db'}")
+    try:
+        server = services.serve(auth=False)
+        for form in (f"http://127.0.0.1:{server.port}", f"http://127.0.0.1:{server.port}/v1/stream/"):
+            out = tmp_path / "streamed.mp4"
+            cli("stream", "--image", str(portrait("obama-240p.jpg")), "--server", form, "--size", "64x64", "--audio", str(recording("cards-001")), "-o", str(out))
+            assert probe(out).n_frames == int(np.ceil(load_audio(recording("cards-001")).duration * 25 - 1e-9))
+            out.unlink()
+    finally:
+        services.stop_all()
+
+
+def test_a_stream_that_drops_most_frames_fails_and_writes_nothing(tmp_path):
+    """Full HD at 60 fps in real time is more than this engine draws on a CPU: frames come late and
+    without their images. Over half dropped (here, or by the server's count) exits 40 and writes no
+    video; the decision is checked against the counts the command reports, so a machine fast enough
+    to keep up passes too."""
+    out = tmp_path / "big.mp4"
+    done = cli("stream", "--image", str(portrait("obama-1080p.jpg")), "--audio", str(recording("cards-001")), "--realtime", "--fps", "60",
+               "--size", "1920x1080", "-o", str(out), check=False)  # fmt: skip
+    failed = re.search(r"dropped (\d+) of (\d+) frames \(over half\)", done.stderr)
+    if done.returncode == STREAM_DROPPED:
+        lost, frames = map(int, failed.groups())
+        assert mostly_dropped(frames, lost, 0) and not out.exists(), done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        frames, without = map(int, re.search(r"streamed (\d+) frames \((\d+) without an image\)", done.stderr).groups())
+        server_dropped = int(re.search(r"server dropped (\d+)", done.stderr).group(1))
+        assert not mostly_dropped(frames, without, server_dropped) and probe(out).n_frames == frames
+    assert mostly_dropped(10, 6, 0) and mostly_dropped(10, 0, 6) and not mostly_dropped(10, 5, 5)

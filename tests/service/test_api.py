@@ -248,6 +248,37 @@ def test_synchronous_generate(api_server, tmp_path):
         assert client.get(f"/v1/jobs/{no_face.headers['x-job-id']}").json()["status"] == "failed"
 
 
+def test_synchronous_generate_answers_a_json_body_in_json(api_server, tmp_path):
+    """LongCat's request shape, no Accept header: the reply is LongCat's `{"video": base64}`."""
+    body = {"reference_image": base64.b64encode(PORTRAIT.read_bytes()).decode(), "audio": base64.b64encode(SHORT.read_bytes()).decode(),
+            "fps": 25, "seed": 5, "num_inference_steps": 30, "framing": "head", "size": "96x96"}  # fmt: skip
+    with api_server.client() as client:
+        response = client.post("/v1/generate", json=body)
+        assert response.status_code == 200 and response.headers["content-type"] == "application/json", response.text
+        document = response.json()
+        assert document["media_type"] == "video/mp4" and document["ignored"] == ["num_inference_steps"]
+        (tmp_path / "longcat.mp4").write_bytes(base64.b64decode(document["video"]))
+        assert probe(tmp_path / "longcat.mp4").n_frames == round(1.095 * 25)
+        as_video = client.post("/v1/generate", json={**body, "response_format": "video"})
+        assert as_video.status_code == 200 and as_video.content[4:8] == b"ftyp"
+
+
+def test_animate_is_flashheads_route_and_answers_webm(api_server, tmp_path):
+    """`POST /animate` (SoulX-FlashHead's): audio and a reference image as a form, WebM back."""
+    with api_server.client() as client:
+        for image_field in ("ref_image", "image"):
+            files = {"audio": SHORT.read_bytes(), image_field: PORTRAIT.read_bytes()}
+            response = client.post("/animate", files=files, data={"framing": "head", "size": "96x96"})
+            assert response.status_code == 200 and response.headers["content-type"] == "video/webm", response.text
+            (tmp_path / "animate.webm").write_bytes(response.content)
+            info = probe(tmp_path / "animate.webm")
+            assert info.video_codec == "vp9" and info.n_frames == round(1.095 * 25) and (info.width, info.height) == (96, 96)
+        as_mp4 = client.post("/animate", files={"audio": SHORT.read_bytes(), "image": PORTRAIT.read_bytes()}, data={"size": "96x96", "format": "mp4"})
+        assert as_mp4.status_code == 200 and as_mp4.headers["content-type"] == "video/mp4"
+        missing = client.post("/animate", files={"audio": SHORT.read_bytes()})
+        assert missing.status_code == 422 and "image is required" in missing.json()["error"]["message"]
+
+
 def test_registered_portraits_serve_later_jobs(api_server):
     with api_server.client() as client:
         created = client.post("/v1/portraits", files={"image": PORTRAIT.read_bytes()})

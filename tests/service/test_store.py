@@ -10,7 +10,7 @@ import pytest
 from servicekit import cli
 
 from talkinghead import ConflictError, DatabaseDamagedError, InvalidOptionError, RateLimitError
-from talkinghead.service import Database, JobFiles, JobStore, LocalResultStore, create_key, expire_results
+from talkinghead.service import Database, JobFiles, JobStore, LocalResultStore, create_key, expire_results, list_keys
 from talkinghead.service._chunks import ChunkStore
 from talkinghead.service._jobs import NewJob
 from talkinghead.service._keys import take_token
@@ -280,15 +280,19 @@ def test_many_workers_and_their_heartbeats_finish_every_chunk_once_without_deadl
     assert len(joins) == 1 and store.get(job_id).status == "succeeded"
 
 
-def test_a_database_of_the_previous_schema_gains_the_chunks_table(database_url):
+def test_a_database_of_an_earlier_schema_gains_the_tables_it_lacks(database_url):
     db = Database(database_url)
-    with db.transaction() as tx:  # as version 1 left it: no chunks table
+    with db.transaction() as tx:  # as version 1 left it: no chunks table, no key_regions table
         tx.execute("DROP TABLE chunks")
+        tx.execute("DROP TABLE key_regions")
         tx.execute("UPDATE schema_version SET version = 1")
     reopened = Database(database_url)
     with reopened.transaction(write=False) as tx:
-        assert tx.execute("SELECT version FROM schema_version").one() == (2,)
+        assert tx.execute("SELECT version FROM schema_version").one() == (3,)
         assert tx.execute("SELECT COUNT(*) FROM chunks").one() == (0,)
+        assert tx.execute("SELECT COUNT(*) FROM key_regions").one() == (0,)
+    created = create_key(reopened, name="in Korea", region="kr")
+    assert [key.region for key in list_keys(reopened) if key.id == created.key.id] == ["KR"]
     with reopened.transaction() as tx:
         tx.execute("UPDATE schema_version SET version = 99")
     with pytest.raises(InvalidOptionError, match="schema version 99"):

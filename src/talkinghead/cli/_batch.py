@@ -8,11 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import TalkingHeadError
+from .. import snake_case
+from ..errors import InvalidOptionError, TalkingHeadError
 from ..media import StagedOutputs
 from ._commands import summary
 from ._exit_codes import BATCH_FAILED, OK, USAGE, exit_code
-from ._generate import add_generate_options, run_generate
+from ._generate import add_generate_options, ignored_flags, run_generate
 
 TEMPLATE = {
     "defaults": {"framing": "head", "size": "512x512", "fps": 25, "background": "keep"},
@@ -24,20 +25,33 @@ TEMPLATE = {
 }
 # Job keys holding paths: relative ones are read from the jobs file's folder.
 _PATH_KEYS = ("image", "audio", "turns", "text_file", "track", "output", "preview")
+# Other batch formats' names for ours: LongCat-Video-Avatar's items are camelCase
+# ({"referenceImage", "audio", "output", "numInferenceSteps", "guidanceScale", "fps", "seed"}),
+# turned to snake_case first; its reference image is our image.
+_ALIASES = {"reference_image": "image"}
 
 
 def add_batch_parser(commands) -> None:
     p = commands.add_parser("batch", help=summary("batch"))
-    p.add_argument("jobs", nargs="?", type=Path, help="JSON file: {\"defaults\": {...}, \"jobs\": [{...}, ...]} or a plain list of jobs")
+    p.add_argument("jobs", nargs="?", type=Path, help="JSON file: {\"defaults\": {...}, \"jobs\": [{...}, ...]} or a plain list of jobs "
+                                                   "(LongCat's camelCase items too)")
     p.add_argument("--template", action="store_true", help="print an example jobs file and exit")
     p.add_argument("--report", type=Path, help="also write the per-job results as JSON to this file")
     p.set_defaults(run=_batch)
 
 
+class _JobParser(argparse.ArgumentParser):
+    """A job's options: what is wrong with them is the job's reason, not an exit of the batch."""
+
+    def error(self, message: str):
+        raise InvalidOptionError(f"bad job: {message}")
+
+
 def _job_argv(job: dict, base: Path) -> list[str]:
     argv = []
     for key, value in job.items():
-        name = key.replace("-", "_")
+        name = snake_case(key).replace("-", "_")
+        name = _ALIASES.get(name, name)
         if value is None or value is False:
             continue
         is_image_background = name == "background" and str(value) not in ("keep", "transparent") and not str(value).startswith("#")
@@ -70,7 +84,7 @@ def _batch(args: argparse.Namespace) -> int:
         print("talkinghead: error: batch needs a jobs file (or --template)", file=sys.stderr)
         return USAGE
     jobs, defaults = _load_jobs(args.jobs)
-    parser = argparse.ArgumentParser(prog="talkinghead batch job", add_help=False, exit_on_error=False)
+    parser = _JobParser(prog="talkinghead batch job", add_help=False, exit_on_error=False)
     add_generate_options(parser, required=True)
     base = args.jobs.resolve().parent
     results = []
@@ -81,15 +95,16 @@ def _batch(args: argparse.Namespace) -> int:
             if not isinstance(job, dict):
                 raise ValueError("a job must be an object of generate options")
             job_args = parser.parse_args(_job_argv({**defaults, **job}, base))
+            entry["ignored"] = ignored_flags(job_args)
             result = run_generate(job_args, progress=False)
             entry.update(status="ok", frames=result.video.n_frames, duration=round(result.video.duration, 3))
         except TalkingHeadError as error:
-            entry.update(status="failed", exit_code=exit_code(error), error=str(error))
+            entry.update(status="failed", exit_code=exit_code(error), code=error.code, error=str(error))
         except (argparse.ArgumentError, ValueError, SystemExit) as error:
-            entry.update(status="failed", exit_code=USAGE, error=f"bad job: {error}")
+            entry.update(status="failed", exit_code=USAGE, code=InvalidOptionError.code, error=f"bad job: {error}")
         entry["seconds"] = round(time.monotonic() - started, 2)
         results.append(entry)
-        detail = f"{entry.get('frames')} frames" if entry["status"] == "ok" else entry["error"]
+        detail = f"{entry.get('frames')} frames" if entry["status"] == "ok" else f"{entry['code']} (exit {entry['exit_code']}): {entry['error']}"
         print(f"[{number}/{len(jobs)}] {entry['status']:6} {entry['output']}: {detail}", file=sys.stderr)
     failed = sum(r["status"] != "ok" for r in results)
     print(f"{len(results) - failed} of {len(results)} jobs succeeded", file=sys.stderr)

@@ -8,7 +8,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .. import GenerateRequest, GenerateResult, generate
+from .. import IGNORED_FIELDS, GenerateRequest, GenerateResult, generate
 from ..errors import InputNotFoundError, TrackFormatError
 from ..media import OUTPUT_FORMATS, format_choices
 from ..motion import Track
@@ -58,6 +58,23 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool, subject:
     add_overlay_options(p, prefix="over-")
     p.add_argument("--workers", type=positive_int, help="render processes for videos over 20 s (default: every core)")
     p.add_argument("--preview", type=Path, help="also write a contact sheet PNG of telling frames (closures, widest openings, blinks, head poses)")
+    # Diffusion models' own settings (LongCat's --steps and --guidance among them): accepted so
+    # their command lines and batch files run unchanged, and reported as ignored.
+    others = p.add_argument_group("other models' settings", "accepted and ignored: " + ", ".join(_flag(name) for name in IGNORED_FIELDS))
+    for name in IGNORED_FIELDS:
+        others.add_argument(_flag(name), dest=_IGNORED_DEST + name, nargs="?", const="", metavar="VALUE", help=argparse.SUPPRESS)
+
+
+_IGNORED_DEST = "ignored_"
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def ignored_flags(args: argparse.Namespace) -> list[str]:
+    """The other models' flags given (with their dashes), which this engine ignores."""
+    return [_flag(name) for name in IGNORED_FIELDS if getattr(args, _IGNORED_DEST + name, None) is not None]
 
 
 def parse_background(text: str) -> Background:
@@ -118,6 +135,9 @@ def run_generate(args: argparse.Namespace, *, progress: bool = True, **changes) 
 
 
 def _generate(args: argparse.Namespace) -> int:
+    ignored = ignored_flags(args)
+    if ignored:
+        print(f"talkinghead: ignored {', '.join(ignored)}: settings of diffusion models, which this engine has no use for", file=sys.stderr)
     video = run_generate(args).video
     print(f"{video.path}: {video.width}x{video.height}, {video.n_frames} frames, {video.duration:.2f} s", file=sys.stderr)
     return OK

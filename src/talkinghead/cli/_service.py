@@ -6,10 +6,10 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from ..service import LOG_FORMATS, ServiceConfig, parse_bytes, parse_duration, parse_rate
+from ..service import LOG_FORMATS, PRESETS, ServiceConfig, configure_backends, normal_region, parse_bytes, parse_duration, parse_rate
 from ._commands import summary
 from ._exit_codes import OK
 from ._types import typed
@@ -49,6 +49,14 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep-interval", type=typed(parse_duration, "--sweep-interval"), default=_DEFAULTS.sweep_interval,
                    help="how often expired results are deleted (default 10s)")  # fmt: skip
     p.add_argument("--public-url", default="", help="this service's address as clients see it, for URLs in webhook bodies")
+    # Model backends: the workers send the jobs that name one to it.
+    p.add_argument("--backend", action="append", metavar="NAME=KIND:URL", default=os.environ.get("TALKINGHEAD_BACKENDS", "").split(),
+                   help="a model backend jobs may ask for with backend=NAME: KIND longcat (a JSON endpoint, as on Modal), runpod (a serverless "
+                        f"endpoint) or cog (a Replicate cog server); repeatable (env TALKINGHEAD_BACKENDS, space-separated). NAME {', '.join(PRESETS)} "
+                        "brings that model's licence")  # fmt: skip
+    p.add_argument("--backend-licence", action="append", metavar="NAME=LICENCE[:REGIONS]", default=[],
+                   help="a backend's licence: a preset's name (hunyuan=hunyuan-video-avatar) or an SPDX id or name with the regions it "
+                        "excludes (mine=LicenseRef-Acme:EU,KR); repeatable")  # fmt: skip
     p.add_argument("--log-format", choices=LOG_FORMATS,
                    help="text lines, or one JSON object a line for a log collector (default: env TALKINGHEAD_LOG_FORMAT, else text)")  # fmt: skip
 
@@ -69,6 +77,9 @@ def add_serve_parser(commands) -> None:
                        help="longest clip POST /v1/avatars enrols, e.g. 90s, 10m (default 10m)")
     serve.add_argument("--sync-max-audio", type=typed(parse_duration, "--sync-max-audio"), default=_DEFAULTS.sync_max_audio,
                        help="longest audio POST /v1/generate renders while the caller waits (default 60s)")  # fmt: skip
+    serve.add_argument("--region", type=typed(normal_region, "--region"), default=os.environ.get("TALKINGHEAD_REGION"),
+                       help="where this server's callers are: EU or an ISO country code (DE, KR, UK); backends whose licence excludes it refuse "
+                            "jobs with 451 (env TALKINGHEAD_REGION; a key's own --region wins)")  # fmt: skip
     serve.add_argument("--metrics-key", default=os.environ.get("TALKINGHEAD_METRICS_KEY"),
                        help="a token GET /metrics asks for as 'Authorization: Bearer TOKEN' (default $TALKINGHEAD_METRICS_KEY; unset: open)")  # fmt: skip
     _add_worker_options(serve)
@@ -90,6 +101,7 @@ def add_keys_parser(commands) -> None:
     create.add_argument("--rate", type=typed(parse_rate, "--rate"), default=60.0, help="requests that create work, e.g. 60/min, 2/s (default 60/min)")
     create.add_argument("--concurrency", type=int, default=2, help="jobs of this key rendering at once (default %(default)s)")
     create.add_argument("--max-audio", type=typed(parse_duration, "--max-audio"), default=3600.0, help="longest audio per job, e.g. 10m, 1h (default 1h)")
+    create.add_argument("--region", type=typed(normal_region, "--region"), help="where the key's caller is (EU or an ISO country code): licence gates use it before the server's --region")
     _add_store_options(create)
     create.set_defaults(run=_keys_create)
     listing = actions.add_parser("list", help="the keys, with their limits (never the keys themselves)")
@@ -121,6 +133,7 @@ def _config(args: argparse.Namespace, **extra) -> ServiceConfig:
         webhook_backoff=args.webhook_backoff,
         sweep_interval=args.sweep_interval,
         public_url=args.public_url,
+        backends=configure_backends(args.backend, args.backend_licence),
         **extra,
     )
 
@@ -135,13 +148,16 @@ def _serve(args: argparse.Namespace) -> int:
     public_url = args.public_url or f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     config = _config(args, auth=not args.no_auth, max_upload=args.max_upload, sync_max_audio=args.sync_max_audio, max_streams=args.max_streams,
                      stream_processes=args.stream_processes, avatar_processes=args.avatar_processes, max_avatar_seconds=args.max_avatar_seconds,
-                     metrics_key=args.metrics_key or None, body_timeout=args.body_timeout)  # fmt: skip
-    config = ServiceConfig(**{**asdict(config), "public_url": public_url})
+                     metrics_key=args.metrics_key or None, body_timeout=args.body_timeout, region=args.region)  # fmt: skip
+    config = replace(config, public_url=public_url)
     log_format = configure_logging(args.log_format)
     log = logging.getLogger("talkinghead.service")
     app = create_app(config)
     if config.auth and not list_keys(app.state.service.db):
         log.warning("no API keys yet; make one with: talkinghead keys create --name NAME --database-url %s", config.database_url)
+    for spec in config.backends:
+        if spec.restricted_in(config.region):  # kept, so that its jobs are told why (451) rather than that it does not exist
+            log.warning("backend %s (%s) is disabled: its licence excludes this server's region %s", spec.name, spec.licence.name, config.region)
     log.info("serving on %s (docs at %s/docs, demo at %s/demo), database %s, storage %s, %d render worker(s)",
              public_url, public_url, public_url, config.database_url, config.storage, config.workers)  # fmt: skip
     # Frames are JPEG or WebP already: per-message deflate would spend CPU for nothing. In JSON,
@@ -186,13 +202,15 @@ def _database(args: argparse.Namespace):
 def _keys_create(args: argparse.Namespace) -> int:
     from ..service import create_key
 
-    made = create_key(_database(args), name=args.name, rate_per_min=args.rate, concurrency=args.concurrency, max_audio=args.max_audio)
+    made = create_key(_database(args), name=args.name, rate_per_min=args.rate, concurrency=args.concurrency, max_audio=args.max_audio, region=args.region)
     key = made.key
     print(f"id:             {key.id}")
     print(f"name:           {key.name}")
     print(f"key:            {made.secret}")
     print(f"webhook secret: {key.webhook_secret}")
     print(f"limits:         {key.rate_per_min:g}/min, {key.concurrency} at once, audio up to {key.max_audio:g} s")
+    if key.region:
+        print(f"region:         {key.region}")
     print("the key is shown only now: store it safely", file=sys.stderr)
     return OK
 
@@ -204,10 +222,10 @@ def _keys_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{k: v for k, v in asdict(key).items() if k != "webhook_secret"} for key in keys], indent=2))
         return OK
-    print(f"{'id':<17} {'name':<20} {'prefix':<11} {'rate/min':>8} {'conc':>4} {'max audio':>9}  state")
+    print(f"{'id':<17} {'name':<20} {'prefix':<11} {'rate/min':>8} {'conc':>4} {'max audio':>9} {'region':<6}  state")
     for key in keys:
         state = "revoked" if key.revoked_at else "live"
-        print(f"{key.id:<17} {key.name[:20]:<20} {key.prefix:<11} {key.rate_per_min:>8g} {key.concurrency:>4} {key.max_audio:>8g}s  {state}")
+        print(f"{key.id:<17} {key.name[:20]:<20} {key.prefix:<11} {key.rate_per_min:>8g} {key.concurrency:>4} {key.max_audio:>8g}s {key.region or '-':<6}  {state}")
     return OK
 
 

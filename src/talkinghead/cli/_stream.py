@@ -32,7 +32,9 @@ from ..stream import SAMPLE_RATES, StreamClosedError, StreamOptions
 from ..stream.protocol import FRAME_FORMATS, FRAME_QUALITY
 from ._commands import summary
 from ._options import add_language_option, add_transcript_options, transcript
-from ._exit_codes import OK
+from ._exit_codes import OK, STREAM_DROPPED
+
+STREAM_PATH = "/v1/stream"
 
 
 def add_stream_parser(commands) -> None:
@@ -46,7 +48,8 @@ def add_stream_parser(commands) -> None:
     source.add_argument("--avatar-id", help="an avatar registered on the server (POST /v1/avatars)")
     p.add_argument("-o", "--output", required=True, help=f"video to write ({', '.join(FORMATS[name].suffixes[0] for name in FILE_FORMATS)})")
     p.add_argument("--realtime", action="store_true", help="send the audio at its own pace and let the server play it in real time (default: as fast as possible)")
-    p.add_argument("--server", help="a running server, e.g. ws://127.0.0.1:8000 (default: a private one for this command)")
+    p.add_argument("--server", type=stream_url, help="a running server: ws://, wss://, http:// or https://HOST:PORT, with or without /v1/stream "
+                                                    "(default: a private one for this command)")
     p.add_argument("--api-key", default=os.environ.get("TALKINGHEAD_API_KEY"), help="the server's API key (default $TALKINGHEAD_API_KEY)")
     defaults = StreamOptions()
     p.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, default=defaults.sample_rate, help="rate the audio is sent at (default %(default)s)")
@@ -92,6 +95,23 @@ def _private_server() -> Iterator[str]:
             thread.join(timeout=10)
 
 
+def stream_url(server: str) -> str:
+    """The stream endpoint of a server named as ws(s)://HOST:PORT or http(s)://HOST:PORT, with or
+    without /v1/stream: ws://HOST:PORT/v1/stream (wss for https)."""
+    scheme, sep, rest = server.strip().partition("://")
+    secure = {"ws": False, "http": False, "wss": True, "https": True}.get(scheme.lower())
+    if not sep or secure is None or not rest.strip("/"):
+        raise argparse.ArgumentTypeError(f"--server must be ws://, wss://, http:// or https:// with a host, e.g. ws://127.0.0.1:8000; got {server!r}")
+    rest = rest.rstrip("/").removesuffix(STREAM_PATH).rstrip("/")
+    return f"{'wss' if secure else 'ws'}://{rest}{STREAM_PATH}"
+
+
+def mostly_dropped(frames: int, without_image: int, server_dropped: int) -> bool:
+    """Whether a stream lost over half of its frames: those that came without an image here, or
+    the server's own count of frames it drew late or dropped, whichever is more."""
+    return max(without_image, server_dropped) * 2 > frames
+
+
 def _stream(args: argparse.Namespace) -> int:
     from ..stream import Client
 
@@ -106,16 +126,21 @@ def _stream(args: argparse.Namespace) -> int:
                    lookahead_ms=args.lookahead, realtime=args.realtime, seed=args.seed, expression=args.expression, motion=args.motion,
                    language=args.language)  # fmt: skip
     with contextlib.ExitStack() as stack:
-        server = args.server or stack.enter_context(_private_server())
+        server = args.server or stream_url(stack.enter_context(_private_server()))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="talkinghead-stream-")))
         avatar_id = args.avatar_id or (stack.enter_context(_registered_avatar(server, Path(args.avatar), args.api_key)) if args.avatar else None)
-        client = stack.enter_context(Client(server.rstrip("/") + "/v1/stream", api_key=args.api_key))
+        client = stack.enter_context(Client(server, api_key=args.api_key))
         began = time.monotonic()
         ready = client.start(portrait_id=args.portrait_id, image=args.image, avatar_id=avatar_id, **options)
         sender = threading.Thread(target=_send, args=(client, samples, text, args.realtime), daemon=True)
         sender.start()
         frames, dropped, stats = _receive(client, work, ready["sample_rate"])
         sender.join()
+        if mostly_dropped(frames, dropped, stats.get("dropped", 0)):
+            lost = max(dropped, stats.get("dropped", 0))
+            print(f"talkinghead: error: the stream dropped {lost} of {frames} frames (over half): the server could not draw them in time; "
+                  "try a smaller --size, a lower --fps, or leave out --realtime. No video was written.", file=sys.stderr)  # fmt: skip
+            return STREAM_DROPPED
         encoded = encode_video(_frames(work, frames, ready), args.output, audio=str(work / "audio.wav"), options=EncodeOptions(fps=ready["fps"], format=fmt))
     print(f"talkinghead: streamed {frames} frames ({dropped} without an image) in {time.monotonic() - began:.1f} s, session start {ready['start_ms']:.0f} ms, "
           f"server dropped {stats.get('dropped', 0)}; wrote {encoded.path}", file=sys.stderr)  # fmt: skip
@@ -126,7 +151,7 @@ def _stream(args: argparse.Namespace) -> int:
 def _registered_avatar(server: str, path: Path, api_key: str | None) -> Iterator[str]:
     """Register a local avatar file on the server (POST /v1/avatars) for one stream; forgotten after."""
     load_avatar(path)  # a damaged file fails here with its own error, before anything is sent
-    base = "http" + server.rstrip("/").removeprefix("ws")  # ws:// -> http://, wss:// -> https://
+    base = "http" + server.removesuffix(STREAM_PATH).removeprefix("ws")  # ws:// -> http://, wss:// -> https://
     auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     boundary = secrets.token_hex(16)
     head = f'--{boundary}\r\nContent-Disposition: form-data; name="avatar"; filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'

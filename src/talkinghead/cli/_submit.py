@@ -22,7 +22,7 @@ from ._types import positive_int
 
 # The job options this command passes on as given; the service's defaults apply to the rest.
 _PASSED = ("portrait_id", "avatar_id", "fps", "seed", "expression", "motion", "recognizer", "language", "framing", "size", "background",
-           "quality", "format", "face", "webhook_url")  # fmt: skip
+           "quality", "format", "face", "backend", "webhook_url")  # fmt: skip
 
 
 def add_submit_parser(commands) -> None:
@@ -57,6 +57,7 @@ def add_submit_parser(commands) -> None:
     options.add_argument("--quality", type=int)
     options.add_argument("--format", choices=OUTPUT_FORMATS)
     options.add_argument("--face", type=positive_int, action="append", help="once per speaker of a dialogue")
+    options.add_argument("--backend", help="the model that renders the job: builtin, or one of the service's GET /v1/backends")
     add_progress_option(p)
     p.set_defaults(run=_submit)
 

@@ -9,50 +9,11 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from .. import GenerateRequest
+from .. import AUDIO_FIELDS, IGNORED_FIELDS, IMAGE_FIELDS, OPTION_TYPES, GenerateRequest
 from ..errors import InvalidOptionError
 from ..media import FILE_FORMATS, FORMATS
 from ..render import parse_colour, parse_size
 
-# Each input under any of the names that LongCat-Video-Avatar's and InfiniteTalk's workers give it,
-# one name per input. The plain names take an http(s) URL, a data: URL or base64.
-IMAGE_FIELDS = ("image", "reference_image", "image_url", "image_base64")
-AUDIO_FIELDS = ("audio", "audio_url", "audio_base64", "wav_url", "wav_base64")
-# What diffusion models are steered by (prompts, sampling steps, guidance, their own frame counts
-# and resolutions): accepted, so their requests run unchanged, and listed back as ignored.
-IGNORED_FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "num_inference_steps",
-    "steps",
-    "guidance_scale",
-    "text_guidance_scale",
-    "audio_guidance_scale",
-    "cfg",
-    "audio_cfg",
-    "resolution",
-    "num_frames",
-    "max_frame",
-    "force_offload",
-    "use_distill",
-)
-# The engine's options a request may set (GenerateRequest's names) and the JSON type each takes.
-OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
-    "text": str,
-    "fps": int,
-    "seed": int,
-    "expression": str,
-    "expressions": list,
-    "motion": (int, float),
-    "framing": str,
-    "size": str,
-    "background": str,
-    "quality": int,
-    "format": str,
-    "recognizer": str,
-    "language": str,
-    "face": int,
-}
 # InfiniteTalk's output size, the same as size "WIDTHxHEIGHT".
 SIZE_FIELDS = ("width", "height")
 DEFAULT_FORMAT = "mp4"

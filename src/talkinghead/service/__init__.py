@@ -10,6 +10,7 @@ from ._config import ServiceConfig, parse_bytes, parse_duration, parse_rate
 from ._db import Database
 from ._files import JobFiles, expire_results, remove_orphans
 from ._jobs import STATUSES, Job, JobStore, job_document
+from ._licences import BUILTIN, PRESETS, BackendSpec, Licence, configure_backends, normal_region
 from ._keys import ApiKey, NewKey, create_key, list_keys, revoke_key
 from ._logs import LOG_FORMATS, configure_logging
 from ._results import LocalResultStore, ResultStore, StoredFile
@@ -36,6 +37,12 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "BUILTIN",
+    "PRESETS",
+    "BackendSpec",
+    "Licence",
+    "configure_backends",
+    "normal_region",
     "LOG_FORMATS",
     "SIGNATURE_HEADER",
     "STATUSES",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidOptionError
+from ._licences import BUILTIN_SPEC, BackendSpec, normal_region
 
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -84,6 +85,10 @@ class ServiceConfig:
     max_streams: int | None = None  # streaming sessions this server runs at once; default 3 per core
     stream_processes: int | None = None  # processes that draw the streams; default two per core, 0: in the server
     metrics_key: str | None = None  # a bearer token GET /metrics asks for; None: open to whoever reaches it
+    # Model backends beside the built-in engine, and the region this server serves (EU or an ISO
+    # country code): a backend whose licence excludes it stays configured but refuses every job.
+    backends: tuple[BackendSpec, ...] = ()
+    region: str | None = None
 
     @property
     def object_storage(self) -> bool:
@@ -103,6 +108,11 @@ class ServiceConfig:
         return (self.working_root, *sqlite)
 
     @property
+    def backend_specs(self) -> dict[str, BackendSpec]:
+        """Every backend a job may name, the built-in engine first."""
+        return {BUILTIN_SPEC.name: BUILTIN_SPEC, **{spec.name: spec for spec in self.backends}}
+
+    @property
     def stream_limit(self) -> int:
         return self.max_streams if self.max_streams is not None else 3 * cores()
 
@@ -112,6 +122,8 @@ class ServiceConfig:
         return self.stream_processes if self.stream_processes is not None else 2 * cores()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "region", normal_region(self.region))
+        object.__setattr__(self, "backends", tuple(self.backends))
         if self.object_storage:
             bucket = str(self.storage)[len(S3_SCHEME) :].split("/", 1)[0]
             if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):

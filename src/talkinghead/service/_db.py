@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 from ..errors import DatabaseDamagedError, DatabaseUnavailableError, InvalidOptionError
 from ._storage import storage_full
 
-SCHEMA_VERSION = 2
-_UPGRADABLE = (1,)  # versions whose databases only lack tables: version 2 added `chunks`
+SCHEMA_VERSION = 3
+_UPGRADABLE = (1, 2)  # versions whose databases only lack tables: version 2 added `chunks`, 3 `key_regions`
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -140,6 +140,10 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_status ON chunks (status, created_at);
 CREATE INDEX IF NOT EXISTS chunks_by_job ON chunks (job_id, attempt);
+CREATE TABLE IF NOT EXISTS key_regions (
+    key_id TEXT PRIMARY KEY,
+    region TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 """
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ConflictError, InvalidOptionError, NotFoundError
 from ._db import Database, Transaction
+from ._licences import BUILTIN
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED, EXPIRED = "queued", "running", "succeeded", "failed", "canceled", "expired"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED, EXPIRED)
@@ -116,6 +117,7 @@ def job_document(job: Job, base_url: str = "") -> dict[str, Any]:
         "preview_url": f"{base}/v1/jobs/{job.id}/preview" if done else None,
         "result_bytes": job.result_bytes if done else None,
         "options": job.options,
+        "backend": job.options.get("backend", BUILTIN),
         "ignored": job.ignored,
         "webhook_url": job.webhook_url,
         "created_at": iso_time(job.created_at),
@@ -317,7 +319,7 @@ class JobStore:
             )  # fmt: skip
             if tx.rowcount != 1:
                 return False
-            _record_finish(tx, SUCCEEDED, now - job.created_at)
+            _record_finish(tx, SUCCEEDED, now - job.created_at, job.options)
             _bump(tx, "frames_rendered_total", "", frames)
             _bump(tx, "render_seconds_total", "", render_seconds)
             self._queue_webhook(tx, job.id, now)
@@ -334,7 +336,7 @@ class JobStore:
             )
             if tx.rowcount != 1:
                 return False
-            _record_finish(tx, FAILED, now - job.created_at)
+            _record_finish(tx, FAILED, now - job.created_at, job.options)
             self._queue_webhook(tx, job.id, now)
         return True
 
@@ -358,15 +360,15 @@ class JobStore:
             return touched
         with self.db.transaction() as tx:
             rows = tx.execute(
-                f"SELECT id, attempts, created_at FROM jobs WHERE status = ? AND lease_until < ?{tx.lock_rows(skip_locked=True)}", (RUNNING, now)
+                f"SELECT id, attempts, created_at, options FROM jobs WHERE status = ? AND lease_until < ?{tx.lock_rows(skip_locked=True)}", (RUNNING, now)
             ).all()
-            for job_id, attempts, created_at in rows:
+            for job_id, attempts, created_at, options in rows:
                 if attempts >= self.max_attempts:
                     tx.execute(
                         "UPDATE jobs SET status = ?, error_code = ?, error_message = ?, finished_at = ?, worker = NULL, lease_until = NULL WHERE id = ?",
                         (FAILED, "worker_lost", f"the worker running this job stopped {attempts} times before finishing it", now, job_id),
                     )
-                    _record_finish(tx, FAILED, now - created_at)
+                    _record_finish(tx, FAILED, now - created_at, json.loads(options))
                     self._queue_webhook(tx, job_id, now)
                 else:
                     tx.execute("UPDATE jobs SET status = ?, worker = NULL, lease_until = NULL, frames_done = 0 WHERE id = ?", (QUEUED, job_id))
@@ -485,8 +487,9 @@ def _bump(tx: Transaction, name: str, labels: str, value: float) -> None:
     )
 
 
-def _record_finish(tx: Transaction, status: str, seconds: float) -> None:
+def _record_finish(tx: Transaction, status: str, seconds: float, options: dict) -> None:
     _bump(tx, "jobs_finished_total", f'status="{status}"', 1)
+    _bump(tx, "backend_jobs_total", f'backend="{options.get("backend", BUILTIN)}",status="{status}"', 1)
     if status != SUCCEEDED:
         return
     for bound in DURATION_BUCKETS:

@@ -57,6 +57,14 @@ async def submit_job(request: Request):
     return _job_response(service, job, request, 202, **headers)
 
 
+@router.get("/v1/backends", summary="The models a job may name as its backend, with their licences and whether the caller's region may use them")
+def list_backends(request: Request):
+    service = service_of(request)
+    who = service.caller(request.headers)
+    region = (who.key.region if who.key else None) or service.config.region
+    return {"region": region, "backends": [spec.document(region) for spec in service.config.backend_specs.values()]}
+
+
 @router.get("/v1/jobs/{job_id}", summary="A job's status, progress, ETA, error and result URLs")
 def get_job(job_id: str, request: Request):
     service = service_of(request)
@@ -97,12 +105,29 @@ def delete_job(job_id: str, request: Request):
     return _job_response(service, _cancel(service, job_id, service.caller(request.headers).owner), request)
 
 
-@router.post("/v1/generate", tags=["generate"], summary="Render short audio while the caller waits: the video, or {\"video\": base64}",
+@router.post("/v1/generate", tags=["generate"], summary="Render short audio while the caller waits: the video, or {\"video\": base64} for a JSON body",
              responses={200: {"content": {"video/mp4": {}, "application/json": {}}}})  # fmt: skip
 async def generate_now(request: Request):
+    return await _render_now(request)
+
+
+@router.post("/animate", tags=["generate"], summary="SoulX-FlashHead's route: audio and a reference image in (multipart), the video out, WebM unless format says otherwise",
+             responses={200: {"content": {"video/webm": {}, "application/json": {}}}})  # fmt: skip
+async def animate(request: Request):
+    return await _render_now(request, default_format="webm")
+
+
+async def _render_now(request: Request, *, default_format: str | None = None) -> Response:
+    """Render while the caller waits. A JSON body (LongCat's shape) is answered in JSON, the video
+    in base64; a form upload with the video's bytes unless it asks for JSON (response_format=json,
+    or Accept: application/json)."""
     async with accept_work(request) as (service, who, submission):
         config = service.config
-        as_json = str(submission.fields.pop("response_format", "")).lower() == "json" or "application/json" in request.headers.get("accept", "")
+        sent_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
+        asked = str(submission.fields.pop("response_format", "")).lower()
+        as_json = asked == "json" or (sent_json and asked != "video") or "application/json" in request.headers.get("accept", "")
+        if default_format is not None:
+            submission.fields.setdefault("format", default_format)
         cap = min(service.audio_cap(who), config.sync_max_audio)
         try:
             job, _ = await run_in_threadpool(admit, service, who, submission, request.headers.get("idempotency-key"), audio_cap=cap)
@@ -126,7 +151,8 @@ async def generate_now(request: Request):
         raise ConflictError(f"job {job.id}'s files have expired")
     if as_json:
         video = await run_in_threadpool(_read, service, service.files.result_key(job))
-        return {"video": base64.b64encode(video).decode(), "media_type": fmt.media_type, "job": job_document(job, service.base_url(request))}
+        return JSONResponse({"video": base64.b64encode(video).decode(), "media_type": fmt.media_type, "ignored": job.ignored,
+                             "job": job_document(job, service.base_url(request))}, headers={"X-Job-Id": job.id})  # fmt: skip
     return _serve(stored, fmt.media_type, filename=f"{job.id}{fmt.suffixes[0]}", headers={"X-Job-Id": job.id})
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import AuthenticationError, InvalidOptionError, NotFoundError, PermissionDeniedError, RateLimitError
 from ._db import Database
+from ._licences import normal_region
 
 ANONYMOUS = "anonymous"  # the one owner when the service runs without keys
 KEY_PREFIX = "th_"
@@ -26,6 +27,7 @@ class ApiKey:
     webhook_secret: str
     created_at: float
     revoked_at: float | None
+    region: str | None = None  # where the key's caller is (EU or an ISO country code), for licence gates
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class NewKey:
     secret: str  # the key itself: shown once, never stored
 
 
-_COLUMNS = "id, name, prefix, rate_per_min, concurrency, max_audio, webhook_secret, created_at, revoked_at"
+_COLUMNS = ("id, name, prefix, rate_per_min, concurrency, max_audio, webhook_secret, created_at, revoked_at, "
+            "(SELECT region FROM key_regions WHERE key_regions.key_id = api_keys.id)")
 
 
 def _hash(secret: str) -> str:
@@ -42,7 +45,8 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(db: Database, *, name: str, rate_per_min: float = 60.0, concurrency: int = 2, max_audio: float = 3600.0) -> NewKey:
+def create_key(db: Database, *, name: str, rate_per_min: float = 60.0, concurrency: int = 2, max_audio: float = 3600.0,
+               region: str | None = None) -> NewKey:  # fmt: skip
     if not name.strip():
         raise InvalidOptionError("a key needs a name")
     if concurrency < 1:
@@ -60,6 +64,7 @@ def create_key(db: Database, *, name: str, rate_per_min: float = 60.0, concurren
         webhook_secret="whsec_" + secrets.token_urlsafe(24),
         created_at=time.time(),
         revoked_at=None,
+        region=normal_region(region),
     )
     with db.transaction() as tx:
         tx.execute(
@@ -67,6 +72,8 @@ def create_key(db: Database, *, name: str, rate_per_min: float = 60.0, concurren
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key.id, key.name, key.prefix, _hash(secret), key.webhook_secret, rate_per_min, concurrency, max_audio, rate_per_min, key.created_at, key.created_at),
         )
+        if key.region is not None:
+            tx.execute("INSERT INTO key_regions (key_id, region) VALUES (?, ?)", (key.id, key.region))
     return NewKey(key=key, secret=secret)
 
 

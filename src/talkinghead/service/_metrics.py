@@ -104,6 +104,7 @@ def exposition(store: JobStore, results: ResultStore, http: HttpMetrics, streams
 
     counter("jobs_submitted_total", "Jobs accepted.")
     counter("jobs_finished_total", "Jobs that reached succeeded, failed or canceled.", labelled=True)
+    counter("backend_jobs_total", "Jobs that succeeded or failed, by the backend that rendered them.", labelled=True)
     counter("jobs_reclaimed_total", "Runs whose worker was lost; the job was requeued or failed.")
     counter("frames_rendered_total", "Video frames of succeeded jobs.")
     counter("render_seconds_total", "Seconds workers spent rendering succeeded jobs.")

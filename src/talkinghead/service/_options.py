@@ -8,17 +8,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .. import GenerateRequest
+from .. import IGNORED_FIELDS, GenerateRequest
 from ..errors import InvalidOptionError, TurnsFormatError
 from ..media import FILE_FORMATS, FORMATS, OutputFormat, spoken_list
 from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MAX_SEED, parse_expressions
 from ..portrait import read_landmarks
 from ..render import FRAMINGS, parse_colour, parse_size
 from ..speech import RECOGNIZERS, read_turns, split_transcript
+from ._licences import BUILTIN
 
-# Fields of other talking-head APIs (LongCat-Video-Avatar's request among them) that a request may
-# carry and this engine does not use: accepted, and listed back as ignored.
-IGNORED_FIELDS = ("num_inference_steps", "guidance_scale", "prompt", "negative_prompt")
 DEFAULT_FORMAT = "mp4"  # the API always writes a file; the engine would read the format from its name
 MAX_TEXT = 100_000  # characters of a transcript
 MAX_SPEAKERS = 8  # audio files of one dialogue job
@@ -89,6 +87,7 @@ class JobOptions(BaseModel):
     format: Literal[FILE_FORMATS] = DEFAULT_FORMAT  # type: ignore[valid-type]
     recognizer: Literal[RECOGNIZERS] = GenerateRequest.recognizer  # type: ignore[valid-type]
     language: str = Field(GenerateRequest.language, pattern="^[a-z]{2,3}$", description="ISO 639; other than en, the mouth follows the sound")
+    backend: str = Field(BUILTIN, pattern="^[a-z0-9][a-z0-9_.-]{0,62}$", description="the model that renders the job: builtin, or a backend of GET /v1/backends")
     expressions: list[dict[str, Any]] | None = Field(None, description='expressions over time: [{"start": 0.0, "end": 2.5, "expression": "happy", "strength": 0.8}]')
 
     # An expression timeline or a transcript tag that is wrong fails as itself (bad_expressions,
@@ -151,12 +150,14 @@ class JobOptions(BaseModel):
         lists = {name: len(value) for name, value in (("text", self.text), ("face", self.face)) if isinstance(value, list)}
         if len(set(lists.values())) > 1:
             raise ValueError(f"one transcript and one face per speaker: {' and '.join(f'{n} {name}s' for name, n in lists.items())}")
-        if (lists or self.turns is not None) and (self.avatar_id is not None or self.landmarks is not None):
-            raise ValueError("a dialogue animates faces of an image or portrait, not an avatar or hand-placed landmarks")
+        if (lists or self.turns is not None) and (self.portrait_id or self.avatar_id or self.landmarks is not None or self.backend != BUILTIN):
+            raise ValueError("a dialogue animates the faces of an uploaded image with the builtin backend: not a portrait_id, an avatar_id, landmarks or a remote backend")
         if self.avatar_id is not None and self.face is not None:
             raise ValueError("face picks a face in a portrait; an avatar shows the one person of its footage")
         if self.landmarks is not None and (self.face is not None or self.portrait_id or self.avatar_id):
             raise ValueError("landmarks place the face on an uploaded image: not with face, a portrait_id or an avatar_id")
+        if self.backend != BUILTIN and (self.portrait_id or self.avatar_id or self.landmarks is not None):
+            raise ValueError("a remote backend animates an uploaded image: not a portrait_id, an avatar_id or landmarks")
         if self.background == "transparent" and not FORMATS[self.format].alpha:
             raise ValueError(f"a transparent background needs format {_WITH_ALPHA}")
         if self.size and FORMATS[self.format].even_size and any(side % 2 for side in parse_size(self.size)):

@@ -17,16 +17,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from .. import IMAGE_FIELDS
 from ..errors import InvalidOptionError, UnsupportedMediaError
 from ..portrait import face_from_landmarks, load_image
 from ..speech import load_audio
 from ._avatars import ready_avatar
 from ._jobs import Job, NewJob, new_job_id
+from ._licences import BUILTIN, choose_backend
 from ._options import MAX_SPEAKERS, json_object, parse_json, parse_options
 from ._portraits import get_portrait
 from ._state import Caller, Service, service_of
 from ._storage import check_free_space
 from ._webhooks import resolve_webhook
+
+
+# Other APIs' names for the portrait as bytes (an upload, or base64): LongCat's `reference_image`,
+# SoulX-FlashHead's `ref_image`... The HTTP API fetches no URLs.
+IMAGE_ALIASES = tuple(name for name in IMAGE_FIELDS if name != "image" and not name.endswith("_url"))
 
 
 @dataclass
@@ -91,7 +98,7 @@ async def read_submission(request: Request) -> Submission:
                 submission.fields[name] = parse_json(value, "turns")
             else:
                 submission.fields[name] = value
-        for name in ("image", "reference_image", "audio"):
+        for name in ("image", *IMAGE_ALIASES, "audio"):
             if name in submission.fields:  # sent as text, not a file: base64
                 setattr(submission, "audio" if name == "audio" else "image", _b64(submission.fields.pop(name), name))
         return submission
@@ -101,8 +108,10 @@ async def read_submission(request: Request) -> Submission:
             raise InvalidOptionError("the JSON body must be an object")
         fields = dict(document)
         fields.update(json_object(fields.pop("options", None) or {}, "options"))
-        image = fields.pop("image", None) or fields.pop("reference_image", None)
-        fields.pop("reference_image", None)
+        image = fields.pop("image", None)
+        for alias in IMAGE_ALIASES:
+            image = fields.pop(alias, None) if image is None else image
+            fields.pop(alias, None)
         audio = fields.pop("audio", None)
         voices = [_b64(each, f"audio[{i}]") for i, each in enumerate(audio)] if isinstance(audio, list) else [_b64(audio, "audio")] if audio is not None else []
         return Submission(fields=fields, image=_b64(image, "image") if image is not None else None, audio=voices[0] if voices else None, more_audio=voices[1:])
@@ -114,7 +123,7 @@ PER_SPEAKER = ("text", "face")
 
 
 def uploaded_image(submission: Submission) -> UploadFile | None:
-    return submission.uploads.get("image") or submission.uploads.get("reference_image")
+    return next((submission.uploads[name] for name in ("image", *IMAGE_ALIASES) if name in submission.uploads), None)
 
 
 def save_input(submission: Submission, name: str, data: bytes | None, destination: Path) -> bool:
@@ -145,6 +154,7 @@ def admit(service: Service, who: Caller, submission: Submission, idempotency_key
     fields = dict(submission.fields)
     webhook_url = fields.pop("webhook_url", None)
     options, ignored = parse_options(fields)
+    choose_backend(config.backend_specs, options.backend, key_region=who.key.region if who.key else None, server_region=config.region)
     if webhook_url is not None:
         resolve_webhook(str(webhook_url), allow_private=config.webhook_allow_private)
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
@@ -207,6 +217,8 @@ def _check_speakers(options, audio_files: int) -> None:
         if audio_files != 1:
             raise InvalidOptionError(f"turns say who speaks when in one recording; got {audio_files} audio files")
         return
+    if audio_files > 1 and (options.portrait_id or options.backend != BUILTIN):
+        raise InvalidOptionError("a dialogue animates the faces of an uploaded image with the builtin backend: not a portrait_id or a remote backend")
     speakers = options.speakers
     if speakers is not None and speakers != audio_files:
         raise InvalidOptionError(f"{speakers} transcripts or faces for {audio_files} audio files: give one each")

@@ -1,4 +1,4 @@
-"""Render workers: claim a job, run it through `talkinghead.generate`, record the outcome.
+"""Render workers: claim a job, run it through its backend (`talkinghead.generate`, or a remote model), record the outcome.
 
 A worker holds one job at a time. Its heartbeat (the worker's registration and its job's lease,
 with the progress made) is sent by a thread that does no rendering: in `serve` and `worker`, the
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import ChunkedRender, GenerateRequest, GenerateResult, Track, generate, plan_chunks
-from ..errors import DatabaseUnavailableError, TalkingHeadError
+from .. import ChunkedRender, GenerateRequest, Track, plan_chunks
+from ..errors import BackendFailedError, DatabaseUnavailableError, TalkingHeadError
 from ._avatars import load_avatar_file, reclaim_enrolments
+from ._backends import BackendJob, RenderedFile, create_backends
 from ._chunks import Chunk, ChunkStore
 from ._config import ServiceConfig, cores
 from ._logs import configure_logging
@@ -31,6 +32,7 @@ from ._db import Database
 from ._files import PREVIEW_NAME, JobFiles, chunk_name, expire_results, remove_orphans
 from ._http import failure
 from ._jobs import Job, JobStore, host_identity, pid_alive, worker_identity
+from ._licences import BUILTIN
 from ._options import generate_request, result_format
 from ._portraits import load_rig
 from ._results import LocalResultStore
@@ -106,6 +108,7 @@ class Worker:
         self.jobs = open_store(config)
         self.chunks = ChunkStore(self.jobs)
         self.files = open_files(config)
+        self.backends = create_backends(config)
         self._planned: tuple[tuple[str, int], ChunkedRender] | None = None  # the split job whose chunks this worker drew last
         generated, self.host, self.pid = worker_identity()
         self.id = worker_id or generated
@@ -201,12 +204,13 @@ class Worker:
         started = time.monotonic()
         try:
             request = self._request(job)
+            backend = self._backend(job)
             # A long job is split into chunk tasks for every worker; its Track is made here, on
             # every core of this machine (the other workers have nothing of it to draw yet).
-            chunked = plan_chunks(request, processes=cores())
+            chunked = plan_chunks(request, processes=cores()) if backend.name == BUILTIN else None
             if chunked is not None:
                 return self._split(job, chunked)
-            result = generate(request, on_progress=progress)
+            rendered = backend.render(BackendJob(request, job.options, job.audio_seconds, progress))
         except Exception as error:
             if isinstance(error, _Abandon) or isinstance(error.__context__, _Abandon):  # (an encoder may fail as the render stops)
                 if current.lost:
@@ -221,7 +225,14 @@ class Worker:
                 raise
             self._fail(job, error, holder=self.id)
             return
-        self._keep(job, result, time.monotonic() - started)
+        self._keep(job, rendered, time.monotonic() - started)
+
+    def _backend(self, job: Job):
+        """The backend the job names; one this worker was not configured with fails the job."""
+        name = job.options.get("backend", BUILTIN)
+        if name not in self.backends:
+            raise BackendFailedError(f"backend {name!r} is not configured on the worker that took the job (give it --backend {name}=KIND:URL)")
+        return self.backends[name]
 
     def _fail(self, job: Job, error: Exception, *, holder: str | None) -> None:
         status, code, message = failure(error)
@@ -234,14 +245,14 @@ class Worker:
         else:
             self.files.remove_run(job)
 
-    def _keep(self, job: Job, result: GenerateResult, render_seconds: float, join: Chunk | None = None) -> None:
+    def _keep(self, job: Job, result: RenderedFile, render_seconds: float, join: Chunk | None = None) -> None:
         """Put the finished video in the store and record the job's success (when it is still ours)."""
-        name, size = self.files.keep_result(job, Path(result.video.path))
-        if self.jobs.succeed(job, self.id, result_name=name, result_bytes=size, frames=result.video.n_frames, render_seconds=render_seconds,
+        name, size = self.files.keep_result(job, result.path)
+        if self.jobs.succeed(job, self.id, result_name=name, result_bytes=size, frames=result.frames, render_seconds=render_seconds,
                              retention=self.config.retention, join_task=join.id if join else None):  # fmt: skip
             self.files.clear_inputs(job.id)
             self.files.remove_chunks(job)
-            log.info("job %s succeeded: %d frames in %.1f s", job.id, result.video.n_frames, render_seconds)
+            log.info("job %s succeeded: %d frames in %.1f s", job.id, result.frames, render_seconds)
         else:  # canceled or reclaimed meanwhile: this run's files are not the job's result
             self.files.remove_run(job)
 
@@ -295,8 +306,8 @@ class Worker:
         if chunk.is_join:
             started = job.started_at or time.time()
             paths = [self.files.fetch_chunk(job, index, chunked.suffix) for index in range(len(chunked.chunks))]
-            result = chunked.join(paths)  # a join canceled meanwhile keeps nothing: the success is fenced to its task
-            self._keep(job, result, time.time() - started, join=chunk)
+            joined = chunked.join(paths).video  # a join canceled meanwhile keeps nothing: the success is fenced to its task
+            self._keep(job, RenderedFile(Path(joined.path), joined.n_frames), time.time() - started, join=chunk)
             return None
         path = self.files.run_dir(job) / chunk_name(chunk.index, chunked.suffix)
         chunked.render_chunk(chunk.index, path, on_frame=lambda made: progress(made, chunk.end - chunk.first))
