@@ -23,7 +23,7 @@ TEMPLATE = {
     ],
 }
 # Job keys holding paths: relative ones are read from the jobs file's folder.
-_PATH_KEYS = ("image", "audio", "text_file", "track", "output", "preview")
+_PATH_KEYS = ("image", "audio", "text_file", "track", "output", "preview", "captions", "caption_font")
 
 
 def add_batch_parser(commands) -> None:
@@ -41,6 +41,9 @@ def _job_argv(job: dict, base: Path) -> list[str]:
         if value is None or value is False:
             continue
         is_image_background = name == "background" and str(value) not in ("keep", "transparent") and not str(value).startswith("#")
+        if value is True:  # a switch: "burn_captions": true
+            argv.append(f"--{name.replace('_', '-')}")
+            continue
         if name in _PATH_KEYS or is_image_background:
             value = base / str(value)  # an absolute path stays itself
         argv += [f"--{name.replace('_', '-')}", str(value)]

@@ -1,0 +1,308 @@
+"""Captions from a Track's word timings: cues of readable length, SRT and WebVTT files, and
+captions burned into video frames.
+
+`caption_cues` turns the aligned words (or, with the transcript the Track was made from, the
+transcript's own tokens, spelling and punctuation) into cues; `captions_text` writes them;
+`burn_captions` draws them onto a stream of frames. A cue's picture is drawn once, from the cues
+and the style alone, and alpha-blended onto each frame it covers, so any process draws any
+frame identically.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidOptionError
+from ..motion import Track
+from ..speech import SILENCE, normalize_transcript
+
+CAPTION_FORMATS = ("srt", "vtt")
+CAPTION_POSITIONS = ("bottom", "top")
+
+# Cue rules from broadcast subtitle guidelines (BBC Subtitle Guidelines; Netflix Timed Text Style
+# Guide): at most 42 characters a line and 2 lines a cue; a cue stays up long enough to read at
+# about 17 characters a second (the BBC's 160-180 words a minute; Netflix allows 20 for adults),
+# and at least 5/6 s; Netflix caps a cue at 7 s, we at 6 so long sentences break into readable
+# pieces. A pause of 0.4 s in the speech ends a cue: a caption should not hang over silence.
+MAX_LINE = 42
+MAX_LINES = 2
+READING_CPS = 17.0
+MIN_CUE_S = 0.8
+MAX_CUE_S = 6.0
+PAUSE_S = 0.4
+
+_TAG = re.compile(r"\[[^\[\]\n]*\]")  # [smile], [happy]: expression cues, never shown
+_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]\u00bb\u300d]*$")
+_CLAUSE_END = re.compile(r"[,;:\u2013\u2014\uff0c\u3001\uff1b\uff1a][\"'\u201d\u2019)\]\u00bb]*$")
+# Abbreviations whose full stop ends no sentence ("Mr. Dashwood"), and initials ("U.S.").
+_ABBREVIATIONS = frozenset("mr mrs ms dr prof st sr jr vs etc e.g i.e no mt ft approx fig".split())
+_INITIALS = re.compile(r"^(?:[A-Za-z]\.)+$")
+_PRONOUN_I = re.compile(r"^i(?='|$)")
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One caption: its lines, shown from `start` to `end` seconds."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass(frozen=True)
+class _Token:
+    """A word as shown, with the time it is spoken; `joined`: written without a space before it."""
+
+    text: str
+    start: float
+    end: float
+    joined: bool = False
+
+
+# ---- cues ---------------------------------------------------------------------------------------
+
+
+def caption_cues(track: Track) -> tuple[Cue, ...]:
+    """The Track's captions: from the transcript it was made from (`meta["transcript"]`), in the
+    transcript's own words, or else from its aligned or recognised words."""
+    speech = _speech_spans(track)
+    transcript = track.meta.get("transcript")
+    if transcript:
+        tokens = _transcript_tokens(str(transcript), track.words, speech, track.duration)
+    else:
+        tokens = [_Token(_PRONOUN_I.sub("I", w.text), w.start, w.end) for w in track.words]
+    return _timed(_merge_short([cue for phrase in _phrases(tokens) for cue in _split(phrase)]), track.duration)
+
+
+def _speech_spans(track: Track) -> list[tuple[float, float]]:
+    """Where someone speaks: the Track's phones that are not silence."""
+    return [(p.start, p.end) for p in track.phones if p.label != SILENCE and p.end > p.start]
+
+
+def _transcript_tokens(transcript: str, words, speech: list[tuple[float, float]], duration: float) -> list[_Token]:
+    """The transcript's tokens timed by the aligned words: each token takes the times of the
+    normalised words it made; tokens never heard (or with no words: punctuation, Chinese
+    characters) share out the speech time between their heard neighbours by length."""
+    pieces = _tokenize(_TAG.sub(" ", transcript))
+    spoken = [(k, word) for k, (text, _) in enumerate(pieces) for word in normalize_transcript(text)]
+    heard = [w.text for w in words]
+    times: list[tuple[float, float] | None] = [None] * len(pieces)
+    matcher = difflib.SequenceMatcher(None, [word for _, word in spoken], heard, autojunk=False)
+    for a, b, size in matcher.get_matching_blocks():
+        for offset in range(size):
+            k, w = spoken[a + offset][0], words[b + offset]
+            times[k] = (w.start, w.end) if times[k] is None else (min(times[k][0], w.start), max(times[k][1], w.end))
+    tokens: list[_Token] = []
+    k = 0
+    while k < len(pieces):
+        if times[k] is not None:
+            tokens.append(_Token(pieces[k][0], *times[k], joined=pieces[k][1]))
+            k += 1
+            continue
+        run_end = next((j for j in range(k, len(pieces)) if times[j] is not None), len(pieces))
+        after = times[run_end][0] if run_end < len(pieces) else duration
+        before = tokens[-1].end if tokens else 0.0
+        tokens += _spread(pieces[k:run_end], before, max(after, before), speech)
+        k = run_end
+    return tokens
+
+
+def _tokenize(text: str) -> list[tuple[str, bool]]:
+    """Tokens as written, each with whether it joins the one before without a space: words
+    between spaces, and each wide (Chinese, Japanese) character on its own."""
+    return [(run, i > 0) for piece in text.split() for i, run in enumerate(_wide_runs(piece))]
+
+
+def _wide_runs(piece: str) -> list[str]:
+    runs: list[str] = []
+    for char in piece:
+        if _is_wide(char) or not runs or _is_wide(runs[-1][-1]):
+            runs.append(char)
+        else:
+            runs[-1] += char
+    return runs
+
+
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _spread(pieces: Sequence[tuple[str, bool]], start: float, end: float, speech: list[tuple[float, float]]) -> list[_Token]:
+    """Tokens timed over the speech between `start` and `end`, each by its length (over the
+    whole span where nobody speaks there)."""
+    spans = [(max(a, start), min(b, end)) for a, b in speech if min(b, end) > max(a, start)] or [(start, end)]
+    total = sum(b - a for a, b in spans)
+    weights = np.cumsum([0] + [max(_width(text), 1) for text, _ in pieces], dtype=float)
+    weights /= weights[-1]
+
+    def at(share: float) -> float:
+        left = share * total
+        for a, b in spans:
+            if left <= b - a:
+                return a + left
+            left -= b - a
+        return spans[-1][1]
+
+    return [_Token(text, round(at(weights[i]), 3), round(at(weights[i + 1]), 3), joined) for i, (text, joined) in enumerate(pieces)]
+
+
+def _width(text: str) -> int:
+    """Columns a text takes: wide characters two, combining marks none."""
+    return sum(2 if _is_wide(c) else 0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def _join(tokens: Sequence[_Token]) -> str:
+    return "".join(("" if i == 0 or t.joined else " ") + t.text for i, t in enumerate(tokens))
+
+
+def _ends_sentence(text: str) -> bool:
+    if not _SENTENCE_END.search(text):
+        return False
+    word = text.rstrip("\"'\u201d\u2019)]\u00bb").lower()
+    return not (word.rstrip(".") in _ABBREVIATIONS or _INITIALS.match(word))
+
+
+def _phrases(tokens: list[_Token]) -> list[list[_Token]]:
+    """Runs of tokens between pauses and sentence ends."""
+    phrases: list[list[_Token]] = []
+    for token in tokens:
+        if phrases and token.start - phrases[-1][-1].end <= PAUSE_S and not _ends_sentence(phrases[-1][-1].text):
+            phrases[-1].append(token)
+        else:
+            phrases.append([token])
+    return phrases
+
+
+def _can_break_before(token: _Token) -> bool:
+    """A line or cue never starts with punctuation that belongs to the word before."""
+    return any(c.isalnum() or _is_wide(c) for c in token.text) and not re.match(r"^[\uff0c\u3002\u3001\uff01\uff1f\uff1b\uff1a]", token.text)
+
+
+def _lines(tokens: Sequence[_Token]) -> list[str] | None:
+    """The cue's text in at most two lines of at most MAX_LINE columns, broken where the lines
+    come out most even (a clause's end preferred); None where it does not fit."""
+    if _width(_join(tokens)) <= MAX_LINE:
+        return [_join(tokens)]
+    best: tuple[float, int] | None = None
+    for k in range(1, len(tokens)):
+        if not _can_break_before(tokens[k]):
+            continue
+        top, bottom = _width(_join(tokens[:k])), _width(_join(tokens[k:]))
+        if max(top, bottom) > MAX_LINE:
+            continue
+        cost = max(top, bottom) - (4 if _CLAUSE_END.search(tokens[k - 1].text) else 0)
+        if best is None or cost < best[0]:
+            best = (cost, k)
+    if best is None:
+        return None
+    return [_join(tokens[: best[1]]), _join(tokens[best[1] :])]
+
+
+def _fits(tokens: Sequence[_Token]) -> bool:
+    return len(tokens) == 1 or (tokens[-1].end - tokens[0].start <= MAX_CUE_S and _lines(tokens) is not None)
+
+
+def _split(tokens: list[_Token]) -> list[list[_Token]]:
+    """A phrase cut into cues that fit, each cut where the halves come out most even in length,
+    at a clause's end or a small pause where one is near."""
+    if _fits(tokens):
+        return [tokens]
+    total = _width(_join(tokens))
+    best: tuple[float, int] | None = None
+    for k in range(1, len(tokens)):
+        if not _can_break_before(tokens[k]):
+            continue
+        balance = abs(_width(_join(tokens[:k])) - (total - _width(_join(tokens[:k])))) / total
+        gap = min((tokens[k].start - tokens[k - 1].end) / PAUSE_S, 1.0)
+        cost = balance - (0.25 if _CLAUSE_END.search(tokens[k - 1].text) else 0.0) - 0.15 * gap
+        if best is None or cost < best[0]:
+            best = (cost, k)
+    if best is None:  # nowhere to break: one cue, however long
+        return [tokens]
+    return _split(tokens[: best[1]]) + _split(tokens[best[1] :])
+
+
+def _merge_short(cues: list[list[_Token]]) -> list[list[_Token]]:
+    """A cue spoken in less than MIN_CUE_S ("Yes.") joins the next when no pause parts them and
+    the two fit in one cue, so short sentences do not flash by."""
+    merged: list[list[_Token]] = []
+    for cue in cues:
+        if merged:
+            last = merged[-1]
+            short = last[-1].end - last[0].start < MIN_CUE_S
+            if short and cue[0].start - last[-1].end <= PAUSE_S and _fits(last + cue):
+                merged[-1] = last + cue
+                continue
+        merged.append(cue)
+    return merged
+
+
+def _timed(cues: list[list[_Token]], duration: float) -> tuple[Cue, ...]:
+    """Cues with their times: from the first word's start to the last word's end, held long
+    enough to read (at least MIN_CUE_S, at READING_CPS), at most MAX_CUE_S, never into the next."""
+    out: list[Cue] = []
+    for i, tokens in enumerate(cues):
+        lines = _lines(tokens) or [_join(tokens)]
+        start = tokens[0].start if not out else max(tokens[0].start, out[-1].end)
+        reading = max(MIN_CUE_S, sum(map(_width, lines)) / READING_CPS)
+        end = min(max(tokens[-1].end, start + reading), start + max(MAX_CUE_S, tokens[-1].end - start))
+        if i + 1 < len(cues):
+            end = min(end, cues[i + 1][0].start)
+        end = min(end, max(duration, start + 0.001))
+        out.append(Cue(round(start, 3), round(max(end, start + 0.001), 3), tuple(lines)))
+    return tuple(out)
+
+
+# ---- files --------------------------------------------------------------------------------------
+
+
+def caption_format(target: str | os.PathLike) -> str:
+    """srt or vtt, from a captions file's suffix."""
+    suffix = Path(target).suffix.lower().lstrip(".")
+    if suffix not in CAPTION_FORMATS:
+        raise InvalidOptionError(f"captions are written as .srt or .vtt files; got {os.fspath(target)!r}")
+    return suffix
+
+
+def captions_text(cues: Sequence[Cue], format: str) -> str:
+    """The cues as an SRT (numbered, HH:MM:SS,mmm) or WebVTT (WEBVTT header, HH:MM:SS.mmm) file."""
+    if format not in CAPTION_FORMATS:
+        raise InvalidOptionError(f"caption format must be one of {', '.join(CAPTION_FORMATS)}; got {format!r}")
+    blocks = []
+    for number, cue in enumerate(cues, 1):
+        times = f"{_timestamp(cue.start, format)} --> {_timestamp(cue.end, format)}"
+        if format == "srt":
+            blocks.append(f"{number}\n{times}\n{_safe(cue.text)}\n")
+        else:
+            blocks.append(f"{times}\n{_vtt_escape(_safe(cue.text))}\n")
+    header = "WEBVTT\n\n" if format == "vtt" else ""
+    return header + "\n".join(blocks)
+
+
+def _timestamp(seconds: float, format: str) -> str:
+    ms = int(round(seconds * 1000))
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{',' if format == 'srt' else '.'}{ms:03d}"
+
+
+def _safe(text: str) -> str:
+    """No blank line (it would end the cue) and no arrow (it would start a timing line)."""
+    return "\n".join(line for line in text.replace("-->", "\u2192").splitlines() if line.strip())
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
