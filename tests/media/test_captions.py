@@ -213,6 +213,15 @@ def test_an_overlay_avatar_box_is_kept_clear():
     assert cols.max() < box.x and cols.min() > 640 - box.x
     top = next(burn_captions([frame], cue, fps=25, style=CaptionStyle(position="top"), keep_clear=lambda size: box))
     assert np.nonzero(top.any(axis=(0, 2)))[0].max() > box.x - 20  # at the top the box is not in the way
+    # A wider avatar: the lines are centred in the room beside it.
+    wide = Placement(640 - 24 - 250, 360 - 24 - 150, 250, 150)
+    beside = next(burn_captions([frame], cue, fps=25, keep_clear=lambda size: wide))
+    cols = np.nonzero(beside.any(axis=(0, 2)))[0]
+    assert cols.max() < wide.x and abs((cols.min() + cols.max()) / 2 - wide.x / 2) < 4
+    # A big one in the middle: they go above it.
+    middle = Placement(120, 150, 400, 200)
+    above = next(burn_captions([frame], cue, fps=25, keep_clear=lambda size: middle))
+    assert np.nonzero(above.any(axis=(1, 2)))[0].max() < middle.y
 
 
 _OTHER_PROCESS = """

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..media import CAPTION_POSITIONS, CaptionStyle
-from ..render import parse_colour
+from ..render import colour_text, parse_colour
 
 _DEFAULTS = CaptionStyle()
 
@@ -15,7 +15,7 @@ def add_caption_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--captions", metavar="FILE.srt|FILE.vtt", help="also write captions (SRT or WebVTT) of the speech, from the aligned words or the transcript")
     p.add_argument("--burn-captions", action="store_true", help="draw the captions into the video (onto the whole frame with --over)")
     p.add_argument("--caption-size", type=float, default=_DEFAULTS.size, metavar="SHARE", help=f"burned text's font size as a share of the frame's height (default {_DEFAULTS.size})")
-    p.add_argument("--caption-color", default="#FFFFFF", metavar="#RRGGBB", help="burned text's colour (default #FFFFFF)")
+    p.add_argument("--caption-color", default=colour_text(_DEFAULTS.color), metavar="#RRGGBB", help=f"burned text's colour (default {colour_text(_DEFAULTS.color)})")
     p.add_argument("--caption-outline", type=float, default=_DEFAULTS.outline, metavar="SHARE", help=f"a black outline around the letters, its width a share of the font size; 0: none (default {_DEFAULTS.outline})")
     p.add_argument("--caption-box", type=float, default=_DEFAULTS.box, metavar="OPACITY", help="a black box behind each line, 0 (none, default) to 1 (opaque)")
     p.add_argument("--caption-position", choices=CAPTION_POSITIONS, default=_DEFAULTS.position, help=f"where burned captions go (default {_DEFAULTS.position})")

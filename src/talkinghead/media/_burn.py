@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -124,39 +124,58 @@ def burn_captions(
             continue
         if painter is None:
             size = (frame.shape[1], frame.shape[0])
-            painter = _Painter(cues, style, size, _clear_width(size, style, keep_clear(size)) if keep_clear else _MAX_TEXT_WIDTH * size[0])
+            painter = _Painter(cues, style, size, _text_area(size, style, keep_clear(size) if keep_clear else None))
         yield painter.draw(frame, k)
 
 
-def _clear_width(size: tuple[int, int], style: CaptionStyle, box: Placement) -> float:
-    """The width centred text may take and pass beside `box` on its side of the frame; the
-    usual width where the box is on the other side, or leaves less than half the frame."""
+@dataclass(frozen=True)
+class _TextArea:
+    """Where a video's captions may go: how wide, centred where, and past which row they must
+    stay (the text's bottom edge for bottom captions, its top edge for top ones)."""
+
+    width: float
+    centre: float
+    edge: int
+
+
+def _text_area(size: tuple[int, int], style: CaptionStyle, box: Placement | None) -> _TextArea:
+    """The usual area inside the margin, centred. With `box` (an avatar) on the captions' side
+    of the frame: still centred where that passes beside it with half the frame's width, else
+    centred in the wider space beside it when that is half the frame, else above (or below) it."""
     width, height = size
-    usual = _MAX_TEXT_WIDTH * width
-    middle = box.y + box.height / 2
-    if (middle > height / 2) != (style.position == "bottom"):
+    margin = int(round(style.margin * height))
+    bottom = style.position == "bottom"
+    usual = _TextArea(_MAX_TEXT_WIDTH * width, width / 2, height - margin if bottom else margin)
+    if box is None or (box.y + box.height / 2 > height / 2) != bottom:
         return usual
+    air = 0.02 * width
     centre = width / 2
     distance = box.x - centre if box.x >= centre else centre - (box.x + box.width) if box.x + box.width <= centre else 0.0
-    clear = 2 * distance - 0.04 * width  # and a little air beside the box
-    return min(usual, clear) if clear >= width / 2 else usual
+    if 2 * (distance - air) >= width / 2:
+        return _TextArea(min(usual.width, 2 * (distance - air)), centre, usual.edge)
+    left, right = box.x - 2 * air, width - box.x - box.width - 2 * air  # an edge's air and the box's
+    if max(left, right) >= width / 2:
+        return _TextArea(max(left, right), air + left / 2 if left >= right else width - air - right / 2, usual.edge)
+    # Too little room beside it: the captions move past the avatar, as long as a third of the frame is left.
+    edge = min(usual.edge, box.y - int(air)) if bottom else max(usual.edge, box.y + box.height + int(air))
+    return replace(usual, edge=edge) if (edge > height / 3 if bottom else edge < 2 * height / 3) else usual
 
 
 class _Painter:
     """Cue pictures for one frame size: the font chosen once, each cue drawn when first shown."""
 
-    def __init__(self, cues: Sequence[Cue], style: CaptionStyle, size: tuple[int, int], text_width: float) -> None:
+    def __init__(self, cues: Sequence[Cue], style: CaptionStyle, size: tuple[int, int], area: _TextArea) -> None:
         from PIL import ImageFont
 
-        self.cues, self.style, self.size = cues, style, size
+        self.cues, self.style, self.size, self.area = cues, style, size, area
         path = _font_path(style)
         height = size[1]
         px = max(int(round(style.size * height)), 8)
         font = ImageFont.truetype(str(path), px)
         widest = max((font.getlength(line) for cue in cues for line in cue.lines), default=0.0)
         pad = 2 * (_BOX_PADDING[0] if style.box else style.outline) * px
-        if widest + pad > text_width:
-            px = max(int(px * text_width / (widest + pad)), 8)
+        if widest + pad > area.width:
+            px = max(int(px * area.width / (widest + pad)), 8)
             font = ImageFont.truetype(str(path), px)
         self.font, self.px = font, px
         self._shown: tuple[int, tuple[int, int, np.ndarray, np.ndarray]] | None = None
@@ -215,7 +234,6 @@ class _Painter:
         # Straight (not premultiplied) colour, and alpha, in whole numbers for exact blending.
         colour_plane = np.clip(np.round(colour / np.maximum(alpha, 1e-9)), 0, 255).astype(np.uint32)
         alpha_plane = np.round(alpha[..., 0] * 255).astype(np.uint8)
-        x = (width - block_w) // 2
-        margin = int(round(style.margin * height))
-        y = margin if style.position == "top" else height - margin - block_h
+        x = min(max(int(round(self.area.centre - block_w / 2)), 0), width - block_w)
+        y = self.area.edge if style.position == "top" else self.area.edge - block_h
         return x, min(max(y, 0), height - block_h), colour_plane, alpha_plane

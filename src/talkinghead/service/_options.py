@@ -10,10 +10,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .. import GenerateRequest
 from ..errors import InvalidOptionError
-from ..media import FILE_FORMATS, FORMATS, OutputFormat, spoken_list
+from ..media import CAPTION_POSITIONS, FILE_FORMATS, FORMATS, CaptionStyle, OutputFormat, spoken_list
 from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MAX_SEED
 from ..portrait import read_landmarks
-from ..render import FRAMINGS, parse_colour, parse_size
+from ..render import FRAMINGS, colour_text, parse_colour, parse_size
 from ..speech import RECOGNIZERS
 
 # Fields of other talking-head APIs (LongCat-Video-Avatar's request among them) that a request may
@@ -62,6 +62,7 @@ FrameRate = Annotated[int, AfterValidator(_frame_rate)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 MotionLevel = Annotated[float, Field(ge=0.0, le=MAX_MOTION)]
 _WITH_ALPHA = spoken_list([name for name in FILE_FORMATS if FORMATS[name].alpha])
+DEFAULT_CAPTION_COLOR = colour_text(CaptionStyle.color)
 
 
 class JobOptions(BaseModel):
@@ -85,6 +86,14 @@ class JobOptions(BaseModel):
     format: Literal[FILE_FORMATS] = DEFAULT_FORMAT  # type: ignore[valid-type]
     recognizer: Literal[RECOGNIZERS] = GenerateRequest.recognizer  # type: ignore[valid-type]
     language: str = Field(GenerateRequest.language, pattern="^[a-z]{2,3}$", description="ISO 639; other than en, the mouth follows the sound")
+    # Captions drawn into the video (the CaptionStyle's fields, checked by it; no font files from clients).
+    burn_captions: bool = Field(GenerateRequest.burn_captions, description="draw captions of the speech into the video (the transcript's words when given)")
+    caption_size: float = Field(CaptionStyle.size, description="font size, a share of the frame's height")
+    caption_color: str = Field(DEFAULT_CAPTION_COLOR, description="#RRGGBB")
+    caption_outline: float = Field(CaptionStyle.outline, description="outline width, a share of the font size; 0: none")
+    caption_box: float = Field(CaptionStyle.box, description="opacity of a box behind each line, 0 (none) to 1")
+    caption_position: Literal[CAPTION_POSITIONS] = CaptionStyle.position  # type: ignore[valid-type]
+    caption_margin: float = Field(CaptionStyle.margin, description="space to the frame's edge, a share of its height")
 
     @field_validator("size")
     @classmethod
@@ -110,6 +119,10 @@ class JobOptions(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "JobOptions":
+        try:
+            caption_style(self.model_dump())
+        except InvalidOptionError as exc:
+            raise ValueError(str(exc)) from None
         if self.avatar_id is not None and self.face is not None:
             raise ValueError("face picks a face in a portrait; an avatar shows the one person of its footage")
         if self.landmarks is not None and (self.face is not None or self.portrait_id or self.avatar_id):
@@ -148,7 +161,21 @@ def generate_request(options: dict[str, Any], **inputs: Any) -> GenerateRequest:
         fields["size"] = parse_size(fields["size"])
     if fields.get("background", "keep") not in ("keep", "transparent"):
         fields["background"] = parse_colour(fields["background"], "background")
-    return GenerateRequest(**fields, **inputs)
+    return GenerateRequest(**fields, caption_style=caption_style(options), **inputs)
+
+
+def caption_style(options: dict[str, Any]) -> CaptionStyle:
+    """The style of a job's burned captions, from its `caption_*` options (defaults for those a job
+    stored before it had them)."""
+    defaults = CaptionStyle()
+    return CaptionStyle(
+        size=options.get("caption_size", defaults.size),
+        color=parse_colour(options.get("caption_color", DEFAULT_CAPTION_COLOR), "caption colour"),
+        outline=options.get("caption_outline", defaults.outline),
+        box=options.get("caption_box", defaults.box),
+        position=options.get("caption_position", defaults.position),
+        margin=options.get("caption_margin", defaults.margin),
+    )
 
 
 def result_format(options: dict[str, Any]) -> OutputFormat:

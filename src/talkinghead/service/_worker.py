@@ -28,7 +28,7 @@ from ._chunks import Chunk, ChunkStore
 from ._config import ServiceConfig, cores
 from ._logs import configure_logging
 from ._db import Database
-from ._files import PREVIEW_NAME, JobFiles, chunk_name, expire_results, remove_orphans
+from ._files import CAPTIONS_NAME, PREVIEW_NAME, JobFiles, chunk_name, expire_results, remove_orphans
 from ._http import failure
 from ._jobs import Job, JobStore, host_identity, pid_alive, worker_identity
 from ._options import generate_request, result_format
@@ -184,7 +184,7 @@ class Worker:
     def _request(self, job: Job, **extra: Any) -> GenerateRequest:
         run_dir = self.files.run_dir(job)
         return generate_request(job.options, **self._subject(job), audio=self.files.fetch_input(job, "audio"), output=run_dir / result_name(job),
-                                preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1, **extra)  # fmt: skip
+                                preview=run_dir / PREVIEW_NAME, captions=run_dir / CAPTIONS_NAME, max_duration=job.audio_seconds + 1.0, workers=1, **extra)  # fmt: skip
 
     def _render(self, job: Job, current: _Current) -> None:
         jobs, files = self.jobs, self.files
