@@ -91,6 +91,30 @@ def test_words_not_heard_join_their_neighbours_in_time(tmp_path):
     assert cues[-1].end <= track.duration + 1e-6 and cues[0].start < last_heard
 
 
+def test_a_span_that_did_not_align_is_spread_between_its_neighbours(two_sentences):
+    # As a chunk whose transcript did not match leaves it: no words for "then ... prudently".
+    words = two_sentences.words
+    gone = range(5, 15)
+    partial = replace(two_sentences, words=tuple(w for k, w in enumerate(words) if k not in gone))
+    cues = caption_cues(partial)
+    assert " ".join(" ".join(c.lines) for c in cues) == f"{FIRST} {SECOND}"
+    _check_rules(cues, partial.duration)
+    # The missing words fill the time between "had" and "in", where the real ones were spoken.
+    had, inside = words[4], words[15]
+    spread = [c for c in cues if "leisure" in c.text or "prudently" in c.text]
+    assert spread and spread[0].start <= had.end + 1e-3 and spread[-1].end >= inside.start - 1e-3
+
+
+def test_a_word_heard_that_the_captions_drop_does_not_shift_the_rest(two_sentences):
+    # An expression tag aligned as a word ("smile") is heard but never shown.
+    tagged = f"{FIRST} [smile] {SECOND}"
+    extra = list(two_sentences.words)
+    he = next(k for k, w in enumerate(extra) if w.text == "he")
+    extra.insert(he, th.speech.Word("smile", extra[he].start - 0.3, extra[he].start - 0.05))
+    track = replace(two_sentences, words=tuple(extra), meta={**two_sentences.meta, "transcript": tagged})
+    assert caption_cues(track) == caption_cues(two_sentences)
+
+
 def test_recognised_words_make_captions_without_a_transcript():
     track = th.analyze(recording("librivox-0880"), recognizer="words")
     assert track.words and "transcript" not in track.meta

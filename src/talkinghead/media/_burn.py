@@ -183,15 +183,23 @@ class _Painter:
     def draw(self, frame: np.ndarray, k: int) -> np.ndarray:
         if self._shown is None or self._shown[0] != k:
             self._shown = (k, self._picture(self.cues[k]))
+            _, _, colour, alpha = self._shown[1]
+            self._inverse = (255 - alpha.astype(np.uint16))[..., None]
+            self._premultiplied = colour.astype(np.uint16) * alpha.astype(np.uint16)[..., None] + 128  # the rounding's 128 too
         x, y, colour, alpha = self._shown[1]
         h, w = alpha.shape
         out = frame.copy()
         region = out[y : y + h, x : x + w]
-        a = alpha.astype(np.uint32)[..., None]
         if frame.shape[2] == 3:
-            region[...] = (region.astype(np.uint32) * (255 - a) + colour * a + 127) // 255
+            # frame * (255 - a) + colour * a is at most 255 * 255: it fits 16 bits, and
+            # (x + 128 + ((x + 128) >> 8)) >> 8 is x / 255 rounded, exactly, without a division.
+            mixed = np.multiply(region, self._inverse, dtype=np.uint16)
+            mixed += self._premultiplied
+            mixed += mixed >> 8
+            region[...] = mixed >> 8
             return out
         # Over a transparent frame: the caption's alpha joins the frame's ("over" in integers).
+        a = alpha.astype(np.uint32)[..., None]
         fa = region[..., 3:4].astype(np.uint32)
         weight = a * 255 + fa * (255 - a)
         rgb = colour * a * 255 + region[..., :3].astype(np.uint32) * fa * (255 - a)
