@@ -167,6 +167,22 @@ def test_mandarin_transcript_is_spread_over_the_speech():
         check_caption_font(cues, CaptionStyle())
 
 
+def test_without_words_the_pauses_still_part_the_cues(two_sentences, tmp_path):
+    pieces = [load_audio(recording("librivox-0870")).samples, np.zeros(int(16000 * PAUSE_S), np.int16), load_audio(recording("librivox-0880")).samples]
+    wav = write_wav(tmp_path / "two.wav", np.concatenate(pieces))
+    track = th.analyze(wav, f"{FIRST} {SECOND}", language="fr")  # the sound alone: no words
+    assert not track.words
+    cues = caption_cues(track)
+    assert " ".join(" ".join(c.lines) for c in cues) == f"{FIRST} {SECOND}"
+    _check_rules(cues, track.duration)
+    silence = (load_audio(recording("librivox-0870")).duration, load_audio(recording("librivox-0870")).duration + PAUSE_S)
+    # The characters are shared out by length, so which word falls after the pause is a guess;
+    # that a cue ends at the pause and the next starts after it is not.
+    after = next(k for k, c in enumerate(cues) if c.start >= silence[1] - 0.2)
+    assert cues[after - 1].start < silence[0] and "He was" in cues[after].text
+    assert not any(c.start < silence[0] and c.end > silence[1] for c in cues[: after - 1])
+
+
 def test_accented_latin_text_draws_with_the_bundled_font():
     cues = (Cue(0.0, 1.0, ("Bien sûr, ça marche à Noël.", "Ærøskøbing — Straße")),)
     check_caption_font(cues, CaptionStyle())

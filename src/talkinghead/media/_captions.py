@@ -85,12 +85,12 @@ def caption_cues(track: Track) -> tuple[Cue, ...]:
     return _timed(_merge_short([cue for phrase in _phrases(tokens) for cue in _split(phrase)]), track.duration)
 
 
-def _speech_spans(track: Track) -> list[tuple[float, float]]:
-    """Where someone speaks: the Track's phones that are not silence."""
-    return [(p.start, p.end) for p in track.phones if p.label != SILENCE and p.end > p.start]
+def _speech_spans(track: Track) -> np.ndarray:
+    """Where someone speaks, as (start, end) rows in order: the Track's phones that are not silence."""
+    return np.array([(p.start, p.end) for p in track.phones if p.label != SILENCE and p.end > p.start], dtype=float).reshape(-1, 2)
 
 
-def _transcript_tokens(transcript: str, words, speech: list[tuple[float, float]], duration: float) -> list[_Token]:
+def _transcript_tokens(transcript: str, words, speech: np.ndarray, duration: float) -> list[_Token]:
     """The transcript's tokens timed by the aligned words: each token takes the times of the
     normalised words it made; tokens never heard (or with no words: punctuation, Chinese
     characters) share out the speech time between their heard neighbours by length."""
@@ -162,23 +162,34 @@ def _is_wide(char: str) -> bool:
     return unicodedata.east_asian_width(char) in ("W", "F")
 
 
-def _spread(pieces: Sequence[tuple[str, bool]], start: float, end: float, speech: list[tuple[float, float]]) -> list[_Token]:
-    """Tokens timed over the speech between `start` and `end`, each by its length (over the
-    whole span where nobody speaks there)."""
-    spans = [(max(a, start), min(b, end)) for a, b in speech if min(b, end) > max(a, start)] or [(start, end)]
-    total = sum(b - a for a, b in spans)
-    weights = np.cumsum([0] + [max(_width(text), 1) for text, _ in pieces], dtype=float)
-    weights /= weights[-1]
+def _spread(pieces: Sequence[tuple[str, bool]], start: float, end: float, speech: np.ndarray) -> list[_Token]:
+    """Tokens timed over the speech (sorted (start, end) rows) between `start` and `end`, each by
+    its length, over the whole stretch where nobody speaks there. A token goes wholly to the
+    stretch of speech (between pauses) where its share falls, so the pauses stay pauses."""
+    spans = np.clip(speech[np.searchsorted(speech[:, 1], start, side="right") : np.searchsorted(speech[:, 0], end)], start, end)
+    spans = _joined(spans[spans[:, 1] > spans[:, 0]])
+    if not len(spans):
+        spans = np.array([[start, end]])
+    before = np.concatenate([[0.0], np.cumsum(spans[:, 1] - spans[:, 0])])  # speech time before each stretch
+    widths = np.array([max(_width(text), 1) for text, _ in pieces], dtype=float)
+    shares = np.cumsum(widths) - widths / 2
+    stretch = np.clip(np.searchsorted(before, shares * before[-1] / widths.sum(), side="right") - 1, 0, len(spans) - 1)
+    tokens = []
+    for k in np.unique(stretch):
+        members = np.nonzero(stretch == k)[0]
+        a, b = spans[k]
+        bounds = a + (b - a) * np.concatenate([[0.0], np.cumsum(widths[members])]) / widths[members].sum()
+        tokens += [_Token(pieces[i][0], round(float(bounds[n]), 3), round(float(bounds[n + 1]), 3), pieces[i][1]) for n, i in enumerate(members)]
+    return tokens
 
-    def at(share: float) -> float:
-        left = share * total
-        for a, b in spans:
-            if left <= b - a:
-                return a + left
-            left -= b - a
-        return spans[-1][1]
 
-    return [_Token(text, round(at(weights[i]), 3), round(at(weights[i + 1]), 3), joined) for i, (text, joined) in enumerate(pieces)]
+def _joined(spans: np.ndarray) -> np.ndarray:
+    """Stretches of speech: spans apart by no more than a pause made one."""
+    if len(spans) < 2:
+        return spans
+    starts = np.concatenate([[0], np.nonzero(spans[1:, 0] - spans[:-1, 1] > PAUSE_S)[0] + 1])
+    ends = np.concatenate([starts[1:] - 1, [len(spans) - 1]])
+    return np.stack([spans[starts, 0], spans[ends, 1]], axis=1)
 
 
 def _width(text: str) -> int:
