@@ -31,8 +31,7 @@ CAPTION_POSITIONS = ("bottom", "top")
 # about 17 characters a second (the BBC's 160-180 words a minute; Netflix allows 20 for adults),
 # and at least 5/6 s; Netflix caps a cue at 7 s, we at 6 so long sentences break into readable
 # pieces. A pause of 0.4 s in the speech ends a cue: a caption should not hang over silence.
-MAX_LINE = 42
-MAX_LINES = 2
+MAX_LINE = 42  # columns; a cue has at most two lines
 READING_CPS = 17.0
 MIN_CUE_S = 0.8
 MAX_CUE_S = 6.0
@@ -42,7 +41,7 @@ _TAG = re.compile(r"\[[^\[\]\n]*\]")  # [smile], [happy]: expression cues, never
 _SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]\u00bb\u300d]*$")
 _CLAUSE_END = re.compile(r"[,;:\u2013\u2014\uff0c\u3001\uff1b\uff1a][\"'\u201d\u2019)\]\u00bb]*$")
 # Abbreviations whose full stop ends no sentence ("Mr. Dashwood"), and initials ("U.S.").
-_ABBREVIATIONS = frozenset("mr mrs ms dr prof st sr jr vs etc e.g i.e no mt ft approx fig".split())
+_ABBREVIATIONS = frozenset("mr mrs ms dr prof st sr jr vs e.g i.e mt approx fig".split())
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)+$")
 _PRONOUN_I = re.compile(r"^i(?='|$)")
 
@@ -224,17 +223,31 @@ def _can_break_before(token: _Token) -> bool:
     return any(c.isalnum() or _is_wide(c) for c in token.text) and not re.match(r"^[\uff0c\u3002\u3001\uff01\uff1f\uff1b\uff1a]", token.text)
 
 
+def _columns(tokens: Sequence[_Token]) -> list[int]:
+    """Columns of the first k tokens joined, for every k from 0."""
+    columns = [0]
+    for i, token in enumerate(tokens):
+        columns.append(columns[-1] + _width(token.text) + (0 if i == 0 or token.joined else 1))
+    return columns
+
+
+def _rest(columns: list[int], tokens: Sequence[_Token], k: int) -> int:
+    """Columns of the tokens from k on, joined (without the space before token k)."""
+    return columns[-1] - columns[k] - (0 if tokens[k].joined else 1)
+
+
 def _lines(tokens: Sequence[_Token]) -> list[str] | None:
     """The cue's text in at most two lines of at most MAX_LINE columns, broken where the lines
     come out most even (a clause's end preferred); None where it does not fit."""
-    if _width(_join(tokens)) <= MAX_LINE:
+    columns = _columns(tokens)
+    if columns[-1] <= MAX_LINE:
         return [_join(tokens)]
+    if columns[-1] > 2 * MAX_LINE + 1:
+        return None
     best: tuple[float, int] | None = None
     for k in range(1, len(tokens)):
-        if not _can_break_before(tokens[k]):
-            continue
-        top, bottom = _width(_join(tokens[:k])), _width(_join(tokens[k:]))
-        if max(top, bottom) > MAX_LINE:
+        top, bottom = columns[k], _rest(columns, tokens, k)
+        if not _can_break_before(tokens[k]) or max(top, bottom) > MAX_LINE:
             continue
         cost = max(top, bottom) - (4 if _CLAUSE_END.search(tokens[k - 1].text) else 0)
         if best is None or cost < best[0]:
@@ -253,12 +266,12 @@ def _split(tokens: list[_Token]) -> list[list[_Token]]:
     at a clause's end or a small pause where one is near."""
     if _fits(tokens):
         return [tokens]
-    total = _width(_join(tokens))
+    columns = _columns(tokens)
     best: tuple[float, int] | None = None
     for k in range(1, len(tokens)):
         if not _can_break_before(tokens[k]):
             continue
-        balance = abs(_width(_join(tokens[:k])) - (total - _width(_join(tokens[:k])))) / total
+        balance = abs(columns[k] - _rest(columns, tokens, k)) / columns[-1]
         gap = min((tokens[k].start - tokens[k - 1].end) / PAUSE_S, 1.0)
         cost = balance - (0.25 if _CLAUSE_END.search(tokens[k - 1].text) else 0.0) - 0.15 * gap
         if best is None or cost < best[0]:
