@@ -111,8 +111,9 @@ def burn_captions(
     """The frames (RGB or RGBA, frame i showing time i / fps, counted from `first`) with the
     cue shown at each frame's time drawn on; frames between cues pass untouched.
 
-    `keep_clear(frame size)` is a box the text should stay beside (an overlay's avatar in a
-    corner): where it lies on the captions' side of the frame, lines narrow to pass it.
+    `keep_clear(frame size)` is a box the text should keep off (an overlay's avatar): where it
+    lies on the captions' side of the frame, they pass beside it (narrower, or centred in the
+    room beside it), or above (below) it when neither leaves half the frame's width.
     """
     painter: _Painter | None = None
     starts = [cue.start for cue in cues]
