@@ -14,7 +14,7 @@ from conftest import portrait
 from dialoguekit import LOUD, conversation, loudness, mouth_gaps
 
 import talkinghead as th
-from talkinghead.media import probe
+from talkinghead.media import caption_cues, probe
 
 PICTURE = portrait("two_people.jpg")
 
@@ -142,3 +142,14 @@ def test_turns_files_in_each_format_read_the_same(tmp_path):
         th.read_turns(tmp_path / "odd.txt")
     with pytest.raises(th.InputNotFoundError):
         th.read_turns(tmp_path / "missing.json")
+
+
+def test_a_dialogues_captions_are_each_speakers_words_in_time_order(dialogue, talk):
+    cues = caption_cues(dialogue.track)
+    assert all(a.end <= b.start for a, b in zip(cues, cues[1:])), "cues never overlap"
+    host_end = dialogue.track.meta["turns"][0][2]
+    host = " ".join(line for cue in cues if cue.start < host_end for line in cue.lines)
+    guest = " ".join(line for cue in cues if cue.start >= host_end for line in cue.lines)
+    # Each speaker's captions show their own transcript as written, punctuation included.
+    assert host.split()[:4] == talk.texts[0].split()[:4] and guest.split()[:4] == talk.texts[1].split()[:4]
+    assert dialogue.track.face(2).meta["transcript"] == talk.texts[1]

@@ -23,7 +23,7 @@ from ._request import GenerateRequest
 from ._version import __version__
 from ._video_job import CHUNK_SECONDS, TRACK_FILE, VideoJob, chunk_suffix, discard, fingerprint, frame_chunks, job_frames, render_chunk, render_chunks, work_dir_for
 from .errors import InvalidOptionError, NoFaceError, NoSpeechError, OutputError
-from .media import EncodeOptions, EncodeResult, StagedOutputs, encode_video, frames_before, join_chunks, mix_audio, output_format, overlay_audio, overlay_background, prefetch
+from .media import Cue, EncodeOptions, EncodeResult, StagedOutputs, caption_cues, caption_format, captions_text, check_caption_font, encode_video, frames_before, join_chunks, mix_audio, output_format, overlay_audio, overlay_background, prefetch
 from .avatar import Avatar, create_avatar, load_avatar, script_avatar
 from .motion import FOOTAGE_CURVES, MotionOptions, nearest_frame_rate, Track, converse, frame_count, synthesize_motion
 from .portrait import MAX_PIXELS, Cast, ImageSource, LandmarksSource, Rig, build_rig, detect_faces, face_from_landmarks, load_image, person_matte, read_landmarks, select_face
@@ -66,7 +66,9 @@ expression from the next word on. Audio without speech
         raise NoSpeechError("no speech found in the audio")
     for warning in speech.warnings:
         log.warning(warning)
-    return synthesize_motion(speech, motion_options)
+    track = synthesize_motion(speech, motion_options)
+    # The transcript as written travels with the Track: its captions show its spelling and punctuation.
+    return replace(track, meta={**track.meta, "transcript": text}) if text is not None else track
 
 
 def prepare_portrait(image: ImageSource | np.ndarray, *, face: int | None = None, landmarks: LandmarksSource | None = None,
@@ -137,8 +139,9 @@ def generate(
     plan = _plan(request)
     subject = _subject(request)
     track = _motion(plan, subject, processes=plan.workers if plan.work_dir else 1)
-    with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch, StagedOutputs() as outputs:
         job = _job(plan, track, subject)
+        _stage_captions(plan, job, outputs)  # renamed into place with the video, or not at all
         video = _encode(plan, job, _audio_source(plan, Path(scratch)), on_progress=on_progress, on_chunk=on_chunk)
     return GenerateResult(video=video, track=job.track, preview=_preview(plan, job))
 
@@ -171,7 +174,8 @@ class ChunkedRender:
         """The finished video (and preview) from every chunk's file, in order, at the request's output."""
         if len(paths) != len(self.chunks):
             raise InvalidOptionError(f"{len(paths)} chunk files for {len(self.chunks)} chunks")
-        with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="talkinghead-") as scratch, StagedOutputs() as outputs:
+            _stage_captions(self.plan, self.job, outputs)
             video = join_chunks(paths, self.plan.request.output, audio=_audio_source(self.plan, Path(scratch)), options=self.plan.encode)
         return GenerateResult(video=video, track=self.track, preview=_preview(self.plan, self.job))
 
@@ -262,7 +266,7 @@ def _fingerprint(request: GenerateRequest, samples: Audio, encode: EncodeOptions
     """What decides a chunked render's frames, so a resumed run reuses only chunks it would draw."""
     r = request
     return fingerprint((samples.samples.tobytes(), repr((r.text, r.turns, len(r.voices))), r.track.to_json() if r.track else "", _image_identity(r.image), _avatar_identity(r.avatar), repr((r.face, r.dub)), _landmarks_identity(r.landmarks),
-                        repr((r.fps, r.seed, r.expression, r.expressions, r.motion, r.recognizer, r.language, r.render_options, encode, r.over_options)),
+                        repr((r.fps, r.seed, r.expression, r.expressions, r.motion, r.recognizer, r.language, r.render_options, encode, r.over_options, r.burn_captions, r.caption_style)),
                         _path_identity(r.over) if r.over is not None else "", __version__))  # fmt: skip
 
 
@@ -300,8 +304,20 @@ def _job(plan: _Plan, track: Track, subject: Rig | Avatar) -> VideoJob:
         partial.write_text(track.to_json())
         partial.replace(plan.work_dir / TRACK_FILE)
     over = Path(request.over) if request.over is not None else None
+    burned: tuple[Cue, ...] = ()
+    if request.burn_captions:
+        burned = caption_cues(track)
+        check_caption_font(burned, request.caption_style)  # a font without the letters fails before any frame
     return VideoJob(subject=subject, track=track, render=request.render_options, encode=plan.encode, over=over,
-                    over_options=request.over_options, n_frames=plan.n_frames)  # fmt: skip
+                    over_options=request.over_options, n_frames=plan.n_frames, captions=burned, caption_style=request.caption_style)  # fmt: skip
+
+
+def _stage_captions(plan: _Plan, job: VideoJob, outputs: StagedOutputs) -> None:
+    """The captions file the request asks for, staged to be renamed into place with the video."""
+    target = plan.request.captions
+    if target is not None:
+        cues = job.captions if plan.request.burn_captions else caption_cues(job.track)
+        outputs.write_text(target, captions_text(cues, caption_format(target)))
 
 
 def _audio_source(plan: _Plan, scratch: Path) -> AudioSource:

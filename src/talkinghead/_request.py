@@ -15,7 +15,7 @@ import numpy as np
 
 from .avatar import FOOTAGE_RENDERER, Avatar
 from .errors import InvalidOptionError
-from .media import EncodeOptions, OverlayOptions, output_format
+from .media import CaptionStyle, EncodeOptions, OverlayOptions, caption_format, output_format
 from .motion import ExpressionSpan, MotionOptions, Track
 from .portrait import Cast, ImageSource, LandmarksSource, Rig
 from .render import Background, RenderOptions, check_renderer
@@ -50,6 +50,9 @@ class GenerateRequest:
     - `over`: a background video, image or slide folder to lay the avatar over, placed by
       `over_options`. `preview`: also write a contact sheet PNG there.
     - `workers`: processes for chunked renders (None: one per core).
+    - captions: `captions` writes them beside the video (a .srt or .vtt path), `burn_captions`
+      draws them into the frames in `caption_style`; both from the Track's words (in the
+      transcript's own spelling when it has one).
     """
 
     image: ImageSource | np.ndarray | Rig | Cast | None = None
@@ -80,6 +83,9 @@ class GenerateRequest:
     over: str | os.PathLike | None = None
     over_options: OverlayOptions = OverlayOptions()
     workers: int | None = 1
+    captions: str | os.PathLike | None = None
+    burn_captions: bool = False
+    caption_style: CaptionStyle = CaptionStyle()
     # The stage options the values above make, each checking its own values when made.
     motion_options: MotionOptions = field(init=False, repr=False, compare=False)
     render_options: RenderOptions = field(init=False, repr=False, compare=False)
@@ -118,6 +124,12 @@ class GenerateRequest:
             raise InvalidOptionError(f"workers must be a whole number of at least 1; got {self.workers!r}")
         if not isinstance(self.over_options, OverlayOptions):
             raise InvalidOptionError(f"over_options must be OverlayOptions; got {type(self.over_options).__name__}")
+        if self.captions is not None:
+            caption_format(self.captions)
+        if not isinstance(self.burn_captions, bool):
+            raise InvalidOptionError(f"burn_captions must be true or false; got {self.burn_captions!r}")
+        if not isinstance(self.caption_style, CaptionStyle):
+            raise InvalidOptionError(f"caption_style must be CaptionStyle; got {type(self.caption_style).__name__}")
 
     @property
     def dialogue(self) -> bool:

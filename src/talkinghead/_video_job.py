@@ -17,13 +17,14 @@ import shutil
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from .errors import RenderInterruptedError
-from .media import FORMATS, EncodeOptions, OverlayOptions, composite_frames, encode_chunk, frames_before, overlay_background, prefetch
+from .media import FORMATS, CaptionStyle, Cue, EncodeOptions, OverlayOptions, burn_captions, composite_frames, encode_chunk, frames_before, overlay_background, placement, prefetch
 from .motion import Track
 from .avatar import Avatar
 from .portrait import Rig
@@ -53,6 +54,8 @@ class VideoJob:
     over: Path | None = None
     over_options: OverlayOptions = OverlayOptions()
     n_frames: int = 0  # output frames; 0: the Track's
+    captions: tuple[Cue, ...] = ()  # burned into the final frames (after any overlay), in `caption_style`
+    caption_style: CaptionStyle = CaptionStyle()
     # The renderer's class travels with the job, pickled by reference, so a spawned worker imports
     # the module that defines it: a renderer registered at run time draws every chunk too.
     renderer_factory: RendererFactory = field(init=False, repr=False, compare=False)
@@ -74,6 +77,14 @@ class _Frames:
         self.background = overlay_background(job.over, fps=job.track.fps, duration=job.track.n_frames / job.track.fps) if job.over else None
 
     def __call__(self, first: int, end: int) -> Iterator[np.ndarray]:
+        frames = self._frames(first, end)
+        if not self.job.captions:
+            return frames
+        # Over a background the captions go on the whole frame, and beside the avatar's box.
+        avatar_box = partial(placement, avatar_size=self.renderer.size, options=self.job.over_options) if self.background else None
+        return burn_captions(frames, self.job.captions, fps=self.job.encode.fps, style=self.job.caption_style, first=first, keep_clear=avatar_box)
+
+    def _frames(self, first: int, end: int) -> Iterator[np.ndarray]:
         job, track = self.job, self.job.track
         if self.background is None:
             return (self.renderer.render(track.frame(index)) for index in range(first, end))

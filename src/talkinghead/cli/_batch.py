@@ -24,7 +24,7 @@ TEMPLATE = {
     ],
 }
 # Job keys holding paths: relative ones are read from the jobs file's folder.
-_PATH_KEYS = ("image", "audio", "turns", "text_file", "track", "output", "preview")
+_PATH_KEYS = ("image", "audio", "turns", "text_file", "track", "output", "preview", "captions", "caption_font")
 # Other batch formats' names for ours: LongCat-Video-Avatar's items are camelCase
 # ({"referenceImage", "audio", "output", "numInferenceSteps", "guidanceScale", "fps", "seed"}),
 # turned to snake_case first; its reference image is our image.
@@ -53,6 +53,9 @@ def _job_argv(job: dict, base: Path) -> list[str]:
         name = snake_case(key).replace("-", "_")
         name = _ALIASES.get(name, name)
         if value is None or value is False:
+            continue
+        if value is True:  # a switch: "burn_captions": true
+            argv.append(f"--{name.replace('_', '-')}")
             continue
         is_image_background = name == "background" and str(value) not in ("keep", "transparent") and not str(value).startswith("#")
         for each in value if isinstance(value, list) else [value]:  # a list: the option once per item (a dialogue's speakers)

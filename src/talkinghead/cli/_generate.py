@@ -19,6 +19,7 @@ from ._exit_codes import OK
 from ._options import add_motion_options, add_transcript_options, expression_timeline, transcript
 from ._types import positive_int, typed
 from ._overlay import add_overlay_options, overlay_options
+from ._captions import add_caption_options, caption_style
 from ._progress import ProgressBar, add_progress_option
 
 
@@ -58,6 +59,7 @@ def add_generate_options(p: argparse.ArgumentParser, *, required: bool, subject:
     add_overlay_options(p, prefix="over-")
     p.add_argument("--workers", type=positive_int, help="render processes for videos over 20 s (default: every core)")
     p.add_argument("--preview", type=Path, help="also write a contact sheet PNG of telling frames (closures, widest openings, blinks, head poses)")
+    add_caption_options(p)
     # Diffusion models' own settings (LongCat's --steps and --guidance among them): accepted so
     # their command lines and batch files run unchanged, and reported as ignored.
     others = p.add_argument_group("other models' settings", "accepted and ignored: " + ", ".join(_flag(name) for name in IGNORED_FIELDS))
@@ -124,6 +126,9 @@ def generate_request(args: argparse.Namespace) -> GenerateRequest:
         over=args.over,
         over_options=overlay_options(args),
         workers=args.workers,  # None: every core, where the engine's own default is one process
+        captions=args.captions,
+        burn_captions=args.burn_captions,
+        caption_style=caption_style(args),
     )
 
 

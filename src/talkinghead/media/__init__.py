@@ -1,6 +1,8 @@
-"""Media I/O stage: atomic output files, video encoding (fed from a render thread), and reading
-videos back."""
+"""Media I/O stage: atomic output files, video encoding (fed from a render thread), reading
+videos back, and captions (SRT/WebVTT files, burned into frames)."""
 
+from ._burn import CaptionStyle, burn_captions, check_caption_font
+from ._captions import CAPTION_FORMATS, CAPTION_POSITIONS, Cue, caption_cues, caption_format, captions_text
 from ._encode import EncodeOptions, EncodeResult, encode_chunk, encode_video, join_chunks, output_format
 from ._frame_store import FrameStore
 from ._formats import FILE_FORMATS, FORMATS, OUTPUT_FORMATS, OutputFormat, format_choices, spoken_list
@@ -25,6 +27,10 @@ from ._probe import MediaInfo, probe, read_frames
 from ._staging import StagedOutputs
 
 __all__ = [
+    "CAPTION_FORMATS",
+    "CAPTION_POSITIONS",
+    "CaptionStyle",
+    "Cue",
     "EncodeOptions",
     "EncodeResult",
     "FILE_FORMATS",
@@ -39,6 +45,11 @@ __all__ = [
     "OverlayOptions",
     "Placement",
     "StagedOutputs",
+    "burn_captions",
+    "caption_cues",
+    "caption_format",
+    "captions_text",
+    "check_caption_font",
     "composite_frames",
     "encode_chunk",
     "encode_video",

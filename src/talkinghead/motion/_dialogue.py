@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ._nonverbal import _add_bump, talking_activity
-from ._track import Track
+from ._track import Track, voice_meta
 from ._visemes import SILENCE
 
 # Listeners look at the speaker most of the time (about three quarters of listening time:
@@ -52,7 +52,8 @@ def converse(tracks: Sequence[Track], positions: Sequence[float], *, seed: int) 
                     _add_bump(curves["head_pitch"], fps, end + NOD_SHAPE[0], NOD_SHAPE[1], NOD_SHAPE[2], rng.uniform(*NOD_DEG))
         listening_tracks.append(Track(fps, track.duration, {c: v.astype(np.float32) for c, v in curves.items()}, track.phones, track.words, track.cues, track.meta))
     words = tuple(sorted((w for t in tracks for w in t.words), key=lambda w: (w.start, w.end)))
-    meta = {**tracks[0].meta, "faces": len(tracks), "turns": _turns(talking, fps)}
+    meta = {k: v for k, v in tracks[0].meta.items() if k != "transcript"}  # each face's is under "voices"
+    meta.update(faces=len(tracks), turns=_turns(talking, fps), voices=[voice_meta(t) for t in tracks])
     return Track.of_faces(listening_tracks, words=words, meta=meta)
 
 

@@ -82,10 +82,19 @@ class Track:
             raise ValueError(f"the track drives {self.faces} faces, not face {number}")
         if number == 1:
             own = {c: v for c, v in self.curves.items() if _face_of(c) is None}
+        else:
+            mark = f"{FACE_MARK}{number}"
+            own = {c[: -len(mark)]: v for c, v in self.curves.items() if c.endswith(mark)}
+        voices = self.meta.get("voices")
+        if not voices:
             return Track(self.fps, self.duration, own, self.phones, self.words, self.cues, dict(self.meta))
-        mark = f"{FACE_MARK}{number}"
-        own = {c[: -len(mark)]: v for c, v in self.curves.items() if c.endswith(mark)}
-        return Track(self.fps, self.duration, own, (), (), (), dict(self.meta))
+        voice = voices[number - 1]
+        phones = tuple(Phone(str(label), float(a), float(b)) for label, a, b in voice["phones"])
+        words = tuple(Word(str(text), float(a), float(b)) for text, a, b in voice["words"])
+        meta = {k: v for k, v in self.meta.items() if k != "voices"}
+        if voice.get("transcript") is not None:
+            meta["transcript"] = voice["transcript"]
+        return Track(self.fps, self.duration, own, phones, words, self.cues if number == 1 else (), meta)
 
     @classmethod
     def of_faces(cls, tracks: "list[Track]", *, words: tuple[Word, ...], meta: dict) -> "Track":
@@ -155,6 +164,16 @@ class Track:
         if any(c.ndim != 1 or not np.all(np.isfinite(c)) for c in curves.values()):
             raise TrackFormatError("malformed track: curves must be flat lists of finite numbers")
         return track
+
+
+def voice_meta(track: Track) -> dict:
+    """What a dialogue's Track keeps of one face's own Track beside its curves (`meta["voices"]`):
+    its transcript, words and phones, so `Track.face` gives each face its captions and pauses."""
+    return {
+        "transcript": track.meta.get("transcript"),
+        "words": [[w.text, w.start, w.end] for w in track.words],
+        "phones": [[p.label, p.start, p.end] for p in track.phones],
+    }
 
 
 def _face_of(name: str) -> int | None:

@@ -4,7 +4,7 @@ to RGB(A) frames."""
 from ._cast_renderer import CastRenderer
 from ._deform import DeformedFace, deform
 from ._mesh_renderer import MeshRenderer, background_pixels, crop_rect
-from ._options import FRAMINGS, Background, RenderOptions, parse_colour, parse_size
+from ._options import FRAMINGS, Background, RenderOptions, colour_text, parse_colour, parse_size
 from ._renderer import RENDERERS, FrameRenderer, RendererFactory, check_renderer, create_renderer, render_frames
 from ._sheet import contact_sheet, telling_frames
 from ._warp import Warp
@@ -26,6 +26,7 @@ __all__ = [
     "create_renderer",
     "crop_rect",
     "deform",
+    "colour_text",
     "parse_colour",
     "parse_size",
     "render_frames",

@@ -44,6 +44,11 @@ def parse_colour(text: str, what: str) -> tuple[int, int, int]:
     return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
 
 
+def colour_text(rgb: tuple[int, int, int]) -> str:
+    """An RGB tuple as the #RRGGBB that `parse_colour` reads."""
+    return "#{:02X}{:02X}{:02X}".format(*rgb)
+
+
 def parse_size(text: str, what: str = "size") -> tuple[int, int]:
     """WIDTHxHEIGHT to a (width, height) tuple, each 16 to 8192."""
     try:

@@ -18,6 +18,7 @@ from ._results import ResultStore
 from ._storage import freeing_space
 
 PREVIEW_NAME = "preview.png"
+CAPTIONS_NAME = "captions.vtt"  # every job's captions, WebVTT, beside its video
 TRACK_NAME = "track.json"  # a split job's Track, beside its chunks
 CHUNKS = "chunks"
 
@@ -74,17 +75,18 @@ class JobFiles:
             staged.replace(local)
         return local
 
-    def preview_key(self, job: Job) -> str:
-        return self._prefix(job.id) + _beside(job.result_name, PREVIEW_NAME)
+    def beside_key(self, job: Job, name: str) -> str:
+        """The key of a file kept beside the job's result (its preview, its captions)."""
+        return self._prefix(job.id) + _beside(job.result_name, name)
 
     def keep_result(self, job: Job, video: Path) -> tuple[str, int]:
-        """Put a finished run's video and its preview (beside it) in the result store; the
-        result's name (as the job row keeps it) and size."""
+        """Put a finished run's video, its preview and captions (beside it) in the result store;
+        the result's name (as the job row keeps it) and size."""
         name = f"{self.run_dir(job).name}/{video.name}"
         stored = self.results.put(self._prefix(job.id) + name, video)
-        preview = video.with_name(PREVIEW_NAME)
-        if preview.exists():
-            self.results.put(self._prefix(job.id) + _beside(name, PREVIEW_NAME), preview)
+        for extra in (PREVIEW_NAME, CAPTIONS_NAME):
+            if video.with_name(extra).exists():
+                self.results.put(self._prefix(job.id) + _beside(name, extra), video.with_name(extra))
         return name, stored.size
 
     def _run_key(self, job: Job, name: str) -> str:

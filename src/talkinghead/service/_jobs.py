@@ -115,6 +115,7 @@ def job_document(job: Job, base_url: str = "") -> dict[str, Any]:
         "url": f"{base}/v1/jobs/{job.id}",
         "result_url": f"{base}/v1/jobs/{job.id}/result" if done else None,
         "preview_url": f"{base}/v1/jobs/{job.id}/preview" if done else None,
+        "captions_url": f"{base}/v1/jobs/{job.id}/captions" if done else None,
         "result_bytes": job.result_bytes if done else None,
         "options": job.options,
         "backend": job.options.get("backend", BUILTIN),

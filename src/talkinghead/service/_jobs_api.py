@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import AudioTooLongError, ConflictError, InvalidOptionError
 from ..media import FILE_FORMATS, FORMATS
 from ._http import error_body, status_for_code
+from ._files import CAPTIONS_NAME, PREVIEW_NAME
 from ._jobs import CANCELED, EXPIRED, FAILED, STATUSES, SUCCEEDED, TERMINAL, Job, job_document
 from ._options import result_format
 from ._results import StoredFile
@@ -28,13 +29,14 @@ def _job_response(service: Service, job: Job, request: Request, status_code: int
     return JSONResponse(job_document(job, service.base_url(request)), status_code=status_code, headers=headers or None)
 
 
-def _finished_file(service: Service, job_id: str, request: Request, *, preview: bool) -> tuple[Job, StoredFile]:
+def _finished_file(service: Service, job_id: str, request: Request, *, beside: str | None = None) -> tuple[Job, StoredFile]:
+    """A succeeded job's result, or the file of that name kept beside it."""
     job = service.jobs.get(job_id, service.caller(request.headers).owner)
     if job.status == EXPIRED:
         raise ConflictError(f"job {job_id}'s files have expired or were deleted")
     if job.status != SUCCEEDED:
         raise ConflictError(f"job {job_id} is {job.status}; its result exists once it has succeeded")
-    stored = service.results.get(service.files.preview_key(job) if preview else service.files.result_key(job))
+    stored = service.results.get(service.files.beside_key(job, beside) if beside else service.files.result_key(job))
     if stored is None:
         raise ConflictError(f"job {job_id}'s files have expired")
     return job, stored
@@ -87,7 +89,7 @@ def list_jobs(request: Request, status: str | None = None, limit: int = 50, curs
 @router.get("/v1/jobs/{job_id}/result", summary="The video (HTTP Range supported)", response_class=FileResponse,
             responses={200: {"content": {FORMATS[name].media_type: {} for name in FILE_FORMATS}}})  # fmt: skip
 def job_result(job_id: str, request: Request):
-    job, stored = _finished_file(service_of(request), job_id, request, preview=False)
+    job, stored = _finished_file(service_of(request), job_id, request)
     fmt = result_format(job.options)
     return _serve(stored, fmt.media_type, filename=f"{job.id}{fmt.suffixes[0]}")
 
@@ -95,8 +97,15 @@ def job_result(job_id: str, request: Request):
 @router.get("/v1/jobs/{job_id}/preview", summary="A contact sheet of telling frames (PNG)", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}}})  # fmt: skip
 def job_preview(job_id: str, request: Request):
-    _, stored = _finished_file(service_of(request), job_id, request, preview=True)
+    _, stored = _finished_file(service_of(request), job_id, request, beside=PREVIEW_NAME)
     return _serve(stored, "image/png")
+
+
+@router.get("/v1/jobs/{job_id}/captions", summary="Captions of the speech (WebVTT), as burned in with burn_captions", response_class=FileResponse,
+            responses={200: {"content": {"text/vtt": {}}}})  # fmt: skip
+def job_captions(job_id: str, request: Request):
+    job, stored = _finished_file(service_of(request), job_id, request, beside=CAPTIONS_NAME)
+    return _serve(stored, "text/vtt; charset=utf-8", filename=f"{job.id}.vtt")
 
 
 @router.delete("/v1/jobs/{job_id}", summary="Cancel a queued or running job; delete a job's files")

@@ -10,10 +10,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .. import IGNORED_FIELDS, GenerateRequest
 from ..errors import InvalidOptionError, TurnsFormatError
-from ..media import FILE_FORMATS, FORMATS, OutputFormat, spoken_list
+from ..media import CAPTION_POSITIONS, FILE_FORMATS, FORMATS, CaptionStyle, OutputFormat, spoken_list
 from ..motion import EXPRESSIONS, FRAME_RATES, MAX_MOTION, MAX_SEED, parse_expressions
 from ..portrait import read_landmarks
-from ..render import FRAMINGS, parse_colour, parse_size
+from ..render import FRAMINGS, colour_text, parse_colour, parse_size
 from ..speech import RECOGNIZERS, read_turns, split_transcript
 from ._licences import BUILTIN
 
@@ -61,6 +61,7 @@ FrameRate = Annotated[int, AfterValidator(_frame_rate)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 MotionLevel = Annotated[float, Field(ge=0.0, le=MAX_MOTION)]
 _WITH_ALPHA = spoken_list([name for name in FILE_FORMATS if FORMATS[name].alpha])
+DEFAULT_CAPTION_COLOR = colour_text(CaptionStyle.color)
 
 
 class JobOptions(BaseModel):
@@ -89,6 +90,14 @@ class JobOptions(BaseModel):
     language: str = Field(GenerateRequest.language, pattern="^[a-z]{2,3}$", description="ISO 639; other than en, the mouth follows the sound")
     backend: str = Field(BUILTIN, pattern="^[a-z0-9][a-z0-9_.-]{0,62}$", description="the model that renders the job: builtin, or a backend of GET /v1/backends")
     expressions: list[dict[str, Any]] | None = Field(None, description='expressions over time: [{"start": 0.0, "end": 2.5, "expression": "happy", "strength": 0.8}]')
+    # Captions drawn into the video (the CaptionStyle's fields, checked by it; no font files from clients).
+    burn_captions: bool = Field(GenerateRequest.burn_captions, description="draw captions of the speech into the video (the transcript's words when given)")
+    caption_size: float = Field(CaptionStyle.size, description="font size, a share of the frame's height")
+    caption_color: str = Field(DEFAULT_CAPTION_COLOR, description="#RRGGBB")
+    caption_outline: float = Field(CaptionStyle.outline, description="outline width, a share of the font size; 0: none")
+    caption_box: float = Field(CaptionStyle.box, description="opacity of a box behind each line, 0 (none) to 1")
+    caption_position: Literal[CAPTION_POSITIONS] = CaptionStyle.position  # type: ignore[valid-type]
+    caption_margin: float = Field(CaptionStyle.margin, description="space to the frame's edge, a share of its height")
 
     # An expression timeline or a transcript tag that is wrong fails as itself (bad_expressions,
     # bad_transcript), not as a generic bad option: these raise the engine's errors through pydantic.
@@ -152,6 +161,10 @@ class JobOptions(BaseModel):
             raise ValueError(f"one transcript and one face per speaker: {' and '.join(f'{n} {name}s' for name, n in lists.items())}")
         if (lists or self.turns is not None) and (self.portrait_id or self.avatar_id or self.landmarks is not None or self.backend != BUILTIN):
             raise ValueError("a dialogue animates the faces of an uploaded image with the builtin backend: not a portrait_id, an avatar_id, landmarks or a remote backend")
+        try:
+            caption_style(self.model_dump())
+        except InvalidOptionError as exc:
+            raise ValueError(str(exc)) from None
         if self.avatar_id is not None and self.face is not None:
             raise ValueError("face picks a face in a portrait; an avatar shows the one person of its footage")
         if self.landmarks is not None and (self.face is not None or self.portrait_id or self.avatar_id):
@@ -192,7 +205,21 @@ def generate_request(options: dict[str, Any], **inputs: Any) -> GenerateRequest:
         fields["size"] = parse_size(fields["size"])
     if fields.get("background", "keep") not in ("keep", "transparent"):
         fields["background"] = parse_colour(fields["background"], "background")
-    return GenerateRequest(**fields, **inputs)
+    return GenerateRequest(**fields, caption_style=caption_style(options), **inputs)
+
+
+def caption_style(options: dict[str, Any]) -> CaptionStyle:
+    """The style of a job's burned captions, from its `caption_*` options (defaults for those a job
+    stored before it had them)."""
+    defaults = CaptionStyle()
+    return CaptionStyle(
+        size=options.get("caption_size", defaults.size),
+        color=parse_colour(options.get("caption_color", DEFAULT_CAPTION_COLOR), "caption colour"),
+        outline=options.get("caption_outline", defaults.outline),
+        box=options.get("caption_box", defaults.box),
+        position=options.get("caption_position", defaults.position),
+        margin=options.get("caption_margin", defaults.margin),
+    )
 
 
 def result_format(options: dict[str, Any]) -> OutputFormat:

@@ -29,7 +29,7 @@ from ._chunks import Chunk, ChunkStore
 from ._config import ServiceConfig, cores
 from ._logs import configure_logging
 from ._db import Database
-from ._files import PREVIEW_NAME, JobFiles, chunk_name, expire_results, remove_orphans
+from ._files import CAPTIONS_NAME, PREVIEW_NAME, JobFiles, chunk_name, expire_results, remove_orphans
 from ._http import failure
 from ._jobs import Job, JobStore, host_identity, pid_alive, worker_identity
 from ._licences import BUILTIN
@@ -187,7 +187,7 @@ class Worker:
     def _request(self, job: Job, **extra: Any) -> GenerateRequest:
         run_dir = self.files.run_dir(job)
         return generate_request(job.options, **self._subject(job), audio=self._audio(job), output=run_dir / result_name(job),
-                                preview=run_dir / PREVIEW_NAME, max_duration=job.audio_seconds + 1.0, workers=1, **extra)  # fmt: skip
+                                preview=run_dir / PREVIEW_NAME, captions=run_dir / CAPTIONS_NAME, max_duration=job.audio_seconds + 1.0, workers=1, **extra)  # fmt: skip
 
     def _audio(self, job: Job) -> Path | list[Path]:
         """The job's audio file, or a dialogue's, one a speaker (audio, audio_2, ...)."""

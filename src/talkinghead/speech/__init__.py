@@ -2,8 +2,9 @@
 
 from ._analysis import RECOGNIZERS, ExpressionCue, Phone, SpeechAnalysis, SpeechOptions, Word, analyze_speech, cut_at_pauses
 from ._audio import DEFAULT_MAX_DURATION_S, SAMPLE_RATE, Audio, AudioSource, finite, load_audio, open_audio
+from ._decoder import SILENCE
 from ._prosody import Prosody, analyze_prosody
-from ._text import BILABIALS, EXPRESSIONS, ExpressionTag, split_transcript
+from ._text import BILABIALS, EXPRESSIONS, ExpressionTag, normalize_transcript, split_transcript
 from ._turns import Turn, TurnsSource, mix, read_turns, speaker_audio, speakers_of
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "RECOGNIZERS",
     "Prosody",
     "SAMPLE_RATE",
+    "SILENCE",
     "SpeechAnalysis",
     "SpeechOptions",
     "Turn",
@@ -29,6 +31,7 @@ __all__ = [
     "finite",
     "load_audio",
     "mix",
+    "normalize_transcript",
     "open_audio",
     "read_turns",
     "speaker_audio",

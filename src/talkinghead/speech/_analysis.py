@@ -200,9 +200,13 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
             phones, word_times, warnings, method = _analyze_with_transcript(audio, prosody, chunks, words, pool)
         else:
             recognize = {"words": _recognize_chunk, "phones": _recognize_phones_chunk, "acoustic": recognize_acoustic}[options.recognizer]
-            jobs = [(a, pool.submit(recognize, audio.samples[a:b].tobytes())) for a, b in chunks if _has_speech(prosody, a, b)]
-            phones = [p for a, job in jobs for p in _clean(job.result(), a / SAMPLE_RATE)]
-            word_times, warnings, method = [], [], "acoustic" if options.recognizer == "acoustic" else "recognition"
+            jobs = [(a / SAMPLE_RATE, pool.submit(recognize, audio.samples[a:b].tobytes())) for a, b in chunks if _has_speech(prosody, a, b)]
+            # The words recogniser also says which words it heard, and when (captions show them).
+            results = [(offset, job.result() if options.recognizer == "words" else (job.result(), [])) for offset, job in jobs]
+            phones = [p for offset, (chunk_phones, _) in results for p in _clean(chunk_phones, offset)]
+            # (transcript index, word, start, end) as aligned words are; a heard word has no index.
+            word_times = [(None, w, offset + s, offset + e) for offset, (_, heard) in results for w, s, e in heard]
+            warnings, method = [], "acoustic" if options.recognizer == "acoustic" else "recognition"
     if method != "alignment":
         phones = _gate(phones, prosody)
     if tags and not word_times:
@@ -214,7 +218,7 @@ def analyze_speech(audio: Audio, text: str | None = None, *, options: SpeechOpti
         prosody=prosody,
         method=method,
         warnings=tuple(notes + list(warnings)),
-        expression_cues=_time_tags(tags, {i: (a, b) for i, _, a, b in word_times}, n_words, duration),
+        expression_cues=_time_tags(tags, {i: (a, b) for i, _, a, b in word_times if i is not None}, n_words, duration),
     )
 
 
@@ -292,16 +296,16 @@ def _transcribe_chunk(pcm: bytes, words: list[str], pronunciations: dict[str, li
     return result
 
 
-def _recognize_chunk(pcm: bytes) -> _decoder.PhoneTimes:
-    """Recognise words and align them for their phones, then add the P, B and M that phone
-    recognition hears where the aligned words have none: a misheard word often loses its
-    closure, and a missing closure is far more visible than an extra one."""
+def _recognize_chunk(pcm: bytes) -> tuple[_decoder.PhoneTimes, _decoder.WordTimes]:
+    """Recognise words and align them for their phones (and the words' times), then add the P,
+    B and M that phone recognition hears where the aligned words have none: a misheard word
+    often loses its closure, and a missing closure is far more visible than an extra one."""
     phone_guess = _decoder.recognize_phones(pcm)
     words = _decoder.recognize_words(pcm)
     result = _decoder.align(pcm, words, {}) if words else None
     if result is None:
-        return phone_guess
-    return with_closures(result[0], phone_guess)
+        return phone_guess, []
+    return with_closures(result[0], phone_guess), result[1]
 
 
 def _recognize_phones_chunk(pcm: bytes) -> _decoder.PhoneTimes:
